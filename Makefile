@@ -1,0 +1,32 @@
+# The two set-up commands of the README: `make sweep` runs the default sweep, `make test` the tests.
+# Each creates the virtual environment in $(VENV) on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: sweep test lint
+
+$(VENV)/.installed-run: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# Tests need no GPU: install torch 2.13.0 first (the CPU build where one is provided locally), then
+# the project; the torch range is then already satisfied and no CUDA packages are downloaded.
+$(VENV)/.installed-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@ $(VENV)/.installed-run
+
+sweep: $(VENV)/.installed-run
+	$(PY) -m tuning.sweep --space search_spaces/gru.yaml $(ARGS)
+
+test: $(VENV)/.installed-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check .

@@ -1,0 +1,126 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.config import DataConfig, LoaderConfig
+from core.data import BatchSource, DataError, from_arrays, generate_synthetic, load_data
+
+
+def test_synthetic_is_identical_for_identical_seeds():
+    a = generate_synthetic(50, 16, 3, 3, 0.5, seed=7)
+    b = generate_synthetic(50, 16, 3, 3, 0.5, seed=7)
+    c = generate_synthetic(50, 16, 3, 3, 0.5, seed=8)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+    # Labels are ordered motif pairs: num_motifs**2 classes.
+    assert set(a[1].tolist()) <= set(range(9))
+
+
+def test_split_is_stratified_and_normalised_on_train():
+    cfg = DataConfig(val_fraction=0.2, test_fraction=0.2)
+    x, y = generate_synthetic(400, 10, 2, 2, 0.5, seed=0)
+    d = from_arrays(x, y, None, cfg)
+    assert len(d.train) + len(d.val) + len(d.test) == 400
+    for part in (d.train, d.val, d.test):
+        assert set(part.y.tolist()) == {0, 1, 2, 3}
+    # Mean/std come from the train split only: train is standardised, val only approximately.
+    flat = d.train.x.reshape(-1, 2)
+    assert torch.allclose(flat.mean(0), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(flat.std(0), torch.ones(2), atol=1e-2)
+
+
+def test_class_too_small_for_a_split_is_named():
+    x = np.zeros((12, 4, 1), np.float32)
+    y = np.array([0] * 10 + [1] * 2)
+    with pytest.raises(DataError) as info:
+        from_arrays(x, y, None, DataConfig(val_fraction=0.2, test_fraction=0.2))
+    assert "class '1'" in str(info.value) and "split" in str(info.value)
+
+
+def test_npz_with_lengths(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 8, 2)).astype(np.float32)
+    lengths = rng.integers(3, 9, size=40)
+    x[np.arange(8)[None, :] >= lengths[:, None]] = np.nan  # padding may hold anything
+    y = np.array(["a", "b"] * 20)
+    np.savez(tmp_path / "d.npz", X=x, y=y, lengths=lengths)
+    d = load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")))
+    assert d.class_names == ["a", "b"] and d.train.lengths is not None
+    assert torch.isfinite(d.train.x).all()
+    # Padding is zero after normalisation.
+    i = int(torch.argmin(d.train.lengths))
+    assert (d.train.x[i, int(d.train.lengths[i]):] == 0).all()
+
+
+def test_npz_nan_in_valid_steps_is_an_error(tmp_path):
+    x = np.ones((20, 4, 2), np.float32)
+    x[3, 1, 0] = np.inf
+    np.savez(tmp_path / "d.npz", X=x, y=np.arange(20) % 2)
+    with pytest.raises(DataError, match="NaN/inf") as info:
+        load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")))
+    assert info.value.key == "data.path" and "sample 3" in str(info.value)
+
+
+def _long_csv(path, n_seq=30, with_label=True, nan=False):
+    rows = []
+    rng = np.random.default_rng(1)
+    for s in range(n_seq):
+        for t in range(3 + s % 4):  # lengths 3..6
+            row = {"sequence_id": f"s{s}", "time": t, "f1": rng.standard_normal(),
+                   "f2": rng.standard_normal()}
+            if with_label:
+                row["label"] = "up" if s % 2 else "down"
+            rows.append(row)
+    df = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # order must not matter
+    if nan:
+        df.iloc[5, df.columns.get_loc("f2")] = np.nan
+    df.to_csv(path, index=False)
+
+
+def test_long_csv_and_parquet(tmp_path):
+    _long_csv(tmp_path / "d.csv")
+    d = load_data(DataConfig(source="csv", path=str(tmp_path / "d.csv")))
+    assert d.feature_names == ["f1", "f2"] and d.num_classes == 2
+    assert d.train.x.shape[1] == 6
+    assert sorted(set(torch.cat([d.train.lengths, d.val.lengths, d.test.lengths]).tolist())) == \
+        [3, 4, 5, 6]
+    pd.read_csv(tmp_path / "d.csv").to_parquet(tmp_path / "d.parquet")
+    p = load_data(DataConfig(source="parquet", path=str(tmp_path / "d.parquet")))
+    assert torch.equal(p.train.x, d.train.x)
+
+
+@pytest.mark.parametrize("problem,key,words", [
+    ("missing_file", "data.path", "file not found"),
+    ("no_label", "data.label_column", "column 'label' not in"),
+    ("nan", "data.path", "NaN/inf"),
+    ("bad_feature", "data.feature_columns", "not in"),
+])
+def test_long_format_errors(tmp_path, problem, key, words):
+    path = tmp_path / "d.csv"
+    _long_csv(path, with_label=problem != "no_label", nan=problem == "nan")
+    cfg = DataConfig(source="csv", path=str(path if problem != "missing_file"
+                                             else tmp_path / "none.csv"),
+                     feature_columns=["f1", "zz"] if problem == "bad_feature" else None)
+    with pytest.raises(DataError) as info:
+        load_data(cfg)
+    assert info.value.key == key and words in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["tensor", "dataloader"])
+def test_batches_cover_the_split_once_in_seeded_order(mode):
+    x, y = generate_synthetic(50, 6, 2, 2, 0.5, seed=0)
+    d = from_arrays(x, y, None, DataConfig(val_fraction=0.2, test_fraction=0.2))
+
+    def epochs(seed):
+        src = BatchSource(d.train, LoaderConfig(mode=mode), torch.device("cpu"), 7,
+                          torch.Generator().manual_seed(seed))
+        return [torch.cat([b[0][:, 0, 0] for b in src]) for _ in range(2)]
+
+    first, second = epochs(3)
+    # Every sequence exactly once per epoch: the batches are a permutation of the split.
+    assert torch.equal(torch.sort(first).values, torch.sort(d.train.x[:, 0, 0]).values)
+    # A new order each epoch, and the same orders again from the same seed.
+    assert not torch.equal(first, second)
+    again = epochs(3)
+    assert torch.equal(first, again[0]) and torch.equal(second, again[1])

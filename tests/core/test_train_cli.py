@@ -1,0 +1,92 @@
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+import core.train as train
+from core.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_smoke_cli_end_to_end_writes_every_artifact(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "core.train", "--config", "configs/gru.yaml",
+                           "--smoke", "--output-dir", str(run)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("config_snapshot.yaml", "environment.txt", "metrics.csv", "summary.json",
+                 "train.log", "checkpoints/best.pt", "checkpoints/last.pt",
+                 "checkpoints/last.pt.sha256"):
+        assert (run / name).is_file(), name
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["test"]["test_accuracy"] >= 0
+    assert "torch:" in (run / "environment.txt").read_text()
+    assert "data: 4 features, 9 classes" in (run / "train.log").read_text()
+
+
+def test_bad_config_exits_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  epochs: -1\n")
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "core.train", "--config", str(bad),
+                           "--output-dir", str(run)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert f"{bad}: training.epochs: must be >= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr and not run.exists()
+
+
+def test_missing_data_file_exits_2_naming_key(tmp_path):
+    run = tmp_path / "run"
+    code = train.main(["--config", "configs/gru.yaml", "--set", "data.source=csv",
+                       "--set", f"data.path={tmp_path / 'none.csv'}", "--output-dir", str(run)])
+    assert code == 2 and not run.exists()
+
+
+def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    args = ["--smoke", "--set", "training.epochs=3", "--set", "model.dropout=0.2",
+            "--set", "model.num_layers=2", "--quiet"]
+    assert train.main(args + ["--output-dir", str(tmp_path / "full")]) == 0
+
+    calls = {"n": 0}
+    real = train.metrics_csv
+
+    def interrupt_after_two(history):
+        calls["n"] += 1
+        if calls["n"] == 2:  # epoch 2's checkpoint is on disk, its CSV row is not
+            raise KeyboardInterrupt
+        return real(history)
+
+    monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
+    part = tmp_path / "part"
+    assert train.main(args + ["--output-dir", str(part)]) == 130
+    monkeypatch.setattr(train, "metrics_csv", real)
+    assert load_checkpoint(part / "checkpoints" / "last.pt")["epoch"] == 2
+    assert train.main(["--resume", str(part), "--quiet"]) == 0
+
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")
+    b = load_checkpoint(part / "checkpoints" / "last.pt")
+    assert b["epoch"] == 3
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    full_rows = (tmp_path / "full" / "metrics.csv").read_text().splitlines()
+    part_rows = (part / "metrics.csv").read_text().splitlines()
+    assert len(part_rows) == 4
+    # Same losses and accuracies per epoch (timing columns differ).
+    assert [r.split(",")[:5] for r in full_rows] == [r.split(",")[:5] for r in part_rows]
+
+
+def test_resume_refuses_finished_run_and_extra_flags(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "r"
+    assert train.main(["--smoke", "--quiet", "--output-dir", str(run)]) == 0
+    assert train.main(["--resume", str(run)]) == 2
+    assert train.main(["--resume", str(run), "--set", "training.epochs=9"]) == 2
+    assert train.main(["--smoke", "--output-dir", str(run)]) == 2  # never overwrites a run
