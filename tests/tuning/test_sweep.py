@@ -1,0 +1,167 @@
+"""End-to-end sweeps on CPU: real Ray, real Optuna, tiny data (tuning.sweep --smoke)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from core.config import load_config
+from tuning import sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACE = ROOT / "search_spaces" / "gru.yaml"
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _sweep(args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "tuning.sweep", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})}, **kw)
+
+
+def _study(exp):
+    return sweep.load_study(exp)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """One smoke sweep with two injected faults: t0001 raises once after epoch 1, t0002's loss
+    is NaN."""
+    root = tmp_path_factory.mktemp("sweeps")
+    faults = root / "faults"
+    faults.mkdir()
+    proc = _sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(root), "--name", "s"],
+                  env={"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1",
+                       "SEQTUNE_FAULT_DIR": str(faults)})
+    return root / "s", proc
+
+
+def test_smoke_sweep_finishes_with_truthful_study(smoke):
+    exp, proc = smoke
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = _study(exp).get_trials()
+    assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    # ASHA stopped some trials: Optuna records them as PRUNED with their per-epoch values.
+    assert pruned and all(t.intermediate_values for t in pruned)
+    assert all(max(t.intermediate_values) < 4 for t in pruned)
+    # Trials that ran all 4 epochs are COMPLETE with their best epoch's value.
+    assert complete and all(sorted(t.intermediate_values) == [1, 2, 3, 4] for t in complete)
+    assert all(t.value == max(t.intermediate_values.values()) for t in complete)
+
+
+def test_nan_trial_is_fail_and_never_best(smoke):
+    exp, _ = smoke
+    t2 = _study(exp).trials[2]
+    assert t2.state == TrialState.FAIL and t2.user_attrs["failure"] == "non-finite loss"
+    header = (exp / "best_config.yaml").read_text().splitlines()[1]
+    assert "t0002" not in header
+
+
+def test_trial_that_raised_once_resumed_from_its_checkpoint(smoke):
+    exp, _ = smoke
+    results = [json.loads(line) for line in
+               (exp / "tune" / "run-0" / "t0001" / "result.json").read_text().splitlines()]
+    # After the injected error the retried trial started at epoch 1, not from scratch.
+    assert any(r.get("start_epoch", 0) >= 1 for r in results)
+    assert [r["epoch"] for r in results] == sorted({r["epoch"] for r in results})
+    assert _study(exp).trials[1].state != TrialState.FAIL
+
+
+def test_artifacts_trials_csv_checkpoints_and_best_config(smoke):
+    exp, _ = smoke
+    rows = list(csv.DictReader((exp / "trials.csv").open()))
+    assert [r["trial"] for r in rows] == [f"t{i:04d}" for i in range(8)]
+    assert {r["status"] for r in rows} <= {"completed", "pruned", "errored"}
+    for r in rows:
+        if r["status"] != "errored":
+            assert Path(r["checkpoint"]).is_file(), r
+    cfg = load_config(exp / "best_config.yaml")
+    assert cfg.training.epochs == 4
+    for name in ("sweep.yaml", "study.db", "sweep.log"):
+        assert (exp / name).is_file()
+
+
+def test_resume_with_a_different_space_is_refused(smoke, tmp_path, capsys):
+    exp, _ = smoke
+    other = tmp_path / "other.yaml"
+    other.write_text(SPACE.read_text().replace("num_samples: 48", "num_samples: 49")
+                     .replace("../configs/gru.yaml", str(ROOT / "configs" / "gru.yaml")))
+    code = sweep.main(["--resume", str(exp), "--space", str(other)])
+    assert code == 2 and "differs from the space" in capsys.readouterr().err
+
+
+def test_bad_space_exits_2_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"base_config: {ROOT / 'configs' / 'gru.yaml'}\n"
+                   "params:\n  optim.lr: {type: float, low: 0.1, high: 0.01}\n")
+    storage = tmp_path / "store"
+    assert sweep.main(["--space", str(bad), "--storage-path", str(storage)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: params.optim.lr.low" in err and not storage.exists()
+
+
+def test_param_that_breaks_the_config_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"base_config: {ROOT / 'configs' / 'gru.yaml'}\n"
+                   "params:\n  model.hidden_size: {type: categorical, choices: [64, big]}\n")
+    assert sweep.main(["--space", str(bad), "--storage-path", str(tmp_path / "s")]) == 2
+    assert "params.model.hidden_size: value 'big'" in capsys.readouterr().err
+
+
+def test_unwritable_storage_fails_before_any_trial(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = sweep.main(["--space", str(SPACE), "--smoke", "--storage-path", str(blocker / "x")])
+    assert code == 2 and "--storage-path: cannot write" in capsys.readouterr().err
+
+
+def test_killed_driver_resumes_to_exactly_num_samples(tmp_path):
+    exp = tmp_path / "k"
+    proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE),
+                             "--smoke", "--storage-path", str(tmp_path), "--name", "k"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    before = {}
+    try:
+        while time.time() < deadline:
+            time.sleep(1.0)
+            if (exp / "study.db").exists():
+                try:
+                    trials = _study(exp).get_trials()
+                except Exception:
+                    continue
+                done = [t for t in trials if t.state.is_finished()]
+                if len(done) >= 3:
+                    break
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    trials = _study(exp).get_trials()
+    before = {t.number: dict(t.intermediate_values) for t in trials if t.state.is_finished()}
+    assert 3 <= len(before) < 8, "the kill should land mid-sweep"
+
+    resumed = _sweep(["--resume", str(exp)])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    trials = _study(exp).get_trials()
+    # Exactly num_samples trials, all finished, none left RUNNING.
+    assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
+    for number, values in before.items():
+        # A trial finished before the kill kept its results and did not run again.
+        assert trials[number].intermediate_values == values
+        assert not list((exp / "tune").glob(f"run-1/t{number:04d}"))
+    # Every configuration is distinct.
+    params = [json.dumps(t.user_attrs["params"], sort_keys=True) for t in trials]
+    assert len(set(params)) == 8

@@ -1,0 +1,102 @@
+"""Export a sweep's best (or a chosen) trial as a complete standalone config.
+
+    python -m tuning.export runs/sweeps/gru-big --out configs/best_gru.yaml
+    python -m tuning.export runs/sweeps/gru-big --trial t0007 --out configs/t.yaml
+
+The best trial is chosen by the sweep's metric and mode over every epoch it reported, among trials
+that did not fail (errored and non-finite trials are FAIL in the study and never chosen). The file
+is the sweep's base config plus the trial's parameters, with ``training.epochs`` set to the
+sweep's full trial length, so ``python -m core.train --config FILE`` retrains that trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from core.checkpoint import atomic_write_text
+from core.config import config_to_dict, load_yaml
+
+__all__ = ["export_best", "main"]
+
+
+def export_best(exp_dir: Path, out: Path, trial: str | None = None,
+                allow_partial: bool = True) -> dict:
+    """Writes the config of ``trial`` (default: the best) to ``out``; returns what was chosen.
+
+    Raises:
+        ValueError: no eligible trial, an unknown trial, or an unfinished sweep without
+            ``allow_partial``.
+    """
+    from optuna.trial import TrialState
+
+    from tuning.searcher import trial_key
+    from tuning.sweep import SPEC_FILE, _space_of, load_study, trial_rows
+    from tuning.trainable import trial_config
+
+    spec = load_yaml(exp_dir / SPEC_FILE)
+    space = _space_of(spec, str(exp_dir / SPEC_FILE))
+    study = load_study(exp_dir)
+    own = [t for t in study.get_trials(deepcopy=False) if "warm_start_from" not in t.user_attrs]
+    done = [t for t in own if t.state.is_finished()]
+    if not allow_partial and (len(done) < space.num_samples or len(done) < len(own)):
+        raise ValueError(f"{exp_dir}: sweep is unfinished ({len(done)} of {space.num_samples} "
+                         "trials finished); pass --allow-partial to export anyway")
+    eligible = [t for t in own if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+                and t.intermediate_values]
+    pick = max if space.mode == "max" else min
+    if trial is not None:
+        chosen = [t for t in own if trial_key(t.number) == trial]
+        if not chosen:
+            raise ValueError(f"{exp_dir}: no trial {trial!r}")
+        best = chosen[0]
+    else:
+        if not eligible:
+            raise ValueError(f"{exp_dir}: no finished trial with a finite {space.metric}")
+        best = pick(eligible, key=lambda t: pick(t.intermediate_values.values()))
+    values = best.intermediate_values
+    epoch = pick(values, key=values.get) if values else 0
+    params = best.user_attrs.get("params") or dict(best.params)
+    cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {trial_key(best.number)}")
+    row = next(r for r in trial_rows(study, exp_dir, space) if r["number"] == best.number)
+    try:
+        version = metadata.version("seqtune")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    header = (f"# Exported from sweep {exp_dir.name} ({exp_dir})\n"
+              f"# trial {trial_key(best.number)}: {space.metric} = "
+              f"{values[epoch] if values else float('nan'):.6g} at epoch {epoch} of "
+              f"{space.max_epochs} (status {best.state.name.lower()})\n"
+              f"# exported {datetime.now().isoformat(timespec='seconds')} by seqtune {version}\n"
+              f"# train it: python -m core.train --config {out}\n")
+    atomic_write_text(out, header + yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    return {"trial": trial_key(best.number), "value": values.get(epoch, float("nan")),
+            "epoch": epoch, "checkpoint": row["checkpoint"], "params": params}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tuning.export", description=__doc__.split("\n")[0])
+    p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
+    p.add_argument("--out", type=Path, required=True, help="YAML file to write")
+    p.add_argument("--trial", help="export this trial (e.g. t0007) instead of the best")
+    p.add_argument("--allow-partial", action="store_true", help="export from an unfinished sweep")
+    args = p.parse_args(argv)
+    if not (args.sweep / "sweep.yaml").is_file():
+        print(f"error: {args.sweep}: not a sweep directory (no sweep.yaml)", file=sys.stderr)
+        return 2
+    try:
+        chosen = export_best(args.sweep, args.out, args.trial, args.allow_partial)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']} -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

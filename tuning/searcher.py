@@ -1,0 +1,124 @@
+"""A Ray Tune searcher that drives an Optuna study and keeps its bookkeeping truthful.
+
+Unlike Ray's ``OptunaSearch``, which tells Optuna that an ASHA-stopped trial is COMPLETE with its
+truncated value, this searcher records every epoch as an intermediate value and ends each trial as
+
+- COMPLETE with its best value over epochs, when it trained to ``max_epochs``;
+- PRUNED, when the scheduler stopped it earlier (Optuna then treats it as a partial result);
+- FAIL, when it errored (after its retries) or reported a non-finite loss.
+
+It can also hand out *continuing* trials first: trials of an interrupted sweep that resume from
+their last checkpoint under their original Optuna trial number (see ``tuning.sweep``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+
+__all__ = ["Continuing", "StudySearcher", "trial_key"]
+
+
+def trial_key(number: int) -> str:
+    """Stable name of a trial across resumes: its Optuna number, e.g. ``t0007``."""
+    return f"t{number:04d}"
+
+
+@dataclass
+class Continuing:
+    number: int  # Optuna trial number (RUNNING in the study)
+    params: dict[str, Any]
+    checkpoint: str | None  # checkpoint file to resume from, or None to start over
+
+
+class StudySearcher(Searcher):
+    def __init__(self, study: optuna.Study, define: Callable[[Any], dict], *, metric: str,
+                 mode: str, max_epochs: int, continuing: list[Continuing] | None = None,
+                 fixed: dict[str, Any] | None = None, on_change: Callable[[], None] | None = None):
+        super().__init__(metric=metric, mode=mode)
+        self.study = study
+        self.define = define
+        self.max_epochs = max_epochs
+        self.continuing = list(continuing or [])
+        self.fixed = dict(fixed or {})  # sweep-level settings every trial receives
+        self.on_change = on_change
+        self._live: dict[str, optuna.trial.Trial] = {}
+        self._reported: dict[str, set[int]] = {}
+
+    # Tune calls this when metric/mode come from TuneConfig; ours are set in __init__.
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True
+
+    def _trial(self, number: int) -> optuna.trial.Trial:
+        # Optuna has no public "Trial by number"; the storage lookup is stable across versions.
+        storage = self.study._storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+        return optuna.trial.Trial(self.study, trial_id)
+
+    def suggest(self, trial_id: str) -> dict | None:
+        if self.continuing:
+            c = self.continuing.pop(0)
+            trial = self._trial(c.number)
+            params, resume_from = c.params, c.checkpoint
+            reported = {s for s in trial.study.trials[c.number].intermediate_values}
+        else:
+            trial = self.study.ask()
+            params = self.define(trial)
+            trial.set_user_attr("params", params)
+            resume_from, reported = None, set()
+        trial.set_user_attr("tune_trial_id", trial_id)
+        self._live[trial_id] = trial
+        self._reported[trial_id] = reported
+        return {**self.fixed, "params": params, "trial_key": trial_key(trial.number),
+                "resume_from": resume_from}
+
+    def _report(self, trial_id: str, result: dict) -> None:
+        trial = self._live.get(trial_id)
+        if trial is None or self.metric not in result or "epoch" not in result:
+            return
+        step, value = int(result["epoch"]), result[self.metric]
+        if step in self._reported[trial_id] or not _finite(value):
+            return
+        trial.report(float(value), step)
+        self._reported[trial_id].add(step)
+        if "gpu_id" in result and step == min(self._reported[trial_id]):
+            trial.set_user_attr("gpu", f"{result['gpu_id']} {result.get('gpu_name', '')}".strip())
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._report(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                          error: bool = False) -> None:
+        trial = self._live.get(trial_id)
+        if trial is None:
+            return
+        result = result or {}
+        if not error:
+            self._report(trial_id, result)  # Tune skips on_trial_result on the stopping epoch
+        del self._live[trial_id]
+        self._reported.pop(trial_id, None)
+        frozen = self.study.trials[trial.number]
+        values = frozen.intermediate_values
+        if error or result.get("nonfinite"):
+            trial.set_user_attr("failure", "non-finite loss" if result.get("nonfinite")
+                                else "error")
+            self.study.tell(trial.number, state=TrialState.FAIL)
+        elif not values:
+            self.study.tell(trial.number, state=TrialState.FAIL)
+        elif int(result.get("epoch", max(values))) >= self.max_epochs:
+            best = (max if self.mode == "max" else min)(values.values())
+            self.study.tell(trial.number, best)
+        else:
+            self.study.tell(trial.number, state=TrialState.PRUNED)
+        if self.on_change is not None:
+            self.on_change()
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,0 +1,573 @@
+"""The sweep: ``python -m tuning.sweep --space search_spaces/gru.yaml``.
+
+Ray Tune runs the trials (ASHA stops the weak ones early), an Optuna study chooses their
+hyperparameters (TPE by default) and is the sweep's ledger. The experiment directory::
+
+    runs/sweeps/<name>/
+      sweep.yaml          frozen spec: the space as read, the resolved base config, the budget
+      study.db            Optuna study (SQLite): optuna-dashboard sqlite:///.../study.db
+      trials.csv          one row per trial: status, epochs, best/last metric, params, checkpoint
+      best_config.yaml    complete standalone config of the best trial (python -m core.train)
+      sweep.log           the driver's log
+      tune/run-<k>/<trial>/   Ray Tune's trial directories and checkpoints, one run per start
+
+Resume (``--resume DIR``) reconciles the study with the disk rather than trusting a snapshot: a
+trial whose final epoch is on disk is closed as COMPLETE without running again, an unfinished one
+continues from its latest checkpoint under its original trial number, and only the missing
+trials are newly sampled, so the sweep ends with exactly ``num_samples`` trials.
+
+Exit codes: 0 finished, 2 bad input (nothing written), 130 interrupted (resume it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import io
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
+from core.config import ConfigError, config_from_dict, config_to_dict, load_config
+from core.data import DataError, load_data
+from core.train import SMOKE_OVERRIDES
+from tuning.space import SearchSpace, compile_space, parse_space
+from tuning.trainable import CHECKPOINT_FILE, trial_config
+
+log = logging.getLogger("tuning")
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+SPEC_FILE = "sweep.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tuning.sweep", description=__doc__.split("\n")[0])
+    p.add_argument("--space", type=Path, help="search-space YAML (see search_spaces/)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the sweep in DIR")
+    p.add_argument("--name", help="experiment name (default: <space>-<timestamp>)")
+    p.add_argument("--storage-path", type=Path, default=Path("runs/sweeps"),
+                   help="parent of experiment directories (made absolute; default runs/sweeps)")
+    p.add_argument("--num-samples", type=int, help="trials in total (overrides the space)")
+    p.add_argument("--max-epochs", type=int, help="epochs of a full trial (overrides the space)")
+    p.add_argument("--trials-per-gpu", type=int, help="trials sharing one GPU (overrides)")
+    p.add_argument("--max-failures", type=int, default=2,
+                   help="retries of an errored trial, from its last checkpoint (default 2)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the base config (repeatable)")
+    p.add_argument("--address", help="Ray cluster address ('auto' for a running cluster)")
+    p.add_argument("--mps", choices=("auto", "on", "off"), default="auto",
+                   help="CUDA MPS for trials sharing a GPU (auto: when trials_per_gpu > 1)")
+    p.add_argument("--dashboard", action="store_true",
+                   help="start Ray's dashboard on 127.0.0.1 (needs the 'dashboard' extra)")
+    p.add_argument("--dashboard-port", type=int, default=8265)
+    p.add_argument("--warm-start", type=Path, metavar="DIR",
+                   help="seed the study with the finished trials of an earlier sweep")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny CPU sweep for tests: 8 trials of 4 epochs on tiny data")
+    return p
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _valid_name(name: str) -> bool:
+    return (0 < len(name) <= 100 and not name.startswith(".") and
+            all(c.isalnum() or c in "._-" for c in name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the spec
+
+
+def _spec_from_args(args) -> dict:
+    """Reads and validates everything a new sweep needs; raises ConfigError naming file and key."""
+    from tuning.space import load_space
+
+    space = load_space(args.space)
+    raw = copy.deepcopy(space.raw)
+    if args.smoke:
+        raw.update(num_samples=8, max_epochs=4,
+                   scheduler={"grace_period": 2, "reduction_factor": 2},
+                   resources={"trials_per_gpu": 1, "cpus_per_trial": 1})
+        raw["sampler"] = {**(raw.get("sampler") or {}), "n_startup_trials": 4}
+    for flag, key in ((args.num_samples, "num_samples"), (args.max_epochs, "max_epochs")):
+        if flag is not None:
+            raw[key] = flag
+    if args.trials_per_gpu is not None:
+        raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": args.trials_per_gpu}
+    base_cfg = load_config(space.base_config, (SMOKE_OVERRIDES if args.smoke else []) +
+                           list(args.overrides))
+    raw["base_config"] = str(space.base_config)
+    return {"space": raw, "space_file": str(args.space.resolve()),
+            "base": config_to_dict(base_cfg), "max_failures": args.max_failures,
+            "created": datetime.now().isoformat(timespec="seconds")}
+
+
+def _space_of(spec: dict, source: str) -> SearchSpace:
+    return parse_space(spec["space"], source, Path(spec["space_file"]).parent)
+
+
+def _check_params_fit_config(space: SearchSpace, base: dict) -> None:
+    """Every bound and choice of every parameter must give a valid config."""
+    problems = []
+    for p in space.params:
+        samples = {"float": [p.low, p.high], "int": [p.low, p.high],
+                   "categorical": list(p.choices or ()), "fixed": [p.value]}[p.type]
+        for v in samples:
+            try:
+                trial_config(base, {p.name: v}, space.max_epochs, "<check>")
+            except ConfigError as exc:
+                msgs = "; ".join(m for _, m in exc.problems)
+                problems.append((f"params.{p.name}", f"value {v!r} gives an invalid config: "
+                                                     f"{msgs}"))
+                break
+    if problems:
+        raise ConfigError(space.source, problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Study and disk
+
+
+def _storage(exp_dir: Path):
+    import optuna
+
+    return optuna.storages.RDBStorage(f"sqlite:///{exp_dir / 'study.db'}")
+
+
+def load_study(exp_dir: Path):
+    """The sweep's study, whatever the directory is called now."""
+    import optuna
+
+    storage = _storage(exp_dir)
+    names = optuna.get_all_study_names(storage)
+    if len(names) != 1:
+        raise ValueError(f"{exp_dir / 'study.db'}: expected one study, found {len(names)}")
+    return optuna.load_study(study_name=names[0], storage=storage)
+
+
+def _sampler(space: SearchSpace):
+    import optuna
+
+    if space.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=space.sampler_seed)
+    if space.sampler == "qmc":
+        return optuna.samplers.QMCSampler(seed=space.sampler_seed, warn_independent_sampling=False)
+    # constant_liar: trials running in parallel are treated as pessimistic results so that
+    # concurrent suggestions spread out instead of piling onto one region.
+    return optuna.samplers.TPESampler(seed=space.sampler_seed,
+                                      n_startup_trials=space.n_startup_trials,
+                                      multivariate=True, group=True, constant_liar=True,
+                                      warn_independent_sampling=False)
+
+
+def _open_study(exp_dir: Path, name: str, space: SearchSpace):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(storage=_storage(exp_dir), study_name=name,
+                               direction="maximize" if space.mode == "max" else "minimize",
+                               sampler=_sampler(space), load_if_exists=True)
+
+
+def _trial_dirs(exp_dir: Path, key: str) -> list[Path]:
+    return sorted((exp_dir / "tune").glob(f"run-*/{key}"))
+
+
+def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[Path | None, dict | None]:
+    """The trial's newest loadable checkpoint across runs; damaged ones are skipped, loudly."""
+    found = []
+    for d in _trial_dirs(exp_dir, key):
+        found += list(d.glob(f"checkpoint_*/{CHECKPOINT_FILE}"))
+    best: tuple[Path | None, dict | None] = (None, None)
+    for path in found:
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as exc:
+            log.warning("skipping %s", exc)
+            continue
+        if best[1] is None or state["epoch"] > best[1]["epoch"]:
+            best = (path, state)
+    return best
+
+
+def _results(exp_dir: Path, key: str) -> list[dict]:
+    """Every result the trial reported, across runs, in order (deduplicated by epoch)."""
+    rows: dict[int, dict] = {}
+    for d in _trial_dirs(exp_dir, key):
+        path = d / "result.json"
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+            if "epoch" in r:
+                r["_dir"] = str(d)
+                rows[int(r["epoch"])] = r
+    return [rows[e] for e in sorted(rows)]
+
+
+def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
+    """Brings RUNNING trials of an interrupted sweep in line with the disk.
+
+    Returns the trials to continue. A trial whose last epoch (``max_epochs``) is on disk is closed
+    as COMPLETE with its best value; one with no checkpoint restarts from scratch; any other one
+    continues from its latest verified checkpoint.
+    """
+    from optuna.trial import TrialState
+
+    from tuning.searcher import Continuing, trial_key
+
+    continuing = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+        key = trial_key(t.number)
+        path, state = _latest_checkpoint(exp_dir, key)
+        history = state["history"] if state else []
+        trial = _trial_by_number(study, t.number)
+        for h in history:
+            value = h.get(space.metric)
+            if h["epoch"] not in t.intermediate_values and _finite(value):
+                trial.report(float(value), int(h["epoch"]))
+        params = t.user_attrs.get("params") or dict(t.params)
+        if state is not None and state["epoch"] >= space.max_epochs:
+            values = [h[space.metric] for h in history if _finite(h.get(space.metric))]
+            best = (max if space.mode == "max" else min)(values)
+            study.tell(t.number, best)
+            log.info("%s: finished on disk (%d epochs); recorded as COMPLETE", key,
+                     state["epoch"])
+        else:
+            continuing.append(Continuing(t.number, params, str(path) if path else None))
+            log.info("%s: continues from %s", key,
+                     f"epoch {state['epoch']}" if state else "the start (no checkpoint)")
+    return continuing
+
+
+def _trial_by_number(study, number: int):
+    import optuna
+
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    return optuna.trial.Trial(study, trial_id)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "errored", "RUNNING": "running",
+          "WAITING": "waiting"}
+
+
+def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
+    """One row per trial, from the study (states, values) and the disk (checkpoints)."""
+    from tuning.searcher import trial_key
+
+    rows = []
+    pick = max if space.mode == "max" else min
+    for t in study.get_trials(deepcopy=False):
+        key = trial_key(t.number)
+        values = t.intermediate_values
+        best_epoch = pick(values, key=values.get) if values else None
+        checkpoint = ""
+        if best_epoch is not None:
+            for r in reversed(_results(exp_dir, key)):
+                name = r.get("checkpoint_dir_name")
+                if name and (Path(r["_dir"]) / name).exists() and \
+                        r.get(space.metric) == values[best_epoch]:
+                    checkpoint = str(Path(r["_dir"]) / name / CHECKPOINT_FILE)
+                    break
+        row = {"trial": key, "number": t.number, "status": STATUS.get(t.state.name, t.state.name),
+               "epochs": max(values) if values else 0,
+               f"best_{space.metric}": values[best_epoch] if values else "",
+               "best_epoch": best_epoch or "",
+               f"last_{space.metric}": values[max(values)] if values else "",
+               "failure": t.user_attrs.get("failure", ""),
+               "gpu": t.user_attrs.get("gpu", ""), "checkpoint": checkpoint}
+        for k, v in (t.user_attrs.get("params") or t.params).items():
+            row[f"param:{k}"] = v
+        rows.append(row)
+    return rows
+
+
+def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
+    rows = trial_rows(study, exp_dir, space)
+    columns: list[str] = []
+    for r in rows:
+        columns += [k for k in r if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(exp_dir / "trials.csv", buf.getvalue())
+
+
+def _warm_start(study, source: Path, space: SearchSpace) -> int:
+    """Adds an earlier sweep's finished trials (same parameter names) to ``study``."""
+    import optuna
+    from optuna.trial import TrialState
+
+    old = load_study(source)
+    names = {p.name for p in space.params}
+    added = 0
+    for t in old.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if not set(t.params) <= names:
+            continue
+        study.add_trial(optuna.trial.create_trial(
+            params=t.params, distributions=t.distributions, value=t.value if t.state ==
+            TrialState.COMPLETE else None, intermediate_values=t.intermediate_values,
+            state=t.state, user_attrs={"warm_start_from": str(source)}))
+        added += 1
+    return added
+
+
+# ---------------------------------------------------------------------------------------------
+# MPS
+
+
+class MPSDaemon:
+    """CUDA MPS control daemon for the sweep's lifetime, with private pipe and log folders."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.env = {"CUDA_MPS_PIPE_DIRECTORY": str(root / "pipe"),
+                    "CUDA_MPS_LOG_DIRECTORY": str(root / "log")}
+        self.started = False
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("nvidia-cuda-mps-control") is not None
+
+    def start(self) -> bool:
+        for d in self.env.values():
+            Path(d).mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env}
+        proc = subprocess.run(["nvidia-cuda-mps-control", "-d"], env=env, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            log.warning("could not start CUDA MPS: %s", proc.stderr.strip() or proc.returncode)
+            return False
+        os.environ.update(self.env)  # Ray workers inherit it and connect to this daemon
+        self.started = True
+        return True
+
+    def stop(self) -> None:
+        if not self.started:
+            return
+        subprocess.run(["nvidia-cuda-mps-control"], input="quit\n", text=True,
+                       env={**os.environ, **self.env}, capture_output=True)
+        self.started = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+
+
+def _setup_logging(exp_dir: Path) -> None:
+    logger = logging.getLogger("tuning")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    logger.propagate = False
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    for h in (logging.StreamHandler(sys.stderr), logging.FileHandler(exp_dir / "sweep.log")):
+        h.setFormatter(fmt)
+        logger.addHandler(h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    storage = args.storage_path.expanduser().resolve()
+    try:
+        if args.resume is not None:
+            exp_dir = args.resume.expanduser().resolve()
+            spec_path = exp_dir / SPEC_FILE
+            if not spec_path.is_file():
+                return _fail(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
+            from core.config import load_yaml
+
+            spec = load_yaml(spec_path)
+            if args.space is not None:
+                new = _spec_from_args(args)
+                if new["space"] != spec["space"] or new["base"] != spec["base"]:
+                    changed = sorted(k for k in set(new["space"]) | set(spec["space"])
+                                     if new["space"].get(k) != spec["space"].get(k))
+                    if new["base"] != spec["base"]:
+                        changed.append("base config")
+                    return _fail(f"{args.space}: differs from the space {exp_dir.name} started "
+                                 f"with ({', '.join(changed)}); resume without --space, or "
+                                 "start a new sweep")
+            name = exp_dir.name
+            space = _space_of(spec, str(spec_path))
+        else:
+            if args.space is None:
+                return _fail("--space is required (or --resume DIR)")
+            spec = _spec_from_args(args)
+            space = _space_of(spec, str(args.space))
+            name = args.name or f"{args.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
+            if not _valid_name(name):
+                return _fail(f"--name: use 1-100 letters, digits, '.', '_' or '-', not starting "
+                             f"with '.'; got {name!r}")
+            exp_dir = storage / name
+            if (exp_dir / SPEC_FILE).exists():
+                return _fail(f"{exp_dir} already holds a sweep; continue it with --resume "
+                             f"{exp_dir}, or choose another --name")
+        base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
+        _check_params_fit_config(space, spec["base"])
+        data = load_data(base_cfg.data)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except DataError as exc:
+        return _fail(f"{spec['space']['base_config']}: {exc}")
+
+    if args.resume is None:
+        try:
+            exp_dir.mkdir(parents=True, exist_ok=True)
+            probe = exp_dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            return _fail(f"--storage-path: cannot write to {exp_dir}: {exc.strerror}")
+        atomic_write_text(exp_dir / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False))
+    _setup_logging(exp_dir)
+    return _run(args, spec, space, exp_dir, name, data)
+
+
+def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -> int:
+    study = _open_study(exp_dir, name, space)
+    if args.warm_start is not None and args.resume is None:
+        added = _warm_start(study, args.warm_start.resolve(), space)
+        log.info("warm start: %d trials from %s", added, args.warm_start)
+    continuing = reconcile(study, exp_dir, space) if args.resume is not None else []
+    finished = [t for t in study.get_trials(deepcopy=False)
+                if t.state.is_finished() and "warm_start_from" not in t.user_attrs]
+    to_run = len(continuing) + max(space.num_samples - len(finished) - len(continuing), 0)
+    log.info("sweep %s: %d of %d trials finished, %d to continue, %d to run in all",
+             name, len(finished), space.num_samples, len(continuing), to_run)
+    code = EXIT_OK
+    if to_run > 0:
+        code = _tune(args, spec, space, exp_dir, study, continuing, to_run, data)
+    write_trials_csv(study, exp_dir, space)
+    finished = [t for t in study.get_trials(deepcopy=False)
+                if t.state.is_finished() and "warm_start_from" not in t.user_attrs]
+    if code == EXIT_OK and len(finished) < space.num_samples:
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        log.info("sweep interrupted: %d of %d trials finished", len(finished), space.num_samples)
+        print(f"\nresume with: python -m tuning.sweep --resume {exp_dir}", file=sys.stderr)
+        return code
+    from tuning.export import export_best
+
+    try:
+        best = export_best(exp_dir, exp_dir / "best_config.yaml")
+    except ValueError as exc:
+        log.warning("no best configuration: %s", exc)
+        return EXIT_OK
+    log.info("best trial %s: %s = %.4f at epoch %d", best["trial"], space.metric, best["value"],
+             best["epoch"])
+    log.info("checkpoint: %s", best["checkpoint"] or "(none kept)")
+    log.info("config: %s  (train it: python -m core.train --config %s)",
+             exp_dir / "best_config.yaml", exp_dir / "best_config.yaml")
+    return EXIT_OK
+
+
+def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_run, data) -> int:
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from tuning.searcher import StudySearcher
+    from tuning.trainable import train_trial
+
+    run_index = len(list((exp_dir / "tune").glob("run-*")))
+    init_kwargs: dict[str, Any] = {"address": args.address, "include_dashboard": args.dashboard,
+                                   "logging_level": logging.WARNING}
+    if args.dashboard:
+        init_kwargs.update(dashboard_host="127.0.0.1", dashboard_port=args.dashboard_port)
+    if args.smoke:
+        init_kwargs["num_cpus"] = max(2, os.cpu_count() or 2) if args.address is None else None
+    mps = None
+    k = space.trials_per_gpu
+    try:
+        import torch
+
+        local_gpus = torch.cuda.device_count()
+    except Exception:
+        local_gpus = 0
+    if k > 1 and args.mps != "off" and local_gpus and args.address is None:
+        if MPSDaemon.available():
+            mps = MPSDaemon(exp_dir / "mps")
+            if mps.start():
+                log.info("CUDA MPS started for %d trials per GPU", k)
+            elif args.mps == "on":
+                return _fail("--mps on: the MPS control daemon could not be started")
+        elif args.mps == "on":
+            return _fail("--mps on: nvidia-cuda-mps-control is not available")
+        else:
+            log.info("MPS unavailable: %d trials per GPU will time-slice", k)
+    try:
+        ctx = ray.init(**{k2: v for k2, v in init_kwargs.items() if v is not None})
+        if args.dashboard:
+            log.info("Ray dashboard: http://%s", ctx.dashboard_url)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        cpus = resources.get("CPU", 1)
+        if gpus:
+            per_trial = {"cpu": space.cpus_per_trial, "gpu": 1.0 / k}
+            concurrency = gpus * k
+        else:
+            per_trial = {"cpu": space.cpus_per_trial}
+            concurrency = max(1, int(cpus // space.cpus_per_trial))
+        log.info("resources: %d GPU(s), %g CPU(s); %s per trial; up to %d trials at once", gpus,
+                 cpus, per_trial, concurrency)
+        trainable = tune.with_resources(
+            tune.with_parameters(train_trial, base=spec["base"], data=data,
+                                 max_epochs=space.max_epochs, metric=space.metric), per_trial)
+        searcher = StudySearcher(
+            study, compile_space(space.params), metric=space.metric, mode=space.mode,
+            max_epochs=space.max_epochs, continuing=continuing,
+            on_change=lambda: write_trials_csv(study, exp_dir, space))
+        scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
+                                  grace_period=space.grace_period,
+                                  reduction_factor=space.reduction_factor)
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                metric=space.metric, mode=space.mode, search_alg=searcher, scheduler=scheduler,
+                num_samples=to_run, max_concurrent_trials=concurrency, reuse_actors=True,
+                trial_name_creator=lambda t: t.config["trial_key"],
+                trial_dirname_creator=lambda t: t.config["trial_key"]),
+            run_config=tune.RunConfig(
+                name=f"run-{run_index}", storage_path=str(exp_dir / "tune"),
+                failure_config=tune.FailureConfig(max_failures=spec["max_failures"]),
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=2, checkpoint_score_attribute=space.metric,
+                    checkpoint_score_order=space.mode),
+                verbose=1))
+        t0 = time.perf_counter()
+        tuner.fit()
+        log.info("tune run-%d took %.1f s", run_index, time.perf_counter() - t0)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        ray.shutdown()
+        if mps is not None:
+            mps.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The Ray Tune function trainable: thin glue between Tune and ``core.loop.fit``.
+
+A trial's config is ``{"params": {dotted key: value}, "trial_key": "t0007", "resume_from": path}``;
+the base config, the shared data set and the epoch budget arrive once per sweep through
+``tune.with_parameters``. Every epoch is reported with a checkpoint; a retried or restored trial
+resumes from ``tune.get_checkpoint()`` (or from ``resume_from`` when a resumed sweep continues it).
+
+Fault injection for tests: ``SEQTUNE_FAULTS="raise_once:t0001:2,nan:t0002:1"`` makes trial t0001
+raise once after epoch 2 (a marker in ``SEQTUNE_FAULT_DIR`` remembers it), poisons t0002's data with
+NaN from epoch 1, ``raise`` raises every time, and ``kill`` SIGKILLs the trial's own process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.checkpoint import load_checkpoint
+from core.config import apply_overrides, config_from_dict
+from core.data import DataSplits, SequenceData
+from core.loop import NonFiniteLossError, fit
+
+__all__ = ["train_trial", "trial_config"]
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str):
+    """The full config of one trial: base + sampled params, ``max_epochs`` epochs.
+
+    Early stopping inside the loop is switched off: in a sweep, ASHA decides who stops early.
+    """
+    raw = apply_overrides(base, list(params.items()) + [
+        ("training.epochs", max_epochs), ("training.early_stopping.patience", 0)])
+    return config_from_dict(raw, source)
+
+
+def _faults(key: str) -> list[tuple[str, int]]:
+    spec = os.environ.get("SEQTUNE_FAULTS", "")
+    out = []
+    for item in filter(None, spec.split(",")):
+        kind, trial, epoch = item.split(":")
+        if trial == key:
+            out.append((kind, int(epoch)))
+    return out
+
+
+def _inject(key: str, epoch: int) -> None:
+    for kind, at in _faults(key):
+        if at != epoch:
+            continue
+        if kind == "raise":
+            raise RuntimeError(f"injected fault: {key} raises after epoch {epoch}")
+        if kind == "raise_once":
+            marker = Path(os.environ["SEQTUNE_FAULT_DIR"]) / f"{key}.raised"
+            if not marker.exists():
+                marker.touch()
+                raise RuntimeError(f"injected fault: {key} raises once after epoch {epoch}")
+        if kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _poisoned(data: DataSplits) -> DataSplits:
+    x = data.train.x.clone()
+    x[:, 0, 0] = float("nan")
+    train = SequenceData(x, data.train.y, data.train.lengths)
+    return DataSplits(train, data.val, data.test, data.class_names, data.feature_names,
+                      data.mean, data.std)
+
+
+def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int,
+                metric: str) -> None:
+    from ray import tune
+
+    key = config["trial_key"]
+    cfg = trial_config(base, config["params"], max_epochs, source=f"trial {key}")
+    gpu = {}
+    device = torch.device("cpu")
+    if torch.cuda.is_available():
+        import ray
+
+        device = torch.device("cuda", 0)  # Ray narrows CUDA_VISIBLE_DEVICES to the trial's GPU
+        ids = ray.get_gpu_ids()
+        gpu = {"gpu_id": int(ids[0]) if ids else 0, "gpu_name": torch.cuda.get_device_name(0)}
+    state = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            state = load_checkpoint(Path(d) / CHECKPOINT_FILE)
+    elif config.get("resume_from"):
+        state = load_checkpoint(config["resume_from"])
+    start_epoch = state["epoch"] if state is not None else 0
+    if any(kind == "nan" and start_epoch < at for kind, at in _faults(key)):
+        data = _poisoned(data)
+    last = {"epoch": start_epoch}
+
+    def reporter(metrics: dict, write_checkpoint) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            write_checkpoint(Path(d) / CHECKPOINT_FILE)
+            tune.report({**metrics, **gpu, "start_epoch": start_epoch},
+                        checkpoint=tune.Checkpoint.from_directory(d))
+        last["epoch"] = metrics["epoch"]
+        _inject(key, metrics["epoch"])
+
+    try:
+        fit(cfg, data, reporter=reporter, resume=state, device=device)
+    except NonFiniteLossError as exc:
+        tune.report({"epoch": last["epoch"] + 1, metric: float("nan"), "nonfinite": 1,
+                     "error": str(exc), **gpu})
