@@ -43,6 +43,7 @@ __all__ = [
     "apply_overrides",
     "parse_override",
     "reference",
+    "reference_markdown",
 ]
 
 # Metrics the loop records per epoch, and the direction in which each improves.
@@ -515,3 +516,15 @@ def reference(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:
         rows.append((key, yaml.safe_dump(default, default_flow_style=True).strip()
                      .removesuffix("...").strip(), doc))
     return rows
+
+
+def reference_markdown() -> str:
+    """The README's config reference table, generated from the declarations above."""
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for key, default, doc in reference():
+        lines.append(f"| `{key}` | `{default}` | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

@@ -40,7 +40,7 @@ from typing import Any
 import yaml
 
 from core.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
-from core.config import ConfigError, config_from_dict, config_to_dict, load_config
+from core.config import ConfigError, config_from_dict, config_to_dict, load_config, load_yaml
 from core.data import DataError, load_data
 from core.train import SMOKE_OVERRIDES
 from tuning.space import SearchSpace, compile_space, parse_space
@@ -397,8 +397,6 @@ def main(argv: list[str] | None = None) -> int:
             spec_path = exp_dir / SPEC_FILE
             if not spec_path.is_file():
                 return _fail(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
-            from core.config import load_yaml
-
             spec = load_yaml(spec_path)
             if args.space is not None:
                 new = _spec_from_args(args)
@@ -443,7 +441,20 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"--storage-path: cannot write to {exp_dir}: {exc.strerror}")
         atomic_write_text(exp_dir / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False))
     _setup_logging(exp_dir)
-    return _run(args, spec, space, exp_dir, name, data)
+    try:
+        return _run(args, spec, space, exp_dir, name, data)
+    except KeyboardInterrupt:
+        # A second Ctrl-C, or one outside Tune's own handler: the study and disk are consistent
+        # at every point (a resume reconciles them), so stopping here loses no finished work.
+        return _interrupted(exp_dir, None)
+
+
+def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:
+    if counts is not None:
+        log.info("sweep interrupted: %d of %d trials finished", *counts)
+    print(f"\nresume with: python -m tuning.sweep --resume {exp_dir}", file=sys.stderr,
+          flush=True)
+    return EXIT_INTERRUPTED
 
 
 def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -> int:
@@ -466,9 +477,7 @@ def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -
     if code == EXIT_OK and len(finished) < space.num_samples:
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
-        log.info("sweep interrupted: %d of %d trials finished", len(finished), space.num_samples)
-        print(f"\nresume with: python -m tuning.sweep --resume {exp_dir}", file=sys.stderr)
-        return code
+        return _interrupted(exp_dir, (len(finished), space.num_samples))
     from tuning.export import export_best
 
     try:

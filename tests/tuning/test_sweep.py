@@ -165,3 +165,45 @@ def test_killed_driver_resumes_to_exactly_num_samples(tmp_path):
     # Every configuration is distinct.
     params = [json.dumps(t.user_attrs["params"], sort_keys=True) for t in trials]
     assert len(set(params)) == 8
+
+
+def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):
+    exp = tmp_path / "i"
+    proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE),
+                             "--smoke", "--storage-path", str(tmp_path), "--name", "i"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(1.0)
+        try:
+            trials = _study(exp).get_trials()
+        except Exception:
+            continue
+        if any(t.state.is_finished() for t in trials):
+            break
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert time.time() - t0 < 30
+    assert proc.returncode == 130 and f"--resume {exp}" in err, (proc.returncode, err[-3000:])
+    assert not (exp / "best_config.yaml").exists()  # no best config for a partial sweep
+    resumed = _sweep(["--resume", str(exp)])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    trials = _study(exp).get_trials()
+    assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
+    assert (exp / "best_config.yaml").exists()
+
+
+def test_warm_start_copies_finished_trials(smoke, tmp_path):
+    exp, _ = smoke
+    spec = sweep.load_yaml(exp / "sweep.yaml")
+    space = sweep._space_of(spec, "sweep.yaml")
+    study = sweep._open_study(tmp_path, "new", space)
+    added = sweep._warm_start(study, exp, space)
+    old = _study(exp).get_trials()
+    kept = [t for t in old if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert added == len(kept) > 0
+    new = study.get_trials()
+    assert [t.params for t in new] == [t.params for t in kept]
+    assert [t.intermediate_values for t in new] == [t.intermediate_values for t in kept]
