@@ -74,6 +74,9 @@ class ExperimentConfig:
         "on CPU runs are already reproducible.",
     )
     device: str = spec("auto", "'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'.")
+    num_threads: int = spec(0, "CPU threads for PyTorch; 0 keeps PyTorch's default. CPU results "
+                            "depend on it in the last digits: a sweep sets each trial's CPU "
+                            "share here, so exported configs reproduce trials exactly.", ge=0)
 
 
 @dataclass

@@ -113,6 +113,8 @@ def _configure_torch(cfg: Config, device: torch.device) -> None:
     else:
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.benchmark = device.type == "cuda"
+    if cfg.experiment.num_threads:
+        torch.set_num_threads(cfg.experiment.num_threads)
     torch.set_float32_matmul_precision("high")  # TF32 on CUDA for fp32 work; no effect on CPU
     torch.backends.cudnn.allow_tf32 = True
 

@@ -166,12 +166,18 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
     log.info("run directory %s", run_dir)
     log.info("%s", data.describe())
 
+    tb = _tensorboard(run_dir)
+
     def reporter(metrics: dict, write_checkpoint) -> None:
         write_checkpoint(ckpt_dir / "last.pt")
         if metrics["best_epoch"] == metrics["epoch"]:
             write_checkpoint(ckpt_dir / "best.pt")
         history.append(metrics)
         atomic_write_text(run_dir / "metrics.csv", metrics_csv(history))
+        if tb is not None:
+            for key in METRIC_COLUMNS[1:8]:
+                tb.add_scalar(key, metrics[key], metrics["epoch"])
+            tb.flush()
 
     history: list[dict] = [dict(h) for h in resume["history"]] if resume else []
     t0 = time.perf_counter()
@@ -206,6 +212,16 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
     _write_summary(run_dir, cfg, history, test, time.perf_counter() - t0, status, None)
     log.info("done: %s", run_dir)
     return EXIT_OK
+
+
+def _tensorboard(run_dir: Path):
+    """A TensorBoard writer for the run directory (``tensorboard --logdir runs/``), or None."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        log.warning("tensorboardX is not installed: no TensorBoard event files")
+        return None
+    return SummaryWriter(str(run_dir), flush_secs=30)
 
 
 def _write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | None,

@@ -26,7 +26,7 @@ __all__ = ["export_best", "main"]
 
 
 def export_best(exp_dir: Path, out: Path, trial: str | None = None,
-                allow_partial: bool = True) -> dict:
+                allow_partial: bool = False) -> dict:
     """Writes the config of ``trial`` (default: the best) to ``out``; returns what was chosen.
 
     Raises:
@@ -36,9 +36,13 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     from optuna.trial import TrialState
 
     from tuning.searcher import trial_key
-    from tuning.sweep import SPEC_FILE, _space_of, load_study, trial_rows
+    from tuning.sweep import SPEC_FILE, _space_of, load_study, running_pid, trial_rows
     from tuning.trainable import trial_config
 
+    holder = running_pid(exp_dir)
+    if holder is not None and not allow_partial:
+        raise ValueError(f"{exp_dir}: the sweep is still running (driver pid {holder}); pass "
+                         "--allow-partial to export from what is on disk now")
     spec = load_yaml(exp_dir / SPEC_FILE)
     space = _space_of(spec, str(exp_dir / SPEC_FILE))
     study = load_study(exp_dir)
@@ -62,7 +66,8 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     values = best.intermediate_values
     epoch = pick(values, key=values.get) if values else 0
     params = best.user_attrs.get("params") or dict(best.params)
-    cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {trial_key(best.number)}")
+    cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {trial_key(best.number)}",
+                       space.cpus_per_trial)
     row = next(r for r in trial_rows(study, exp_dir, space) if r["number"] == best.number)
     try:
         version = metadata.version("seqtune")

@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ log = logging.getLogger("tuning")
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 SPEC_FILE = "sweep.yaml"
+LOCK_FILE = "sweep.lock"  # "<pid> <host>" while a driver runs the sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,16 +162,19 @@ def load_study(exp_dir: Path):
     return optuna.load_study(study_name=names[0], storage=storage)
 
 
-def _sampler(space: SearchSpace):
+def _sampler(space: SearchSpace, offset: int = 0):
+    """The space's sampler. ``offset`` (trials already in the study) shifts the seed, so that a
+    resumed sweep does not replay the random draws of its first start and repeat configs."""
     import optuna
 
+    seed = space.sampler_seed + offset
     if space.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=space.sampler_seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     if space.sampler == "qmc":
-        return optuna.samplers.QMCSampler(seed=space.sampler_seed, warn_independent_sampling=False)
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     # constant_liar: trials running in parallel are treated as pessimistic results so that
     # concurrent suggestions spread out instead of piling onto one region.
-    return optuna.samplers.TPESampler(seed=space.sampler_seed,
+    return optuna.samplers.TPESampler(seed=seed,
                                       n_startup_trials=space.n_startup_trials,
                                       multivariate=True, group=True, constant_liar=True,
                                       warn_independent_sampling=False)
@@ -179,9 +184,13 @@ def _open_study(exp_dir: Path, name: str, space: SearchSpace):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(storage=_storage(exp_dir), study_name=name,
-                               direction="maximize" if space.mode == "max" else "minimize",
-                               sampler=_sampler(space), load_if_exists=True)
+    study = optuna.create_study(storage=_storage(exp_dir), study_name=name,
+                                direction="maximize" if space.mode == "max" else "minimize",
+                                sampler=_sampler(space), load_if_exists=True)
+    existing = len(study.get_trials(deepcopy=False))
+    if existing:
+        study.sampler = _sampler(space, offset=existing)
+    return study
 
 
 def _trial_dirs(exp_dir: Path, key: str) -> list[Path]:
@@ -440,13 +449,38 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             return _fail(f"--storage-path: cannot write to {exp_dir}: {exc.strerror}")
         atomic_write_text(exp_dir / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False))
+    holder = running_pid(exp_dir)
+    if holder is not None:
+        return _fail(f"{exp_dir}: the sweep is running (driver pid {holder}); stop it first")
     _setup_logging(exp_dir)
+    lock = exp_dir / LOCK_FILE
+    atomic_write_text(lock, f"{os.getpid()} {socket.gethostname()}\n")
     try:
         return _run(args, spec, space, exp_dir, name, data)
     except KeyboardInterrupt:
         # A second Ctrl-C, or one outside Tune's own handler: the study and disk are consistent
         # at every point (a resume reconciles them), so stopping here loses no finished work.
         return _interrupted(exp_dir, None)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def running_pid(exp_dir: Path) -> int | None:
+    """The pid of a live driver of this sweep on this host, or None (a stale lock is ignored)."""
+    try:
+        pid_text, host = (exp_dir / LOCK_FILE).read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    if host != socket.gethostname() or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
 
 
 def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:
@@ -481,7 +515,7 @@ def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -
     from tuning.export import export_best
 
     try:
-        best = export_best(exp_dir, exp_dir / "best_config.yaml")
+        best = export_best(exp_dir, exp_dir / "best_config.yaml", allow_partial=True)
     except ValueError as exc:
         log.warning("no best configuration: %s", exc)
         return EXIT_OK
@@ -544,7 +578,8 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
                  cpus, per_trial, concurrency)
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, base=spec["base"], data=data,
-                                 max_epochs=space.max_epochs, metric=space.metric), per_trial)
+                                 max_epochs=space.max_epochs, metric=space.metric,
+                                 cpus_per_trial=space.cpus_per_trial), per_trial)
         searcher = StudySearcher(
             study, compile_space(space.params), metric=space.metric, mode=space.mode,
             max_epochs=space.max_epochs, continuing=continuing,

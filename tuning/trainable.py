@@ -30,13 +30,18 @@ __all__ = ["train_trial", "trial_config"]
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
-def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str):
+def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str,
+                 cpus_per_trial: float = 1.0):
     """The full config of one trial: base + sampled params, ``max_epochs`` epochs.
 
-    Early stopping inside the loop is switched off: in a sweep, ASHA decides who stops early.
+    Early stopping inside the loop is switched off: in a sweep, ASHA decides who stops early. The
+    trial's CPU share becomes ``experiment.num_threads`` (unless the base sets it), so the config
+    states the thread count its CPU results depend on.
     """
-    raw = apply_overrides(base, list(params.items()) + [
-        ("training.epochs", max_epochs), ("training.early_stopping.patience", 0)])
+    extra = [("training.epochs", max_epochs), ("training.early_stopping.patience", 0)]
+    if not base.get("experiment", {}).get("num_threads"):
+        extra.append(("experiment.num_threads", max(1, int(cpus_per_trial))))
+    raw = apply_overrides(base, list(params.items()) + extra)
     return config_from_dict(raw, source)
 
 
@@ -73,12 +78,12 @@ def _poisoned(data: DataSplits) -> DataSplits:
                       data.mean, data.std)
 
 
-def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int,
-                metric: str) -> None:
+def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, metric: str,
+                cpus_per_trial: float = 1.0) -> None:
     from ray import tune
 
     key = config["trial_key"]
-    cfg = trial_config(base, config["params"], max_epochs, source=f"trial {key}")
+    cfg = trial_config(base, config["params"], max_epochs, f"trial {key}", cpus_per_trial)
     gpu = {}
     device = torch.device("cpu")
     if torch.cuda.is_available():

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
 from core.config import load_config
+from tests.tuning.conftest import run_sweep as _sweep
 from tuning import sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,27 +21,8 @@ SPACE = ROOT / "search_spaces" / "gru.yaml"
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _sweep(args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "tuning.sweep", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})}, **kw)
-
-
 def _study(exp):
     return sweep.load_study(exp)
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """One smoke sweep with two injected faults: t0001 raises once after epoch 1, t0002's loss
-    is NaN."""
-    root = tmp_path_factory.mktemp("sweeps")
-    faults = root / "faults"
-    faults.mkdir()
-    proc = _sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(root), "--name", "s"],
-                  env={"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1",
-                       "SEQTUNE_FAULT_DIR": str(faults)})
-    return root / "s", proc
 
 
 def test_smoke_sweep_finishes_with_truthful_study(smoke):
@@ -188,11 +169,18 @@ def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):
     assert time.time() - t0 < 30
     assert proc.returncode == 130 and f"--resume {exp}" in err, (proc.returncode, err[-3000:])
     assert not (exp / "best_config.yaml").exists()  # no best config for a partial sweep
+    # The report reads an unfinished sweep from disk.
+    from tuning import report
+
+    assert report.main([str(exp), "--out", str(tmp_path / "partial")]) == 0
+    assert (tmp_path / "partial" / "report.html").exists()
     resumed = _sweep(["--resume", str(exp)])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     trials = _study(exp).get_trials()
     assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
     assert (exp / "best_config.yaml").exists()
+    # A resumed sampler does not replay the first start's draws: every config is distinct.
+    assert len({json.dumps(t.user_attrs["params"], sort_keys=True) for t in trials}) == 8
 
 
 def test_warm_start_copies_finished_trials(smoke, tmp_path):

@@ -1,0 +1,85 @@
+"""Export and reproduction: the exported config retrains the trial exactly (CPU)."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from core.config import load_config
+from tuning import export, sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
+
+
+def _trial_history(exp: Path, key: str) -> list[dict]:
+    rows = {}
+    for path in sorted((exp / "tune").glob(f"run-*/{key}/result.json")):
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            rows[r["epoch"]] = r
+    return [rows[e] for e in sorted(rows)]
+
+
+def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
+    exp, proc = smoke
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "best.yaml"
+    assert export.main([str(exp), "--out", str(out)]) == 0
+    header = out.read_text().splitlines()
+    key = header[1].split()[2].rstrip(":")
+    cfg = load_config(out)
+    # The file is complete and typed: ints stay ints, floats stay floats, the trial's epochs.
+    assert cfg.training.epochs == 4 and isinstance(cfg.optim.lr, float)
+    assert isinstance(cfg.model.hidden_size, int) and cfg.experiment.num_threads == 1
+    assert header[0].startswith("# Exported from sweep s") and "val_accuracy" in header[1]
+
+    run = tmp_path / "run"
+    train = subprocess.run([sys.executable, "-m", "core.train", "--config", str(out),
+                            "--output-dir", str(run), "--quiet"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert train.returncode == 0, train.stderr[-2000:]
+    standalone = list(csv.DictReader((run / "metrics.csv").open()))
+    trial = _trial_history(exp, key)
+    assert len(standalone) == len(trial) == 4
+    for s, t in zip(standalone, trial, strict=True):
+        for col in COLUMNS:
+            # Identical on CPU: same loop, same data, same seed, same thread count.
+            assert float(s[col]) == float(t[col]), (key, col, s[col], t[col])
+
+
+def test_export_a_chosen_trial_and_errors(smoke, tmp_path, capsys):
+    exp, _ = smoke
+    out = tmp_path / "t.yaml"
+    assert export.main([str(exp), "--trial", "t0000", "--out", str(out)]) == 0
+    params = sweep.load_study(exp).trials[0].user_attrs["params"]
+    raw = yaml.safe_load(out.read_text())
+    assert raw["optim"]["lr"] == params["optim.lr"]
+    assert export.main([str(exp), "--trial", "t9999", "--out", str(out)]) == 2
+    assert "no trial 't9999'" in capsys.readouterr().err
+    assert export.main([str(tmp_path), "--out", str(out)]) == 2
+
+
+def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
+    exp, _ = smoke
+    # A live process holding the sweep's lock looks like a running driver.
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    lock = exp / sweep.LOCK_FILE
+    try:
+        import socket
+
+        lock.write_text(f"{holder.pid} {socket.gethostname()}\n")
+        out = tmp_path / "p.yaml"
+        assert export.main([str(exp), "--out", str(out)]) == 2
+        assert "still running" in capsys.readouterr().err and not out.exists()
+        assert export.main([str(exp), "--out", str(out), "--allow-partial"]) == 0
+        # Resuming a sweep whose driver is alive is refused as well.
+        assert sweep.main(["--resume", str(exp)]) == 2
+    finally:
+        lock.unlink(missing_ok=True)
+        holder.kill()
+    assert os.path.exists(out)

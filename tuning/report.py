@@ -1,0 +1,306 @@
+"""Report of a sweep, finished or still running: ``python -m tuning.report runs/sweeps/<name>``.
+
+Prints the top trials as a table and writes ``report.html`` (self-contained: figures are embedded
+PNGs, no scripts, no external files) plus the PNGs themselves into ``--out`` (default: the
+experiment directory's ``report/``). Figures: best-so-far metric against wall time and against
+trials; every trial's learning curve coloured by status, with ASHA's rungs marked; the metric
+against each parameter; parameter importances (Optuna's PED-ANOVA evaluator); parallel
+coordinates. It reads only what is on disk, so it also works while the sweep runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import math
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from core.checkpoint import atomic_write_text
+from core.config import load_yaml
+
+__all__ = ["collect", "write_report", "main"]
+
+COLOURS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "errored": "#d62728",
+           "running": "#2ca02c", "waiting": "#7f7f7f"}
+
+
+def collect(exp_dir: Path) -> dict:
+    """Everything the report shows, read from the study and the trial directories."""
+    from tuning.sweep import SPEC_FILE, _results, _space_of, load_study, trial_rows
+
+    spec = load_yaml(exp_dir / SPEC_FILE)
+    space = _space_of(spec, str(exp_dir / SPEC_FILE))
+    study = load_study(exp_dir)
+    rows = trial_rows(study, exp_dir, space)
+    curves = {}
+    for r in rows:
+        results = _results(exp_dir, r["trial"])
+        curves[r["trial"]] = [(res["epoch"], res.get(space.metric), res.get("timestamp"))
+                              for res in results]
+    return {"space": space, "study": study, "rows": rows, "curves": curves, "name": exp_dir.name}
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _best_key(space):
+    sign = 1 if space.mode == "max" else -1
+    return lambda r: sign * r[f"best_{space.metric}"] if _finite(r[f"best_{space.metric}"]) \
+        else -math.inf
+
+
+def _fig_best_so_far(plt, data):
+    space, curves = data["space"], data["curves"]
+    better = max if space.mode == "max" else min
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    points = sorted((t, v) for c in curves.values() for _, v, t in c if _finite(v) and t)
+    if points:
+        t0 = points[0][0]
+        xs, ys, best = [], [], None
+        for t, v in points:
+            best = v if best is None else better(best, v)
+            xs.append((t - t0) / 60)
+            ys.append(best)
+        a.step(xs, ys, where="post")
+    a.set(xlabel="wall time (min)", ylabel=f"best {space.metric}", title="best so far vs time")
+    xs, ys, best = [], [], None
+    for r in sorted(data["rows"], key=lambda r: r["number"]):
+        v = r[f"best_{space.metric}"]
+        if _finite(v):
+            best = v if best is None else better(best, v)
+        if best is not None:
+            xs.append(r["number"])
+            ys.append(best)
+    b.step(xs, ys, where="post", color="#2ca02c")
+    b.set(xlabel="trial", ylabel=f"best {space.metric}", title="best so far vs trials")
+    fig.tight_layout()
+    return fig
+
+
+def _fig_curves(plt, data):
+    space = data["space"]
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    status = {r["trial"]: r["status"] for r in data["rows"]}
+    for key, c in data["curves"].items():
+        pts = [(e, v) for e, v, _ in c if _finite(v)]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), color=COLOURS.get(status[key], "#333"), alpha=0.7,
+                    lw=1.2, marker="." if len(pts) == 1 else None)
+    rung = space.grace_period
+    while rung < space.max_epochs:
+        ax.axvline(rung, color="#999", ls="--", lw=0.8)
+        rung *= space.reduction_factor
+    for name, colour in COLOURS.items():
+        if name in status.values():
+            ax.plot([], [], color=colour, label=name)
+    ax.legend(loc="lower right")
+    ax.set(xlabel="epoch", ylabel=space.metric,
+           title="learning curves (dashed: ASHA rungs)")
+    fig.tight_layout()
+    return fig
+
+
+def _param_values(data):
+    space = data["space"]
+    out = []
+    for p in space.params:
+        if p.type == "fixed":
+            continue
+        pts = [(r.get(f"param:{p.name}"), r[f"best_{space.metric}"]) for r in data["rows"]]
+        out.append((p, [(x, y) for x, y in pts if x not in (None, "") and _finite(y)]))
+    return out
+
+
+def _fig_params(plt, data):
+    params = _param_values(data)
+    n = max(len(params), 1)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (p, pts) in zip(axes.flat, params, strict=False):
+        if p.type == "categorical":
+            labels = [str(c) for c in p.choices]
+            ax.scatter([labels.index(str(x)) for x, _ in pts], [y for _, y in pts], s=14)
+            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+        else:
+            ax.scatter([x for x, _ in pts], [y for _, y in pts], s=14)
+            if p.log:
+                ax.set_xscale("log")
+        ax.set_title(p.name, fontsize=9)
+    fig.suptitle(f"best {data['space'].metric} of each trial against each parameter", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _importances(data) -> dict[str, float] | str:
+    import optuna
+
+    try:
+        return optuna.importance.get_param_importances(data["study"])
+    except (ValueError, RuntimeError) as exc:
+        return f"not available yet: {exc}"
+
+
+def _fig_importance(plt, imp):
+    fig, ax = plt.subplots(figsize=(6, 0.4 * max(len(imp), 1) + 1))
+    names = list(imp)[::-1]
+    ax.barh(names, [imp[k] for k in names])
+    ax.set(xlabel="importance (PED-ANOVA, normalised)", title="parameter importances")
+    fig.tight_layout()
+    return fig
+
+
+def _fig_parallel(plt, data):
+    space = data["space"]
+    params = [p for p in space.params if p.type != "fixed"]
+    fig, ax = plt.subplots(figsize=(11, 4))
+    scored = [r for r in data["rows"] if _finite(r[f"best_{space.metric}"])]
+    if scored and params:
+        vals = [r[f"best_{space.metric}"] for r in scored]
+        lo, hi = min(vals), max(vals)
+        cmap = plt.get_cmap("viridis")
+        for r in sorted(scored, key=_best_key(space)):
+            xs, ys = [], []
+            for i, p in enumerate(params):
+                x = r.get(f"param:{p.name}")
+                if x in (None, ""):
+                    continue
+                if p.type == "categorical":
+                    pos = [str(c) for c in p.choices].index(str(x)) / max(len(p.choices) - 1, 1)
+                elif p.log:
+                    pos = (math.log(x) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
+                else:
+                    pos = (x - p.low) / ((p.high - p.low) or 1)
+                xs.append(i)
+                ys.append(pos)
+            shade = (r[f"best_{space.metric}"] - lo) / ((hi - lo) or 1)
+            ax.plot(xs, ys, color=cmap(shade), alpha=0.8, lw=1.3)
+        ax.set_xticks(range(len(params)), [p.name for p in params], rotation=15, fontsize=8)
+        ax.set_yticks([0, 1], ["low", "high"])
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(lo, hi))
+        fig.colorbar(sm, ax=ax, label=f"best {space.metric}")
+    ax.set_title("parallel coordinates (each line a trial; axes scaled to the search range)")
+    fig.tight_layout()
+    return fig
+
+
+def _table(data, limit: int = 10) -> list[dict]:
+    space = data["space"]
+    return sorted(data["rows"], key=_best_key(space), reverse=True)[:limit]
+
+
+def format_table(data, limit: int = 10) -> str:
+    space = data["space"]
+    params = [p.name for p in space.params if p.type != "fixed"]
+    head = ["trial", "status", "epochs", f"best {space.metric}", "best epoch"] + params
+    lines = [head]
+    for r in _table(data, limit):
+        v = r[f"best_{space.metric}"]
+        lines.append([r["trial"], r["status"], str(r["epochs"]), f"{v:.4f}" if _finite(v) else "-",
+                      str(r["best_epoch"])] + [_fmt(r.get(f"param:{p}", "")) for p in params])
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(head))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+                     for row in lines)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def write_report(exp_dir: Path, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = collect(exp_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    space = data["space"]
+    figures = [("best_so_far", "Best so far", _fig_best_so_far(plt, data)),
+               ("learning_curves", "Learning curves", _fig_curves(plt, data)),
+               ("parameters", "Metric against each parameter", _fig_params(plt, data)),
+               ("parallel", "Parallel coordinates", _fig_parallel(plt, data))]
+    imp = _importances(data)
+    if isinstance(imp, dict) and imp:
+        figures.insert(3, ("importance", "Parameter importances", _fig_importance(plt, imp)))
+    blocks = []
+    for stem, title, fig in figures:
+        path = out / f"{stem}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        encoded = base64.b64encode(path.read_bytes()).decode()
+        blocks.append(f"<h2>{html.escape(title)}</h2>\n"
+                      f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">')
+    if not isinstance(imp, dict):
+        blocks.append(f"<h2>Parameter importances</h2><p>{html.escape(imp)}</p>")
+    counts: dict[str, int] = {}
+    for r in data["rows"]:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    params = [p.name for p in space.params if p.type != "fixed"]
+    cells = []
+    for r in _table(data):
+        v = r[f"best_{space.metric}"]
+        link = (f'<a href="{Path(r["checkpoint"]).as_uri()}">checkpoint</a>'
+                if r["checkpoint"] else "-")
+        cells.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in [
+            r["trial"], r["status"], r["epochs"], f"{v:.4f}" if _finite(v) else "-",
+            r["best_epoch"]] + [_fmt(r.get(f"param:{p}", "")) for p in params]) +
+            f"<td>{link}</td></tr>")
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in
+                     ["trial", "status", "epochs", f"best {space.metric}", "best epoch"] +
+                     params + ["checkpoint"])
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Sweep {html.escape(data['name'])}</title>
+<link rel="icon" href="data:,">
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>Sweep {html.escape(data['name'])}</h1>
+<p>{len(data['rows'])} of {space.num_samples} trials ({html.escape(summary)}); metric
+{html.escape(space.metric)} ({space.mode}); {space.max_epochs} epochs per full trial; ASHA grace
+{space.grace_period}, reduction factor {space.reduction_factor}; sampler {space.sampler}.
+Generated {datetime.now().isoformat(timespec='seconds')} from {html.escape(str(exp_dir))}.</p>
+<h2>Top trials</h2>
+<div style="overflow-x: auto"><table><tr>{header}</tr>
+{''.join(cells)}
+</table></div>
+{''.join(blocks)}
+</body></html>
+"""
+    report = out / "report.html"
+    atomic_write_text(report, page)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tuning.report", description=__doc__.split("\n")[0])
+    p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
+    p.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")
+    p.add_argument("--top", type=int, default=10, help="rows of the terminal table")
+    args = p.parse_args(argv)
+    if not (args.sweep / "sweep.yaml").is_file() or not (args.sweep / "study.db").is_file():
+        print(f"error: {args.sweep}: not a sweep directory (no sweep.yaml and study.db)",
+              file=sys.stderr)
+        return 2
+    data = collect(args.sweep)
+    print(format_table(data, args.top))
+    report = write_report(args.sweep, args.out or args.sweep / "report")
+    print(f"\nreport: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
