@@ -39,6 +39,7 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     from tuning.sweep import SPEC_FILE, _space_of, load_study, running_pid, trial_rows
     from tuning.trainable import trial_config
 
+    exp_dir = exp_dir.resolve()
     holder = running_pid(exp_dir)
     if holder is not None and not allow_partial:
         raise ValueError(f"{exp_dir}: the sweep is still running (driver pid {holder}); pass "

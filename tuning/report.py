@@ -31,6 +31,7 @@ def collect(exp_dir: Path) -> dict:
     """Everything the report shows, read from the study and the trial directories."""
     from tuning.sweep import SPEC_FILE, _results, _space_of, load_study, trial_rows
 
+    exp_dir = exp_dir.resolve()
     spec = load_yaml(exp_dir / SPEC_FILE)
     space = _space_of(spec, str(exp_dir / SPEC_FILE))
     study = load_study(exp_dir)
@@ -221,6 +222,7 @@ def write_report(exp_dir: Path, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    exp_dir = exp_dir.resolve()
     data = collect(exp_dir)
     out.mkdir(parents=True, exist_ok=True)
     space = data["space"]

@@ -14,9 +14,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--enable-logging=stderr", "--v=0"]
 
 
-def test_report_files_and_table(smoke, tmp_path, capsys):
+def test_report_files_and_table(smoke, tmp_path, capsys, monkeypatch):
     exp, _ = smoke
-    assert report.main([str(exp), "--out", str(tmp_path)]) == 0
+    monkeypatch.chdir(exp.parent)  # a relative sweep path, as users type it
+    assert report.main([exp.name, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:4] == ["trial", "status", "epochs", "best"]
     page = (tmp_path / "report.html").read_text()

@@ -1,0 +1,75 @@
+"""How closely a standalone retrain reproduces a sweep's trial, epoch by epoch.
+
+    python benchmarks/reproduce.py runs/sweeps/<name> [--trial t0007] [--repeats 2]
+
+Exports the trial (the best by default) with ``tuning.export``, trains the exported config with
+``python -m core.train`` ``--repeats`` times, and prints, per metric, the largest difference over
+epochs between each standalone run and the trial's reported history. On CPU the differences are 0;
+on a GPU they measure non-deterministic kernels (run-to-run differences of the standalone runs are
+printed too, for scale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tuning.export import export_best  # noqa: E402
+
+METRICS = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1")
+
+
+def trial_history(exp: Path, key: str) -> list[dict]:
+    rows = {}
+    for path in sorted((exp / "tune").glob(f"run-*/{key}/result.json")):
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            if "epoch" in r:
+                rows[r["epoch"]] = r
+    return [rows[e] for e in sorted(rows)]
+
+
+def max_diff(a: list[dict], b: list[dict], metric: str) -> float:
+    n = min(len(a), len(b))
+    return max(abs(float(a[i][metric]) - float(b[i][metric])) for i in range(n))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("sweep", type=Path)
+    p.add_argument("--trial")
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        cfg = Path(d) / "trial.yaml"
+        chosen = export_best(args.sweep, cfg, args.trial, allow_partial=True)
+        trial = trial_history(args.sweep, chosen["trial"])
+        runs = []
+        for i in range(args.repeats):
+            out = Path(d) / f"run{i}"
+            subprocess.run([sys.executable, "-m", "core.train", "--config", str(cfg),
+                            "--output-dir", str(out), "--quiet"], cwd=ROOT, check=True)
+            runs.append(list(csv.DictReader((out / "metrics.csv").open())))
+    print(f"trial {chosen['trial']} of {args.sweep.name}: {len(trial)} epochs reported; "
+          f"standalone runs: {len(runs)} of {len(runs[0])} epochs")
+    print("| metric | max abs diff, standalone vs trial (per run) | max abs diff, run 1 vs run 2 |")
+    print("|---|---|---:|")
+    for m in METRICS:
+        diffs = ", ".join(f"{max_diff(r, trial, m):.2e}" for r in runs)
+        between = f"{max_diff(runs[0], runs[1], m):.2e}" if len(runs) > 1 else "-"
+        print(f"| {m} | {diffs} | {between} |")
+    final = [float(r[-1]["val_accuracy"]) for r in runs]
+    print(f"final val_accuracy: trial {float(trial[-1]['val_accuracy']):.4f}, standalone "
+          + ", ".join(f"{v:.4f}" for v in final))
+
+
+if __name__ == "__main__":
+    main()
