@@ -86,6 +86,14 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
+def _dashboard_available() -> bool:
+    try:
+        import ray.dashboard.optional_deps  # noqa: F401  (what ray[default] adds)
+    except ImportError:
+        return False
+    return True
+
+
 def _valid_name(name: str) -> bool:
     return (0 < len(name) <= 100 and not name.startswith(".") and
             all(c.isalnum() or c in "._-" for c in name))
@@ -399,6 +407,9 @@ def _setup_logging(exp_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.dashboard and not _dashboard_available():
+        return _fail("--dashboard needs Ray's dashboard dependencies: "
+                     "pip install -e \".[dashboard]\"")
     storage = args.storage_path.expanduser().resolve()
     try:
         if args.resume is not None:
