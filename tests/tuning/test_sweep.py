@@ -195,3 +195,17 @@ def test_warm_start_copies_finished_trials(smoke, tmp_path):
     new = study.get_trials()
     assert [t.params for t in new] == [t.params for t in kept]
     assert [t.intermediate_values for t in new] == [t.intermediate_values for t in kept]
+
+
+def test_study_opens_by_url_as_optuna_dashboard_does(smoke):
+    exp, _ = smoke
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{exp / 'study.db'}")
+    rows = {r["trial"]: r for r in csv.DictReader((exp / "trials.csv").open())}
+    states = {"completed": TrialState.COMPLETE, "pruned": TrialState.PRUNED,
+              "errored": TrialState.FAIL}
+    assert len(study.trials) == len(rows) == 8
+    for t in study.trials:
+        row = rows[f"t{t.number:04d}"]
+        # Every trial has the state trials.csv reports, and one intermediate value per epoch.
+        assert t.state == states[row["status"]]
+        assert len(t.intermediate_values) == int(row["epochs"])
