@@ -205,21 +205,27 @@ def _trial_dirs(exp_dir: Path, key: str) -> list[Path]:
     return sorted((exp_dir / "tune").glob(f"run-*/{key}"))
 
 
-def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[Path | None, dict | None]:
-    """The trial's newest loadable checkpoint across runs; damaged ones are skipped, loudly."""
+def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[Path | None, dict | None, int]:
+    """The trial's newest verified checkpoint across runs, and how many files failed to verify.
+
+    A damaged checkpoint (truncated, empty, bit-flipped: its SHA-256 disagrees) is skipped with a
+    warning naming it, and the newest older verified one is used instead.
+    """
     found = []
     for d in _trial_dirs(exp_dir, key):
         found += list(d.glob(f"checkpoint_*/{CHECKPOINT_FILE}"))
     best: tuple[Path | None, dict | None] = (None, None)
+    damaged = 0
     for path in found:
         try:
             state = load_checkpoint(path)
         except CheckpointError as exc:
-            log.warning("skipping %s", exc)
+            log.warning("skipping damaged checkpoint: %s", exc)
+            damaged += 1
             continue
         if best[1] is None or state["epoch"] > best[1]["epoch"]:
             best = (path, state)
-    return best
+    return best[0], best[1], damaged
 
 
 def _results(exp_dir: Path, key: str) -> list[dict]:
@@ -254,9 +260,15 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
     continuing = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         key = trial_key(t.number)
-        path, state = _latest_checkpoint(exp_dir, key)
-        history = state["history"] if state else []
+        path, state, damaged = _latest_checkpoint(exp_dir, key)
         trial = _trial_by_number(study, t.number)
+        if state is None and damaged:
+            # Never a silent restart from scratch: its work is lost, so the trial is FAIL.
+            trial.set_user_attr("failure", "checkpoints damaged")
+            study.tell(t.number, state=TrialState.FAIL)
+            log.error("%s: all %d checkpoints are damaged; recorded as FAIL", key, damaged)
+            continue
+        history = state["history"] if state else []
         for h in history:
             value = h.get(space.metric)
             if h["epoch"] not in t.intermediate_values and _finite(value):
@@ -435,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _fail("--space is required (or --resume DIR)")
             spec = _spec_from_args(args)
             space = _space_of(spec, str(args.space))
-            name = args.name or f"{args.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
+            name = args.name if args.name is not None else \
+                f"{args.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
             if not _valid_name(name):
                 return _fail(f"--name: use 1-100 letters, digits, '.', '_' or '-', not starting "
                              f"with '.'; got {name!r}")

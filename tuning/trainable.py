@@ -5,9 +5,11 @@ the base config, the shared data set and the epoch budget arrive once per sweep 
 ``tune.with_parameters``. Every epoch is reported with a checkpoint; a retried or restored trial
 resumes from ``tune.get_checkpoint()`` (or from ``resume_from`` when a resumed sweep continues it).
 
-Fault injection for tests: ``SEQTUNE_FAULTS="raise_once:t0001:2,nan:t0002:1"`` makes trial t0001
-raise once after epoch 2 (a marker in ``SEQTUNE_FAULT_DIR`` remembers it), poisons t0002's data with
-NaN from epoch 1, ``raise`` raises every time, and ``kill`` SIGKILLs the trial's own process.
+Fault injection for tests, ``SEQTUNE_FAULTS="KIND:TRIAL:EPOCH,..."``: ``raise_once`` raises after
+reporting EPOCH, once (a marker in ``SEQTUNE_FAULT_DIR`` remembers it); ``kill_once`` SIGKILLs the
+trial's own worker process there, once; ``raise`` and ``kill`` do it in every attempt, at the
+first report at or after EPOCH (a retried trial resumes past EPOCH); ``nan`` poisons the trial's
+training data with NaN, ``inf`` with inf.
 """
 
 from __future__ import annotations
@@ -55,24 +57,25 @@ def _faults(key: str) -> list[tuple[str, int]]:
     return out
 
 
-def _inject(key: str, epoch: int) -> None:
+def _inject(key: str, epoch: int, first_report: bool) -> None:
     for kind, at in _faults(key):
-        if at != epoch:
-            continue
-        if kind == "raise":
+        if kind in ("raise", "kill") and epoch >= at and first_report:
+            if kind == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected fault: {key} raises after epoch {epoch}")
-        if kind == "raise_once":
-            marker = Path(os.environ["SEQTUNE_FAULT_DIR"]) / f"{key}.raised"
-            if not marker.exists():
-                marker.touch()
-                raise RuntimeError(f"injected fault: {key} raises once after epoch {epoch}")
-        if kind == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
+        if kind in ("raise_once", "kill_once") and epoch == at:
+            marker = Path(os.environ["SEQTUNE_FAULT_DIR"]) / f"{key}.{kind}"
+            if marker.exists():
+                continue
+            marker.touch()
+            if kind == "kill_once":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError(f"injected fault: {key} raises once after epoch {epoch}")
 
 
-def _poisoned(data: DataSplits) -> DataSplits:
+def _poisoned(data: DataSplits, value: float) -> DataSplits:
     x = data.train.x.clone()
-    x[:, 0, 0] = float("nan")
+    x[:, 0, 0] = value
     train = SequenceData(x, data.train.y, data.train.lengths)
     return DataSplits(train, data.val, data.test, data.class_names, data.feature_names,
                       data.mean, data.std)
@@ -100,8 +103,9 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
     elif config.get("resume_from"):
         state = load_checkpoint(config["resume_from"])
     start_epoch = state["epoch"] if state is not None else 0
-    if any(kind == "nan" and start_epoch < at for kind, at in _faults(key)):
-        data = _poisoned(data)
+    for kind, _ in _faults(key):
+        if kind in ("nan", "inf"):
+            data = _poisoned(data, float(kind))
     last = {"epoch": start_epoch}
 
     def reporter(metrics: dict, write_checkpoint) -> None:
@@ -109,8 +113,9 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
             write_checkpoint(Path(d) / CHECKPOINT_FILE)
             tune.report({**metrics, **gpu, "start_epoch": start_epoch},
                         checkpoint=tune.Checkpoint.from_directory(d))
+        first_report = last["epoch"] == start_epoch
         last["epoch"] = metrics["epoch"]
-        _inject(key, metrics["epoch"])
+        _inject(key, metrics["epoch"], first_report)
 
     try:
         fit(cfg, data, reporter=reporter, resume=state, device=device)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from core.config import load_config
@@ -106,46 +107,78 @@ def test_unwritable_storage_fails_before_any_trial(tmp_path, capsys):
     assert code == 2 and "--storage-path: cannot write" in capsys.readouterr().err
 
 
-def test_killed_driver_resumes_to_exactly_num_samples(tmp_path):
-    exp = tmp_path / "k"
-    proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE),
-                             "--smoke", "--storage-path", str(tmp_path), "--name", "k"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def _kill_when(exp, proc, ready) -> None:
     deadline = time.time() + 300
-    before = {}
     try:
-        while time.time() < deadline:
-            time.sleep(1.0)
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
             if (exp / "study.db").exists():
                 try:
                     trials = _study(exp).get_trials()
                 except Exception:
                     continue
-                done = [t for t in trials if t.state.is_finished()]
-                if len(done) >= 3:
+                if ready(trials):
                     break
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+MOMENTS = {
+    # early: a first epoch is reported, nothing has finished
+    "early": lambda ts: any(t.intermediate_values for t in ts),
+    "mid": lambda ts: sum(t.state.is_finished() for t in ts) >= 3,
+    "late": lambda ts: sum(t.state.is_finished() for t in ts) >= 6,
+}
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_killed_driver_resumes_to_exactly_num_samples(tmp_path, moment):
+    exp = tmp_path / "k"
+    proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE),
+                             "--smoke", "--storage-path", str(tmp_path), "--name", "k"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    _kill_when(exp, proc, MOMENTS[moment])
     trials = _study(exp).get_trials()
-    before = {t.number: dict(t.intermediate_values) for t in trials if t.state.is_finished()}
-    assert 3 <= len(before) < 8, "the kill should land mid-sweep"
+    finished = {t.number: dict(t.intermediate_values) for t in trials if t.state.is_finished()}
+    running = {t.number: dict(t.intermediate_values) for t in trials if not t.state.is_finished()}
+    assert len(finished) < 8, "the kill should land before the end"
+    damaged = []
+    if moment == "mid":
+        # Bit-flip the newest checkpoint of every running trial: resume must fall back to an
+        # older verified checkpoint, never restart silently.
+        for number in running:
+            ckpts = sorted((exp / "tune" / "run-0").glob(f"t{number:04d}/checkpoint_*/*.pt"))
+            if len(ckpts) >= 2:
+                data = bytearray(ckpts[-1].read_bytes())
+                data[len(data) // 2] ^= 0xFF
+                ckpts[-1].write_bytes(bytes(data))
+                damaged.append(ckpts[-1])
 
     resumed = _sweep(["--resume", str(exp)])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     trials = _study(exp).get_trials()
     # Exactly num_samples trials, all finished, none left RUNNING.
     assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
-    for number, values in before.items():
+    for number, values in finished.items():
         # A trial finished before the kill kept its results and did not run again.
         assert trials[number].intermediate_values == values
         assert not list((exp / "tune").glob(f"run-1/t{number:04d}"))
-    # Every configuration is distinct.
+    for number, values in running.items():
+        # Progress never goes backwards: what a running trial had reported is kept.
+        after = trials[number].intermediate_values
+        assert all(after[e] == v for e, v in values.items()), (number, values, after)
+    log = (exp / "sweep.log").read_text()
+    for path in damaged:
+        assert f"skipping damaged checkpoint: {path}" in log
+    # Every configuration is distinct, and the study agrees with trials.csv.
     params = [json.dumps(t.user_attrs["params"], sort_keys=True) for t in trials]
     assert len(set(params)) == 8
+    rows = list(csv.DictReader((exp / "trials.csv").open()))
+    assert len(rows) == 8 and "running" not in {r["status"] for r in rows}
 
 
 def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):

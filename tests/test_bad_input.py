@@ -1,0 +1,138 @@
+"""Hostile and bad input: every case exits 2, names the file and key, and writes nothing."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import core.train as train
+from tuning import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "configs" / "gru.yaml"
+SMALL = ("data:\n  synthetic: {num_samples: 200, seq_len: 12}\nmodel: {hidden_size: 8}\n"
+         "experiment: {device: cpu}\n")
+
+
+def _csv(path: Path, label=True, nan=False):
+    rows = [{"sequence_id": s, "time": t, "f1": float(s + t), **({"label": s % 2} if label else {})}
+            for s in range(40) for t in range(4)]
+    df = pd.DataFrame(rows)
+    if nan:
+        df.loc[7, "f1"] = np.nan
+    df.to_csv(path, index=False)
+
+
+def _space(base: Path, body: str) -> str:
+    return f"base_config: {base}\nmax_epochs: 4\n{body}"
+
+
+P = "params:\n  optim.lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}\n"
+
+# (name, which CLI, files {name: text}, extra args, the key the error must name)
+CASES = [
+    ("unknown key", "train", {"c.yaml": "training: {epoch: 3}\n"}, [], "training.epoch"),
+    ("wrong type", "train", {"c.yaml": "model: {hidden_size: big}\n"}, [], "model.hidden_size"),
+    ("out of range", "train", {"c.yaml": "optim: {lr: -1}\n"}, [], "optim.lr"),
+    ("bad choice", "train", {"c.yaml": "schedule: {name: linear}\n"}, [], "schedule.name"),
+    ("duplicate keys", "train", {"c.yaml": "training:\n  epochs: 1\n  epochs: 2\n"}, [],
+     "duplicate key"),
+    ("1e-3 for an integer", "train", {"c.yaml": "training: {batch_size: 1e-3}\n"}, [],
+     "training.batch_size"),
+    ("broken YAML", "train", {"c.yaml": "training: [1,\n"}, [], "invalid YAML"),
+    ("not a mapping", "train", {"c.yaml": "- 1\n- 2\n"}, [], "expected a mapping"),
+    ("python tag", "train", {"c.yaml": "training: !!python/object/apply:os.getcwd []\n"}, [],
+     "invalid YAML"),
+    ("missing data file", "train", {"c.yaml": "data: {source: csv, path: /nonexistent.csv}\n"},
+     [], "data.path"),
+    ("CSV without label", "train", {"c.yaml": "data: {source: csv, path: PATH/nolabel.csv}\n"},
+     [], "data.label_column"),
+    ("NaN in features", "train", {"c.yaml": "data: {source: csv, path: PATH/nan.csv}\n"}, [],
+     "data.path"),
+    ("bad --set key", "train", {"c.yaml": SMALL}, ["--set", "training.foo=1"], "training.foo"),
+    ("bad --set value", "train", {"c.yaml": SMALL}, ["--set", "optim.lr=abc"], "optim.lr"),
+    ("tcn bidirectional", "train", {"c.yaml": "model: {name: tcn, bidirectional: true}\n"}, [],
+     "model.bidirectional"),
+    ("unknown space key", "sweep", {"s.yaml": _space(BASE, "trials: 3\n" + P)}, [], "trials"),
+    ("low > high", "sweep", {"s.yaml": _space(BASE, "params:\n  optim.lr: {type: float, "
+                                                    "low: 0.1, high: 0.01}\n")}, [],
+     "params.optim.lr.low"),
+    ("log with low <= 0", "sweep", {"s.yaml": _space(BASE, "params:\n  optim.lr: {type: float, "
+                                                           "low: 0, high: 1, log: true}\n")}, [],
+     "params.optim.lr.low"),
+    ("empty choices", "sweep", {"s.yaml": _space(BASE, "params:\n  model.hidden_size: "
+                                                       "{type: categorical, choices: []}\n")}, [],
+     "params.model.hidden_size.choices"),
+    ("condition on unknown", "sweep", {"s.yaml": _space(BASE, "params:\n  model.dropout: {type: "
+                                                              "float, low: 0, high: 0.3, when: "
+                                                              "{model.layers: 2}}\n")}, [],
+     "params.model.dropout.when.model.layers"),
+    ("duplicate space keys", "sweep", {"s.yaml": _space(BASE, P + "  optim.lr: 0.1\n")}, [],
+     "duplicate key"),
+    ("1e-3 as int bound", "sweep", {"s.yaml": _space(BASE, "params:\n  model.num_layers: {type: "
+                                                           "int, low: 1e-3, high: 3}\n")}, [],
+     "params.model.num_layers.low"),
+    ("missing base config", "sweep", {"s.yaml": _space(Path("/nonexistent/base.yaml"), P)}, [],
+     "base_config"),
+    ("not a config key", "sweep", {"s.yaml": _space(BASE, "params:\n  model.width: {type: int, "
+                                                          "low: 1, high: 3}\n")}, [],
+     "params.model.width"),
+    ("choice breaks config", "sweep", {"s.yaml": _space(BASE, "params:\n  model.hidden_size: "
+                                                              "{type: categorical, choices: "
+                                                              "[64, big]}\n")}, [],
+     "params.model.hidden_size"),
+    ("invalid base config", "sweep", {"b.yaml": "training: {epoch: 3}\n",
+                                      "s.yaml": _space(Path("PATH/b.yaml"), P)}, [],
+     "training.epoch"),
+    ("sweep data path", "sweep", {"s.yaml": _space(BASE, P)},
+     ["--set", "data.source=npz", "--set", "data.path=/nonexistent.npz"], "data.path"),
+    ("grace > max_epochs", "sweep", {"s.yaml": _space(BASE, "scheduler: {grace_period: 9}\n" + P)},
+     [], "scheduler.grace_period"),
+    ("unknown sampler", "sweep", {"s.yaml": _space(BASE, "sampler: {name: cmaes}\n" + P)}, [],
+     "sampler.name"),
+]
+
+
+@pytest.mark.parametrize("name,cli,files,extra,key", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_names_file_and_key_writes_nothing(tmp_path, monkeypatch, capsys,
+                                                             name, cli, files, extra, key):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    _csv(tmp_path / "nolabel.csv", label=False)
+    _csv(tmp_path / "nan.csv", nan=True)
+    paths = {}
+    for fname, text in files.items():
+        paths[fname] = tmp_path / fname
+        paths[fname].write_text(text.replace("PATH", str(tmp_path)))
+    target = tmp_path / "out"
+    if cli == "train":
+        code = train.main(["--config", str(paths["c.yaml"]), "--output-dir", str(target), *extra])
+        named = paths["c.yaml"]
+    else:
+        code = sweep.main(["--space", str(paths["s.yaml"]), "--storage-path", str(target),
+                           "--name", "x", *extra])
+        named = paths["b.yaml"] if "b.yaml" in paths else paths["s.yaml"]
+        if name in ("sweep data path",):
+            named = BASE
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert str(named) in err and key in err, err
+    assert "Traceback" not in err
+    assert not target.exists() and list(work.iterdir()) == []
+
+
+BAD_NAMES = ["../x", "/abs/path", "a/../../b", "a\x00b", "x" * 256, ".hidden", "", "a b"]
+
+
+@pytest.mark.parametrize("bad", BAD_NAMES, ids=repr)
+def test_unsafe_names_rejected_before_any_directory(tmp_path, monkeypatch, capsys, bad):
+    monkeypatch.chdir(tmp_path)
+    storage = tmp_path / "store"
+    assert sweep.main(["--space", str(ROOT / "search_spaces" / "gru.yaml"), "--smoke",
+                       "--storage-path", str(storage), "--name", bad]) == 2
+    assert "--name" in capsys.readouterr().err
+    assert train.main(["--config", str(BASE), "--set", f"experiment.name={bad}"]) == 2
+    assert "experiment.name" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
