@@ -184,8 +184,7 @@ def _sampler(space: SearchSpace, offset: int = 0):
     # concurrent suggestions spread out instead of piling onto one region.
     return optuna.samplers.TPESampler(seed=seed,
                                       n_startup_trials=space.n_startup_trials,
-                                      multivariate=True, group=True, constant_liar=True,
-                                      warn_independent_sampling=False)
+                                      multivariate=True, group=True, constant_liar=True)
 
 
 def _open_study(exp_dir: Path, name: str, space: SearchSpace):
@@ -269,11 +268,15 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
             log.error("%s: all %d checkpoints are damaged; recorded as FAIL", key, damaged)
             continue
         history = state["history"] if state else []
+        if "params" not in t.user_attrs:
+            # Killed while its parameters were being drawn: define-by-run again returns the
+            # values already drawn and samples only the missing ones.
+            trial.set_user_attr("params", compile_space(space.params)(trial))
         for h in history:
             value = h.get(space.metric)
             if h["epoch"] not in t.intermediate_values and _finite(value):
                 trial.report(float(value), int(h["epoch"]))
-        params = t.user_attrs.get("params") or dict(t.params)
+        params = study.trials[t.number].user_attrs["params"]
         if state is not None and state["epoch"] >= space.max_epochs:
             values = [h[space.metric] for h in history if _finite(h.get(space.metric))]
             best = (max if space.mode == "max" else min)(values)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 import core.train as train
@@ -90,3 +91,26 @@ def test_resume_refuses_finished_run_and_extra_flags(tmp_path, monkeypatch):
     assert train.main(["--resume", str(run)]) == 2
     assert train.main(["--resume", str(run), "--set", "training.epochs=9"]) == 2
     assert train.main(["--smoke", "--output-dir", str(run)]) == 2  # never overwrites a run
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "bitflip"])
+def test_resume_from_damaged_checkpoint_fails_naming_it(tmp_path, monkeypatch, capsys, damage):
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "r"
+    assert train.main(["--smoke", "--quiet", "--set", "training.epochs=3",
+                       "--output-dir", str(run)]) == 0
+    last = run / "checkpoints" / "last.pt"
+    data = bytearray(last.read_bytes())
+    data = {"truncate": data[: len(data) // 3], "empty": bytearray(),
+            "bitflip": data[:100] + bytearray([data[100] ^ 1]) + data[101:]}[damage]
+    last.write_bytes(bytes(data))
+    # Make the run look unfinished so that --resume would continue it.
+    snapshot = run / "config_snapshot.yaml"
+    snapshot.write_text(snapshot.read_text().replace("epochs: 3", "epochs: 5"))
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    capsys.readouterr()
+    assert train.main(["--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    # The error names the damaged file; nothing restarts and nothing is written.
+    assert str(last) in err and "Traceback" not in err
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
