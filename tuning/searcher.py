@@ -87,8 +87,12 @@ class StudySearcher(Searcher):
             return
         trial.report(float(value), step)
         self._reported[trial_id].add(step)
-        if "gpu_id" in result and step == min(self._reported[trial_id]):
-            trial.set_user_attr("gpu", f"{result['gpu_id']} {result.get('gpu_name', '')}".strip())
+        if step == min(self._reported[trial_id]):
+            if "gpu_id" in result:
+                trial.set_user_attr("gpu", f"{result['gpu_id']} {result.get('gpu_name', '')}"
+                                    .strip())
+            if "node_id" in result:
+                trial.set_user_attr("node", result["node_id"][:12])
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._report(trial_id, result)

@@ -160,9 +160,12 @@ def _storage(exp_dir: Path):
 
 
 def load_study(exp_dir: Path):
-    """The sweep's study, whatever the directory is called now."""
+    """The sweep's study, whatever the directory is called now. Never creates a database:
+    opening an SQLite URL creates and migrates one, which must be the driver's job alone."""
     import optuna
 
+    if not (exp_dir / "study.db").is_file():
+        raise ValueError(f"{exp_dir}: no study.db (yet)")
     storage = _storage(exp_dir)
     names = optuna.get_all_study_names(storage)
     if len(names) != 1:
@@ -191,6 +194,17 @@ def _open_study(exp_dir: Path, name: str, space: SearchSpace):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = exp_dir / "study.db"
+    if not db.exists():
+        # Build the schema in a private file, then rename it into place: a reader that opens
+        # study.db (report, export, optuna-dashboard) never meets a half-created database.
+        tmp = exp_dir / ".study.db.tmp"
+        tmp.unlink(missing_ok=True)
+        storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
+        optuna.create_study(storage=storage, study_name=name,
+                            direction="maximize" if space.mode == "max" else "minimize")
+        storage.engine.dispose()
+        os.replace(tmp, db)
     study = optuna.create_study(storage=_storage(exp_dir), study_name=name,
                                 direction="maximize" if space.mode == "max" else "minimize",
                                 sampler=_sampler(space), load_if_exists=True)
@@ -329,7 +343,8 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
                "best_epoch": best_epoch or "",
                f"last_{space.metric}": values[max(values)] if values else "",
                "failure": t.user_attrs.get("failure", ""),
-               "gpu": t.user_attrs.get("gpu", ""), "checkpoint": checkpoint}
+               "gpu": t.user_attrs.get("gpu", ""), "node": t.user_attrs.get("node", ""),
+               "checkpoint": checkpoint}
         for k, v in (t.user_attrs.get("params") or t.params).items():
             row[f"param:{k}"] = v
         rows.append(row)

@@ -87,14 +87,14 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
 
     key = config["trial_key"]
     cfg = trial_config(base, config["params"], max_epochs, f"trial {key}", cpus_per_trial)
-    gpu = {}
+    import ray
+
+    gpu = {"node_id": ray.get_runtime_context().get_node_id()}
     device = torch.device("cpu")
     if torch.cuda.is_available():
-        import ray
-
         device = torch.device("cuda", 0)  # Ray narrows CUDA_VISIBLE_DEVICES to the trial's GPU
         ids = ray.get_gpu_ids()
-        gpu = {"gpu_id": int(ids[0]) if ids else 0, "gpu_name": torch.cuda.get_device_name(0)}
+        gpu.update(gpu_id=int(ids[0]) if ids else 0, gpu_name=torch.cuda.get_device_name(0))
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:

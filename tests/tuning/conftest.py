@@ -10,7 +10,8 @@ SPACE = ROOT / "search_spaces" / "gru.yaml"
 
 
 def run_sweep(args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "tuning.sweep", *args], cwd=ROOT,
+    kw.setdefault("cwd", ROOT)
+    return subprocess.run([sys.executable, "-m", "tuning.sweep", *args],
                           capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})}, **kw)
 

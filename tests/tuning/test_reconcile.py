@@ -35,3 +35,15 @@ def test_trial_whose_checkpoints_are_all_damaged_is_fail(tmp_path):
     assert sweep.reconcile(study, tmp_path, space) == []
     t = study.trials[0]
     assert t.state == TrialState.FAIL and t.user_attrs["failure"] == "checkpoints damaged"
+
+
+def test_readers_never_create_the_study_database(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="no study.db"):
+        sweep.load_study(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    # The driver creates it whole, by renaming a finished file into place.
+    sweep._open_study(tmp_path, "x", load_space(SPACE))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
+    assert sweep.load_study(tmp_path).study_name == "x"
