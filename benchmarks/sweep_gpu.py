@@ -51,7 +51,8 @@ def _trial_stats(exp: Path) -> list[dict]:
             continue
         rates = [r["samples_per_s"] for r in rows[1:]] or [rows[0]["samples_per_s"]]
         out.append({"rate": statistics.median(rates), "epochs": len(rows),
-                    "time": rows[-1]["time_total_s"], "gpu": rows[-1].get("gpu_id")})
+                    "time": rows[-1]["time_total_s"], "gpu": rows[-1].get("gpu_id"),
+                    "visible": rows[-1].get("visible_gpus")})
     return out
 
 
@@ -75,6 +76,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--ks", default="1,2,4,8")
     p.add_argument("--set", dest="overrides", action="append", default=[])
+    p.add_argument("--skip-single", action="store_true",
+                   help="only the packing table (e.g. for a GPU-scaling comparison)")
+    p.add_argument("--mps", default="off,on", help="MPS settings to try for K > 1")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     gpus = torch.cuda.device_count()
@@ -82,6 +86,36 @@ def main() -> None:
     cfg = load_config(ROOT / "configs" / "gru.yaml",
                       args.overrides + [f"training.epochs={args.epochs}"])
     data = load_data(cfg.data)
+    samples_per_trial = len(data.train) * args.epochs
+    lines = [f"## {name} x {gpus}, config configs/gru.yaml {' '.join(args.overrides)}, "
+             f"{args.epochs} epochs per trial, {len(data.train)} training sequences", ""]
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        if not args.skip_single:
+            lines += single_trial_table(cfg, data, tmp, args)
+        lines += [
+            "| trials per GPU | MPS | trials | steady samples/s (sum) | end-to-end samples/s | "
+            "x K=1 (steady) | wall (s) | GPUs used | max GPUs a trial saw |",
+            "|---:|---|---:|---:|---:|---:|---:|---|---:|",
+        ]
+        base = None
+        for k in [int(x) for x in args.ks.split(",")]:
+            for mps in (args.mps.split(",") if k > 1 else ("off",)):
+                n = k * max(gpus, 1)
+                wall, stats = run_sweep(tmp, f"k{k}-{mps}", k, args.epochs, n, mps,
+                                        args.overrides)
+                steady = sum(s["rate"] for s in stats)
+                e2e = samples_per_trial * len(stats) / wall
+                base = base or steady
+                used = sorted({s["gpu"] for s in stats if s["gpu"] is not None})
+                seen = max((s["visible"] or 0) for s in stats)
+                lines.append(f"| {k} | {mps} | {len(stats)} | {steady:,.0f} | {e2e:,.0f} | "
+                             f"{steady / base:.2f} | {wall:.1f} | {used} | {seen} |")
+                print(lines[-1], flush=True)
+    print("\n".join(lines))
+
+
+def single_trial_table(cfg, data, tmp: Path, args) -> list[str]:
     t0 = time.perf_counter()
     fit(cfg, data)  # cold: first run in the process pays CUDA context and cuDNN autotuning
     cold_wall = time.perf_counter() - t0
@@ -89,42 +123,21 @@ def main() -> None:
     standalone = fit(cfg, data)
     standalone_wall = time.perf_counter() - t0
     standalone_rate = statistics.median(h["samples_per_s"] for h in standalone.history[1:])
-    samples_per_trial = len(data.train) * args.epochs
-
-    lines = [f"## {name} x {gpus}, config configs/gru.yaml {' '.join(args.overrides)}, "
-             f"{args.epochs} epochs per trial, {len(data.train)} training sequences", ""]
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        wall, stats = run_sweep(tmp, "single", 1, args.epochs, 1, "off", args.overrides)
-        trial = stats[0]
-        lines += [
-            "| run | samples/s (median epoch) | time (s) |", "|---|---:|---:|",
-            f"| standalone loop, cold (first in its process) | - | {cold_wall:.2f} |",
-            f"| standalone loop, warm | {standalone_rate:,.0f} | {standalone_wall:.2f} |",
-            f"| one Tune trial (in the trial) | {trial['rate']:,.0f} | {trial['time']:.2f} |",
-            f"| one Tune trial (sweep wall, Ray start included) | - | {wall:.2f} |",
-            "",
-            f"One Tune trial against the standalone loop: in-trial time "
-            f"{100 * (trial['time'] / cold_wall - 1):+.1f}% vs cold, "
-            f"{100 * (trial['time'] / standalone_wall - 1):+.1f}% vs warm; per-epoch samples/s "
-            f"{100 * (trial['rate'] / standalone_rate - 1):+.1f}%.", "",
-            "| trials per GPU | MPS | trials | steady samples/s (sum) | end-to-end samples/s | "
-            "x K=1 (steady) | wall (s) |",
-            "|---:|---|---:|---:|---:|---:|---:|",
-        ]
-        base = None
-        for k in [int(x) for x in args.ks.split(",")]:
-            for mps in (("off", "on") if k > 1 else ("off",)):
-                n = k * max(gpus, 1)
-                wall, stats = run_sweep(tmp, f"k{k}-{mps}", k, args.epochs, n, mps,
-                                        args.overrides)
-                steady = sum(s["rate"] for s in stats)
-                e2e = samples_per_trial * len(stats) / wall
-                base = base or steady
-                lines.append(f"| {k} | {mps} | {len(stats)} | {steady:,.0f} | {e2e:,.0f} | "
-                             f"{steady / base:.2f} | {wall:.1f} |")
-                print(lines[-1], flush=True)
-    print("\n".join(lines))
+    wall, stats = run_sweep(tmp, "single", 1, args.epochs, 1, "off", args.overrides)
+    trial = stats[0]
+    lines = [
+        "| run | samples/s (median epoch) | time (s) |", "|---|---:|---:|",
+        f"| standalone loop, cold (first in its process) | - | {cold_wall:.2f} |",
+        f"| standalone loop, warm | {standalone_rate:,.0f} | {standalone_wall:.2f} |",
+        f"| one Tune trial (in the trial) | {trial['rate']:,.0f} | {trial['time']:.2f} |",
+        f"| one Tune trial (sweep wall, Ray start included) | - | {wall:.2f} |",
+        "",
+        f"One Tune trial against the standalone loop: in-trial time "
+        f"{100 * (trial['time'] / cold_wall - 1):+.1f}% vs cold, "
+        f"{100 * (trial['time'] / standalone_wall - 1):+.1f}% vs warm; per-epoch samples/s "
+        f"{100 * (trial['rate'] / standalone_rate - 1):+.1f}%.", "",
+    ]
+    return lines
 
 
 if __name__ == "__main__":

@@ -578,7 +578,10 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
     from tuning.trainable import train_trial
 
     run_index = len(list((exp_dir / "tune").glob("run-*")))
-    init_kwargs: dict[str, Any] = {"address": args.address, "include_dashboard": args.dashboard,
+    # Without --address the sweep starts its own Ray instance ("local"), never joining a cluster
+    # that happens to run on the machine; --address auto joins one on purpose.
+    init_kwargs: dict[str, Any] = {"address": args.address or "local",
+                                   "include_dashboard": args.dashboard,
                                    "logging_level": logging.WARNING}
     if args.dashboard:
         init_kwargs.update(dashboard_host="127.0.0.1", dashboard_port=args.dashboard_port)

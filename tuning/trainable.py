@@ -94,7 +94,8 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
     if torch.cuda.is_available():
         device = torch.device("cuda", 0)  # Ray narrows CUDA_VISIBLE_DEVICES to the trial's GPU
         ids = ray.get_gpu_ids()
-        gpu.update(gpu_id=int(ids[0]) if ids else 0, gpu_name=torch.cuda.get_device_name(0))
+        gpu.update(gpu_id=int(ids[0]) if ids else 0, gpu_name=torch.cuda.get_device_name(0),
+                   visible_gpus=torch.cuda.device_count())
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
