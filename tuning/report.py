@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.checkpoint import atomic_write_text
 from core.config import load_yaml
+from tuning.searcher import finite
 
 __all__ = ["collect", "write_report", "main"]
 
@@ -44,13 +45,9 @@ def collect(exp_dir: Path) -> dict:
     return {"space": space, "study": study, "rows": rows, "curves": curves, "name": exp_dir.name}
 
 
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _best_key(space):
     sign = 1 if space.mode == "max" else -1
-    return lambda r: sign * r[f"best_{space.metric}"] if _finite(r[f"best_{space.metric}"]) \
+    return lambda r: sign * r[f"best_{space.metric}"] if finite(r[f"best_{space.metric}"]) \
         else -math.inf
 
 
@@ -58,7 +55,7 @@ def _fig_best_so_far(plt, data):
     space, curves = data["space"], data["curves"]
     better = max if space.mode == "max" else min
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    points = sorted((t, v) for c in curves.values() for _, v, t in c if _finite(v) and t)
+    points = sorted((t, v) for c in curves.values() for _, v, t in c if finite(v) and t)
     if points:
         t0 = points[0][0]
         xs, ys, best = [], [], None
@@ -71,7 +68,7 @@ def _fig_best_so_far(plt, data):
     xs, ys, best = [], [], None
     for r in sorted(data["rows"], key=lambda r: r["number"]):
         v = r[f"best_{space.metric}"]
-        if _finite(v):
+        if finite(v):
             best = v if best is None else better(best, v)
         if best is not None:
             xs.append(r["number"])
@@ -87,7 +84,7 @@ def _fig_curves(plt, data):
     fig, ax = plt.subplots(figsize=(11, 4.5))
     status = {r["trial"]: r["status"] for r in data["rows"]}
     for key, c in data["curves"].items():
-        pts = [(e, v) for e, v, _ in c if _finite(v)]
+        pts = [(e, v) for e, v, _ in c if finite(v)]
         if pts:
             ax.plot(*zip(*pts, strict=True), color=COLOURS.get(status[key], "#333"), alpha=0.7,
                     lw=1.2, marker="." if len(pts) == 1 else None)
@@ -112,7 +109,7 @@ def _param_values(data):
         if p.type == "fixed":
             continue
         pts = [(r.get(f"param:{p.name}"), r[f"best_{space.metric}"]) for r in data["rows"]]
-        out.append((p, [(x, y) for x, y in pts if x not in (None, "") and _finite(y)]))
+        out.append((p, [(x, y) for x, y in pts if x not in (None, "") and finite(y)]))
     return out
 
 
@@ -161,7 +158,7 @@ def _fig_parallel(plt, data):
     space = data["space"]
     params = [p for p in space.params if p.type != "fixed"]
     fig, ax = plt.subplots(figsize=(11, 4))
-    scored = [r for r in data["rows"] if _finite(r[f"best_{space.metric}"])]
+    scored = [r for r in data["rows"] if finite(r[f"best_{space.metric}"])]
     if scored and params:
         vals = [r[f"best_{space.metric}"] for r in scored]
         lo, hi = min(vals), max(vals)
@@ -203,7 +200,7 @@ def format_table(data, limit: int = 10) -> str:
     lines = [head]
     for r in _table(data, limit):
         v = r[f"best_{space.metric}"]
-        lines.append([r["trial"], r["status"], str(r["epochs"]), f"{v:.4f}" if _finite(v) else "-",
+        lines.append([r["trial"], r["status"], str(r["epochs"]), f"{v:.4f}" if finite(v) else "-",
                       str(r["best_epoch"])] + [_fmt(r.get(f"param:{p}", "")) for p in params])
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(head))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
@@ -253,7 +250,7 @@ def write_report(exp_dir: Path, out: Path) -> Path:
         link = (f'<a href="{Path(r["checkpoint"]).as_uri()}">checkpoint</a>'
                 if r["checkpoint"] else "-")
         cells.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in [
-            r["trial"], r["status"], r["epochs"], f"{v:.4f}" if _finite(v) else "-",
+            r["trial"], r["status"], r["epochs"], f"{v:.4f}" if finite(v) else "-",
             r["best_epoch"]] + [_fmt(r.get(f"param:{p}", "")) for p in params]) +
             f"<td>{link}</td></tr>")
     header = "".join(f"<th>{html.escape(h)}</th>" for h in

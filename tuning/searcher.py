@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
-__all__ = ["Continuing", "StudySearcher", "trial_key"]
+__all__ = ["Continuing", "StudySearcher", "finite", "trial_by_number", "trial_key"]
 
 
 def trial_key(number: int) -> str:
@@ -55,16 +55,10 @@ class StudySearcher(Searcher):
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return True
 
-    def _trial(self, number: int) -> optuna.trial.Trial:
-        # Optuna has no public "Trial by number"; the storage lookup is stable across versions.
-        storage = self.study._storage
-        trial_id = storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
-        return optuna.trial.Trial(self.study, trial_id)
-
     def suggest(self, trial_id: str) -> dict | None:
         if self.continuing:
             c = self.continuing.pop(0)
-            trial = self._trial(c.number)
+            trial = trial_by_number(self.study, c.number)
             params, resume_from = c.params, c.checkpoint
             reported = {s for s in trial.study.trials[c.number].intermediate_values}
         else:
@@ -83,7 +77,7 @@ class StudySearcher(Searcher):
         if trial is None or self.metric not in result or "epoch" not in result:
             return
         step, value = int(result["epoch"]), result[self.metric]
-        if step in self._reported[trial_id] or not _finite(value):
+        if step in self._reported[trial_id] or not finite(value):
             return
         trial.report(float(value), step)
         self._reported[trial_id].add(step)
@@ -124,5 +118,13 @@ class StudySearcher(Searcher):
             self.on_change()
 
 
-def _finite(v: Any) -> bool:
+def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.Trial:
+    """A live handle on a study's trial. Optuna has no public "Trial by number"; this storage
+    lookup is stable across its versions."""
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    return optuna.trial.Trial(study, trial_id)
+
+
+def finite(v: Any) -> bool:
+    """A real, finite number (not a bool, not NaN or inf)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -27,7 +27,6 @@ import csv
 import io
 import json
 import logging
-import math
 import os
 import shutil
 import socket
@@ -268,13 +267,13 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
     """
     from optuna.trial import TrialState
 
-    from tuning.searcher import Continuing, trial_key
+    from tuning.searcher import Continuing, finite, trial_by_number, trial_key
 
     continuing = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         key = trial_key(t.number)
         path, state, damaged = _latest_checkpoint(exp_dir, key)
-        trial = _trial_by_number(study, t.number)
+        trial = trial_by_number(study, t.number)
         if state is None and damaged:
             # Never a silent restart from scratch: its work is lost, so the trial is FAIL.
             trial.set_user_attr("failure", "checkpoints damaged")
@@ -288,11 +287,11 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
             trial.set_user_attr("params", compile_space(space.params)(trial))
         for h in history:
             value = h.get(space.metric)
-            if h["epoch"] not in t.intermediate_values and _finite(value):
+            if h["epoch"] not in t.intermediate_values and finite(value):
                 trial.report(float(value), int(h["epoch"]))
         params = study.trials[t.number].user_attrs["params"]
         if state is not None and state["epoch"] >= space.max_epochs:
-            values = [h[space.metric] for h in history if _finite(h.get(space.metric))]
+            values = [h[space.metric] for h in history if finite(h.get(space.metric))]
             best = (max if space.mode == "max" else min)(values)
             study.tell(t.number, best)
             log.info("%s: finished on disk (%d epochs); recorded as COMPLETE", key,
@@ -302,17 +301,6 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
             log.info("%s: continues from %s", key,
                      f"epoch {state['epoch']}" if state else "the start (no checkpoint)")
     return continuing
-
-
-def _trial_by_number(study, number: int):
-    import optuna
-
-    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    return optuna.trial.Trial(study, trial_id)
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "errored", "RUNNING": "running",
