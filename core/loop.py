@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.checkpoint import capture_rng, restore_rng, save_checkpoint
-from core.config import METRICS, Config, config_to_dict
+from core.config import Config, config_to_dict
 from core.data import BatchSource, DataSplits, SequenceData, eval_batches, load_data
 from core.models import build_model, count_parameters
 
@@ -462,7 +462,3 @@ def _progress_bar(total: int, epoch: int, epochs: int):
 
     return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch",
                 dynamic_ncols=True)
-
-
-def metric_mode(metric: str) -> str:
-    return METRICS[metric]

@@ -141,8 +141,6 @@ def _resume(args) -> int:
 
 
 def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bool) -> int:
-    import torch
-
     from core.env import environment_report
     from core.loop import NonFiniteLossError, TrainingError, evaluate, fit, resolve_device
     from core.models import build_model
@@ -208,7 +206,6 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
                         data.num_classes)
         log.info("test (best.pt, epoch %d): loss %.4f  accuracy %.4f  macro_f1 %.4f",
                  best["epoch"], test["loss"], test["accuracy"], test["macro_f1"])
-    del torch
     _write_summary(run_dir, cfg, history, test, time.perf_counter() - t0, status, None)
     log.info("done: %s", run_dir)
     return EXIT_OK

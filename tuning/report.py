@@ -193,15 +193,21 @@ def _table(data, limit: int = 10) -> list[dict]:
     return sorted(data["rows"], key=_best_key(space), reverse=True)[:limit]
 
 
-def format_table(data, limit: int = 10) -> str:
-    space = data["space"]
+def _columns(space) -> tuple[list[str], list[str]]:
+    """Header of the top-trials table, and the searched parameter names it shows."""
     params = [p.name for p in space.params if p.type != "fixed"]
-    head = ["trial", "status", "epochs", f"best {space.metric}", "best epoch"] + params
-    lines = [head]
-    for r in _table(data, limit):
-        v = r[f"best_{space.metric}"]
-        lines.append([r["trial"], r["status"], str(r["epochs"]), f"{v:.4f}" if finite(v) else "-",
-                      str(r["best_epoch"])] + [_fmt(r.get(f"param:{p}", "")) for p in params])
+    return ["trial", "status", "epochs", f"best {space.metric}", "best epoch"] + params, params
+
+
+def _cells(r: dict, space, params: list[str]) -> list[str]:
+    v = r[f"best_{space.metric}"]
+    return [r["trial"], r["status"], str(r["epochs"]), f"{v:.4f}" if finite(v) else "-",
+            str(r["best_epoch"])] + [_fmt(r.get(f"param:{p}", "")) for p in params]
+
+
+def format_table(data, limit: int = 10) -> str:
+    head, params = _columns(data["space"])
+    lines = [head] + [_cells(r, data["space"], params) for r in _table(data, limit)]
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(head))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
                      for row in lines)
@@ -243,19 +249,15 @@ def write_report(exp_dir: Path, out: Path) -> Path:
     counts: dict[str, int] = {}
     for r in data["rows"]:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    params = [p.name for p in space.params if p.type != "fixed"]
+    head, params = _columns(space)
     cells = []
     for r in _table(data):
-        v = r[f"best_{space.metric}"]
         link = (f'<a href="{Path(r["checkpoint"]).as_uri()}">checkpoint</a>'
                 if r["checkpoint"] else "-")
-        cells.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in [
-            r["trial"], r["status"], r["epochs"], f"{v:.4f}" if finite(v) else "-",
-            r["best_epoch"]] + [_fmt(r.get(f"param:{p}", "")) for p in params]) +
-            f"<td>{link}</td></tr>")
-    header = "".join(f"<th>{html.escape(h)}</th>" for h in
-                     ["trial", "status", "epochs", f"best {space.metric}", "best epoch"] +
-                     params + ["checkpoint"])
+        cells.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>"
+                                      for c in _cells(r, space, params)) +
+                     f"<td>{link}</td></tr>")
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head + ["checkpoint"])
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

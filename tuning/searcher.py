@@ -60,7 +60,8 @@ class StudySearcher(Searcher):
             c = self.continuing.pop(0)
             trial = trial_by_number(self.study, c.number)
             params, resume_from = c.params, c.checkpoint
-            reported = {s for s in trial.study.trials[c.number].intermediate_values}
+            reported = set(self.study.get_trials(deepcopy=False)[c.number]
+                           .intermediate_values)
         else:
             trial = self.study.ask()
             params = self.define(trial)
@@ -101,7 +102,7 @@ class StudySearcher(Searcher):
             self._report(trial_id, result)  # Tune skips on_trial_result on the stopping epoch
         del self._live[trial_id]
         self._reported.pop(trial_id, None)
-        frozen = self.study.trials[trial.number]
+        frozen = self.study.get_trials(deepcopy=False)[trial.number]
         values = frozen.intermediate_values
         if error or result.get("nonfinite"):
             trial.set_user_attr("failure", "non-finite loss" if result.get("nonfinite")

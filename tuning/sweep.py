@@ -289,7 +289,7 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
             value = h.get(space.metric)
             if h["epoch"] not in t.intermediate_values and finite(value):
                 trial.report(float(value), int(h["epoch"]))
-        params = study.trials[t.number].user_attrs["params"]
+        params = study.get_trials(deepcopy=False)[t.number].user_attrs["params"]
         if state is not None and state["epoch"] >= space.max_epochs:
             values = [h[space.metric] for h in history if finite(h.get(space.metric))]
             best = (max if space.mode == "max" else min)(values)
