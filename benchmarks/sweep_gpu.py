@@ -1,22 +1,35 @@
-"""Sweep throughput on GPUs: standalone loop vs one Tune trial, and trials packed per GPU.
+"""GPU benchmark of the sweep: step speed, Tune's per-trial cost, trial packing, multi-GPU scaling.
 
-    python benchmarks/sweep_gpu.py [--epochs 10] [--ks 1,2,4,8] [--set KEY=VALUE ...]
+    python benchmarks/sweep_gpu.py [--tables step,trial,packing,scaling] [--budget 40]
+                                   [--ks 1,2,4,8] [--mps off,on] [--set KEY=VALUE ...]
 
-Prints three tables:
-1. the standalone loop's samples/s for the default config (``configs/gru.yaml``);
-2. the same config as a single Tune trial through ``tuning.sweep`` (per-epoch checkpoints and
-   reports included): its samples/s and time against the standalone run;
-3. total samples/s of K trials per GPU (all running at once, no early stopping), with and without
-   CUDA MPS: "steady" sums each trial's median per-epoch samples/s, "end to end" divides every
-   sample trained by the sweep's wall time (trial start-up included).
+Prints, in one run, the tables it is asked for (all by default):
+
+- step: samples/s of one training run of the default config (``configs/gru.yaml``) and of the
+  issue's reference (1-layer GRU, hidden 64, batch 64) with eager, ``training.compile`` and
+  ``training.cuda_graph`` steps; time per optimizer step; the loss curves' largest relative
+  difference from eager; achieved TFLOP/s (matrix products of the recurrent layers, forward plus
+  backward) against the GPU's dense bf16 peak.
+- trial: two trials of the default config run one after the other in a sweep (the second reuses the
+  first one's worker) against the standalone loop: time from the searcher's suggestion to the first
+  training batch, and the share of a trial spent in checkpoint writes and ``tune.report``.
+- packing: the default search space (``search_spaces/gru.yaml``, ASHA on) for ``--budget`` seconds
+  of Tune time with K = 1, 2, 4, 8 trials per GPU, MPS off and on: total samples trained per
+  second, trial-epochs, trials started, GPU utilisation (nvidia-smi).
+- scaling: the same with the best packing (K and MPS of the fastest packing row, else
+  ``--scaling-k``) on 1, 2, 4, ... GPUs (``CUDA_VISIBLE_DEVICES``), where several GPUs exist.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
+import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,117 +40,244 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core.config import load_config  # noqa: E402
+from benchmarks.gpu_util import GpuUtilisation  # noqa: E402
+from core.config import Config, load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
-from tuning import sweep  # noqa: E402
+from tuning.trainable import unbatch  # noqa: E402
+
+SPACE = ROOT / "search_spaces" / "gru.yaml"
+BASE = ROOT / "configs" / "gru.yaml"
+# Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, TFLOP/s.
+BF16_PEAK = (("H100 PCIe", 756.0), ("H100", 989.4), ("H200", 989.4), ("A100", 312.0))
 
 
-def _space(path: Path, k: int, epochs: int, samples: int) -> None:
-    path.write_text(
-        f"base_config: {ROOT / 'configs' / 'gru.yaml'}\n"
-        f"metric: val_accuracy\nmode: max\nnum_samples: {samples}\nmax_epochs: {epochs}\n"
-        f"scheduler: {{grace_period: {epochs}, reduction_factor: 2}}\n"
-        f"resources: {{trials_per_gpu: {k}, cpus_per_trial: 1}}\n"
-        "params:\n  optim.lr: {type: float, low: 1.0e-3, high: 3.0e-3, log: true}\n")
+def bf16_peak(name: str) -> float | None:
+    return next((v for k, v in BF16_PEAK if k in name), None)
 
 
-def _trial_stats(exp: Path) -> list[dict]:
-    out = []
-    for result in sorted((exp / "tune").glob("run-*/t*/result.json")):
-        rows = [json.loads(line) for line in result.read_text().splitlines()]
-        rows = [r for r in rows if "samples_per_s" in r]
-        if not rows:
-            continue
-        rates = [r["samples_per_s"] for r in rows[1:]] or [rows[0]["samples_per_s"]]
-        out.append({"rate": statistics.median(rates), "epochs": len(rows),
-                    "time": rows[-1]["time_total_s"], "gpu": rows[-1].get("gpu_id"),
-                    "visible": rows[-1].get("visible_gpus")})
-    return out
+def train_flops_per_sample(cfg: Config, num_features: int) -> float:
+    """Multiply-adds x 2 of the recurrent layers' matrix products, forward and backward (3x the
+    forward); element-wise gate math and the head are left out (under 2% here)."""
+    m = cfg.model
+    gates = {"gru": 3, "lstm": 4}.get(m.name)
+    if gates is None:
+        return float("nan")
+    dirs = 2 if m.bidirectional else 1
+    seq = cfg.data.synthetic.seq_len
+    total, inp = 0.0, num_features
+    for _ in range(m.num_layers):
+        total += dirs * 2 * gates * m.hidden_size * (inp + m.hidden_size) * seq
+        inp = m.hidden_size * dirs
+    return 3 * total
 
 
-def run_sweep(tmp: Path, name: str, k: int, epochs: int, samples: int, mps: str,
-              overrides: list[str]) -> tuple[float, list[dict]]:
-    space = tmp / f"{name}.yaml"
-    _space(space, k, epochs, samples)
-    args = ["--space", str(space), "--storage-path", str(tmp), "--name", name, "--mps", mps]
+# ---------------------------------------------------------------------------------------------
+# Step speed (in this process)
+
+def step_table(args, gpu: str) -> list[str]:
+    cases = [("default (h128, b128)", []),
+             ("reference (1 layer, h64, b64)", ["model.hidden_size=64", "model.num_layers=1",
+                                                 "training.batch_size=64"])]
+    modes = [("eager", []), ("compiled", ["training.compile=true"]),
+             ("graphed", ["training.cuda_graph=true"])]
+    peak = bf16_peak(gpu)
+    lines = [f"### Step speed ({gpu}, {args.step_epochs} epochs per run, median of epochs 2+)", "",
+             "| config | step | samples/s | ms per step | x eager | largest loss difference "
+             "vs eager | TFLOP/s | % of bf16 peak |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    data = None
+    for label, extra in cases:
+        eager_hist, eager_rate = None, None
+        for mode, sets in modes:
+            cfg = load_config(BASE, args.overrides + extra + sets +
+                              [f"training.epochs={args.step_epochs}"])
+            data = data or load_data(cfg.data)
+            if eager_hist is None:
+                fit(cfg, data)  # warm: CUDA context, cuDNN plans, allocator
+            hist = fit(cfg, data).history
+            rate = statistics.median(h["samples_per_s"] for h in hist[1:])
+            if eager_hist is None:
+                eager_hist, eager_rate = hist, rate
+            diff = max(abs(h[k] - e[k]) / abs(e[k]) for h, e in zip(hist, eager_hist, strict=True)
+                       for k in ("train_loss", "val_loss"))
+            tflops = train_flops_per_sample(cfg, data.num_features) * rate / 1e12
+            pct = f"{100 * tflops / peak:.2f}" if peak else "-"
+            ms = 1000 * cfg.training.batch_size / rate
+            lines.append(f"| {label} | {mode} | {rate:,.0f} | {ms:.2f} | {rate / eager_rate:.2f} "
+                         f"| {diff:.1e} | {tflops:.2f} | {pct} |")
+            print(lines[-1], flush=True)
+    return lines + [""]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps (each in its own process, as a user runs them)
+
+def run_sweep(tmp: Path, name: str, space: Path, extra: list[str], env: dict | None = None,
+              overrides: list[str] = ()) -> dict:
+    cmd = [sys.executable, "-m", "tuning.sweep", "--space", str(space), "--storage-path",
+           str(tmp), "--name", name, *extra]
     for o in overrides:
-        args += ["--set", o]
+        cmd += ["--set", o]
     t0 = time.perf_counter()
-    code = sweep.main(args)
+    with GpuUtilisation() as util:
+        proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
+                              capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    if code != 0:
-        raise SystemExit(f"sweep {name} exited {code}")
-    return wall, _trial_stats(tmp / name)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"sweep {name} exited {proc.returncode}")
+    exp = tmp / name
+    log = (exp / "sweep.log").read_text()
+    tune_s = float(re.findall(r"tune run-\d+ took ([\d.]+) s", log)[-1])
+    trials = []
+    for result in sorted((exp / "tune").glob("run-*/t*/result.json")):
+        rows = unbatch([json.loads(line) for line in result.read_text().splitlines()])
+        rows = [r for r in rows if "samples_per_s" in r]
+        if rows:
+            trials.append(rows)
+    steady = _steady(trials, util)
+    return {"wall": wall, "tune_s": tune_s, "trials": trials, "util": util.mean, **steady}
+
+
+def _steady(trials: list[list[dict]], util) -> dict:
+    """Epochs finished in the second half of the span from the first report to the last, per
+    second (start-up excluded), and the GPU utilisation over that half."""
+    times = [r["reported_at"] for rows in trials for r in rows if "reported_at" in r]
+    if len(times) < 2:
+        return {"steady_epochs_per_s": 0.0, "steady_util": None}
+    t0, t1 = min(times), max(times)
+    mid = (t0 + t1) / 2
+    return {"steady_epochs_per_s": sum(t > mid for t in times) / max(t1 - mid, 1e-9),
+            "steady_util": util.between(mid, t1)}
+
+
+def _samples(trials: list[list[dict]], n_train: int) -> int:
+    return sum(len(rows) for rows in trials) * n_train
+
+
+def trial_table(args, tmp: Path, n_train: int) -> list[str]:
+    cfg = load_config(BASE, args.overrides)
+    data = load_data(cfg.data)
+    fit(cfg, data)  # cold run: CUDA context, cuDNN plans
+    seen = []
+    t0 = time.perf_counter()
+    fit(cfg, data, reporter=lambda metrics, _: seen.append(metrics))
+    warm = time.perf_counter() - t0
+    first = seen[0]["setup_s"]
+    space = tmp / "fixed.yaml"
+    space.write_text(  # the default config, twice (one choice)
+        f"base_config: {BASE}\nmetric: val_accuracy\nmode: max\nnum_samples: 2\n"
+        f"max_epochs: {cfg.training.epochs}\n"
+        f"scheduler: {{grace_period: {cfg.training.epochs}, reduction_factor: 2}}\n"
+        "resources: {trials_per_gpu: 1, cpus_per_trial: 1}\n"
+        f"params:\n  optim.lr: {{type: categorical, choices: [{cfg.optim.lr}]}}\n")
+    run = run_sweep(tmp, "single", space, [], {"CUDA_VISIBLE_DEVICES": "0"}, args.overrides)
+    lines = [f"### One trial against the standalone loop (default config, {cfg.training.epochs} "
+             "epochs)", "", "| run | fit time (s) | launch to first step (s) | checkpoint + "
+             "report (s) | Tune's share |", "|---|---:|---:|---:|---:|",
+             f"| standalone loop, warm process | {warm:.2f} | {first:.2f} | - | - |"]
+    for i, rows in enumerate(run["trials"]):
+        last = rows[-1]
+        spent = last["report_s"] * len(rows) / max(len(rows) - 1, 1)  # the last report's too
+        fit_s = sum(r["epoch_time_s"] for r in rows) + last["setup_s"]  # setup: data, model
+        lines.append(f"| trial {i + 1} ({'new' if i == 0 else 'reused'} worker) | {fit_s:.2f} | "
+                     f"{last['launch_to_first_step_s']:.2f} | {spent:.2f} | "
+                     f"{100 * spent / fit_s:.1f}% |")
+    lines += ["", f"Sweep wall time with Ray start and shutdown: {run['wall']:.1f} s "
+              f"(Tune {run['tune_s']:.1f} s).", ""]
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+def packing_table(args, tmp: Path, n_train: int, gpu: str) -> tuple[list[str], tuple]:
+    lines = [f"### Packing: default search space for {args.budget:g} s of Tune time, one {gpu}",
+             "", "| trials per GPU | MPS | samples/s | x K=1 | steady samples/s | x K=1 (steady) | "
+             "trial-epochs | trials started | GPU util % (steady) | sweep wall (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    base, steady_base, best = None, None, (0.0, 1, "off")
+    for k in [int(x) for x in args.ks.split(",")]:
+        for mps in (args.mps.split(",") if k > 1 else ("off",)):
+            run = run_sweep(tmp, f"pack-k{k}-{mps}", SPACE,
+                            ["--trials-per-gpu", str(k), "--mps", mps, "--num-samples", "400",
+                             "--time-budget", str(args.budget)],
+                            {"CUDA_VISIBLE_DEVICES": "0"}, args.overrides)
+            rate = _samples(run["trials"], n_train) / run["tune_s"]
+            base = base or rate or None
+            steady = run["steady_epochs_per_s"] * n_train
+            steady_base = steady_base or steady or None
+            best = max(best, (rate, k, mps))
+            util = f"{run['steady_util']:.0f}" if run["steady_util"] is not None else "-"
+            lines.append(f"| {k} | {mps} | {rate:,.0f} | {rate / (base or 1):.2f} | "
+                         f"{steady:,.0f} | {steady / (steady_base or 1):.2f} | "
+                         f"{sum(len(r) for r in run['trials'])} | {len(run['trials'])} | {util} "
+                         f"| {run['wall']:.0f} |")
+            print(lines[-1], flush=True)
+    return lines + [""], best
+
+
+def scaling_table(args, tmp: Path, n_train: int, gpu: str, k: int, mps: str) -> list[str]:
+    gpus = torch.cuda.device_count()
+    counts = [n for n in map(int, args.gpu_counts.split(",")) if n <= gpus]
+    lines = [f"### Scaling: default search space, {k} trials per GPU, MPS {mps}, "
+             f"{args.budget:g} s of Tune time, {gpu}", "",
+             "| GPUs | samples/s | x 1 GPU | steady samples/s | x 1 GPU (steady) | trial-epochs | "
+             "GPUs in trials.csv | most GPUs one trial saw | GPU util % (steady) |",
+             "|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    base = steady_base = None
+    for n in counts:
+        run = run_sweep(tmp, f"scale-{n}", SPACE,
+                        ["--trials-per-gpu", str(k), "--mps", mps, "--num-samples", "400",
+                         "--time-budget", str(args.budget)],
+                        {"CUDA_VISIBLE_DEVICES": ",".join(map(str, range(n)))}, args.overrides)
+        rate = _samples(run["trials"], n_train) / run["tune_s"]
+        base = base or rate or None
+        steady = run["steady_epochs_per_s"] * n_train
+        steady_base = steady_base or steady or None
+        with open(tmp / f"scale-{n}" / "trials.csv") as f:
+            used = sorted({row["gpu"].split(" ")[0] for row in csv.DictReader(f)} - {""})
+        seen = max(rows[-1].get("visible_gpus", 0) for rows in run["trials"])
+        util = f"{run['steady_util']:.0f}" if run["steady_util"] is not None else "-"
+        lines.append(f"| {n} | {rate:,.0f} | {rate / (base or 1):.2f} | {steady:,.0f} | "
+                     f"{steady / (steady_base or 1):.2f} | "
+                     f"{sum(len(r) for r in run['trials'])} | {', '.join(used)} | {seen} | "
+                     f"{util} |")
+        print(lines[-1], flush=True)
+    return lines + [""]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--tables", default="step,trial,packing,scaling")
+    p.add_argument("--budget", type=float, default=40.0, help="Tune seconds per packing sweep")
+    p.add_argument("--step-epochs", type=int, default=8)
     p.add_argument("--ks", default="1,2,4,8")
-    p.add_argument("--set", dest="overrides", action="append", default=[])
-    p.add_argument("--skip-single", action="store_true",
-                   help="only the packing table (e.g. for a GPU-scaling comparison)")
     p.add_argument("--mps", default="off,on", help="MPS settings to try for K > 1")
+    p.add_argument("--scaling-k", default=None, help="K,MPS for the scaling table, e.g. 4,on")
+    p.add_argument("--gpu-counts", default="1,2,4,8", help="GPU counts of the scaling table")
+    p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    tables = set(args.tables.split(","))
     gpus = torch.cuda.device_count()
-    name = torch.cuda.get_device_name(0) if gpus else "CPU"
-    cfg = load_config(ROOT / "configs" / "gru.yaml",
-                      args.overrides + [f"training.epochs={args.epochs}"])
-    data = load_data(cfg.data)
-    samples_per_trial = len(data.train) * args.epochs
-    lines = [f"## {name} x {gpus}, config configs/gru.yaml {' '.join(args.overrides)}, "
-             f"{args.epochs} epochs per trial, {len(data.train)} training sequences", ""]
+    gpu = torch.cuda.get_device_name(0) if gpus else "CPU"
+    n_train = len(load_data(load_config(BASE, args.overrides).data).train)
+    out = [f"## {gpu} x {gpus}, torch {torch.__version__}, {n_train} training sequences", ""]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        if not args.skip_single:
-            lines += single_trial_table(cfg, data, tmp, args)
-        lines += [
-            "| trials per GPU | MPS | trials | steady samples/s (sum) | end-to-end samples/s | "
-            "x K=1 (steady) | wall (s) | GPUs used | max GPUs a trial saw |",
-            "|---:|---|---:|---:|---:|---:|---:|---|---:|",
-        ]
-        base = None
-        for k in [int(x) for x in args.ks.split(",")]:
-            for mps in (args.mps.split(",") if k > 1 else ("off",)):
-                n = k * max(gpus, 1)
-                wall, stats = run_sweep(tmp, f"k{k}-{mps}", k, args.epochs, n, mps,
-                                        args.overrides)
-                steady = sum(s["rate"] for s in stats)
-                e2e = samples_per_trial * len(stats) / wall
-                base = base or steady
-                used = sorted({s["gpu"] for s in stats if s["gpu"] is not None})
-                seen = max((s["visible"] or 0) for s in stats)
-                lines.append(f"| {k} | {mps} | {len(stats)} | {steady:,.0f} | {e2e:,.0f} | "
-                             f"{steady / base:.2f} | {wall:.1f} | {used} | {seen} |")
-                print(lines[-1], flush=True)
-    print("\n".join(lines))
-
-
-def single_trial_table(cfg, data, tmp: Path, args) -> list[str]:
-    t0 = time.perf_counter()
-    fit(cfg, data)  # cold: first run in the process pays CUDA context and cuDNN autotuning
-    cold_wall = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    standalone = fit(cfg, data)
-    standalone_wall = time.perf_counter() - t0
-    standalone_rate = statistics.median(h["samples_per_s"] for h in standalone.history[1:])
-    wall, stats = run_sweep(tmp, "single", 1, args.epochs, 1, "off", args.overrides)
-    trial = stats[0]
-    lines = [
-        "| run | samples/s (median epoch) | time (s) |", "|---|---:|---:|",
-        f"| standalone loop, cold (first in its process) | - | {cold_wall:.2f} |",
-        f"| standalone loop, warm | {standalone_rate:,.0f} | {standalone_wall:.2f} |",
-        f"| one Tune trial (in the trial) | {trial['rate']:,.0f} | {trial['time']:.2f} |",
-        f"| one Tune trial (sweep wall, Ray start included) | - | {wall:.2f} |",
-        "",
-        f"One Tune trial against the standalone loop: in-trial time "
-        f"{100 * (trial['time'] / cold_wall - 1):+.1f}% vs cold, "
-        f"{100 * (trial['time'] / standalone_wall - 1):+.1f}% vs warm; per-epoch samples/s "
-        f"{100 * (trial['rate'] / standalone_rate - 1):+.1f}%.", "",
-    ]
-    return lines
+        if "step" in tables:
+            out += step_table(args, gpu)
+        if "trial" in tables:
+            out += trial_table(args, tmp, n_train)
+        best = (0.0, 4, "on")
+        if "packing" in tables:
+            lines, best = packing_table(args, tmp, n_train, gpu)
+            out += lines
+        if args.scaling_k:
+            k, mps = args.scaling_k.split(",")
+            best = (0.0, int(k), mps)
+        if "scaling" in tables and gpus > 1:
+            out += scaling_table(args, tmp, n_train, gpu, best[1], best[2])
+    print("\n".join(out))
 
 
 if __name__ == "__main__":

@@ -45,8 +45,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename."""
+def atomic_write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
+    """Writes ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename.
+
+    ``durable=False`` skips the fsyncs (still atomic for readers, not across a power cut): for
+    files that a caller copies elsewhere at once, such as a trial's checkpoint handed to Tune.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -55,7 +59,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -63,27 +68,29 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+def atomic_write_text(path: str | Path, text: str, durable: bool = True) -> None:
+    atomic_write_bytes(path, text.encode(), durable)
 
 
 def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Serialises ``state`` and writes it, then its SHA-256 digest, atomically."""
+def save_checkpoint(state: dict[str, Any], path: str | Path, durable: bool = True) -> None:
+    """Serialises ``state`` and writes it, then its SHA-256 digest, atomically (see
+    ``atomic_write_bytes`` for ``durable``)."""
     path = Path(path)
     buf = io.BytesIO()
     torch.save({"format_version": FORMAT_VERSION, **state}, buf)
     data = buf.getvalue()
     # Digest first: a crash between the two renames leaves a new digest beside the old file, which
     # then fails verification loudly instead of loading silently. The data rename follows at once.
-    atomic_write_text(_digest_path(path), hashlib.sha256(data).hexdigest() + "\n")
-    atomic_write_bytes(path, data)
+    atomic_write_text(_digest_path(path), hashlib.sha256(data).hexdigest() + "\n", durable)
+    atomic_write_bytes(path, data, durable)
 
 
 def load_checkpoint(path: str | Path, *, verify: bool = True) -> dict[str, Any]:

@@ -33,6 +33,12 @@ from torch.nn import functional as F
 
 from core.checkpoint import capture_rng, restore_rng, save_checkpoint
 from core.config import Config, config_to_dict
+from core.cuda_graph import (
+    GraphedStep,
+    portable_optimizer_state,
+    prepare_optimizer,
+    unsupported_reason,
+)
 from core.data import BatchSource, DataSplits, SequenceData, eval_batches, load_data
 from core.models import build_model, count_parameters
 
@@ -328,6 +334,24 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     if resume is not None:
         _load_resume(resume, cfg, model, optimizer, scheduler, scaler, data_gen, state)
         log.info("resumed after epoch %d (global step %d)", state["epoch"], state["global_step"])
+    use_graph = False
+    if t.cuda_graph:
+        reason = unsupported_reason(
+            device=device, loader_mode=cfg.loader.mode, grad_accum_steps=t.grad_accum_steps,
+            precision=precision, optimizer=cfg.optim.name, compile=t.compile,
+            bidirectional=cfg.model.bidirectional, has_lengths=data.train.lengths is not None)
+        if reason:  # expected on CPU (configs ask for graphs for their GPU runs): no warning
+            (log.info if device.type != "cuda" else log.warning)(
+                "training.cuda_graph: %s; training eagerly", reason)
+        else:
+            prepare_optimizer(optimizer, device)
+            use_graph = True
+    graphed: GraphedStep | None = None
+
+    def captured_step(x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None):
+        loss = forward_backward(model, x, y, lengths, 1.0, precision, device, None)
+        optimizer_step(model, optimizer, None, t.grad_clip_norm)
+        return loss
 
     log.info("python %s, torch %s, CUDA %s, cuDNN %s", sys.version.split()[0], torch.__version__,
              torch.version.cuda or "none", torch.backends.cudnn.version() or "none")
@@ -339,7 +363,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         return {
             "config": config_to_dict(cfg),
             "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
+            "optimizer": portable_optimizer_state(optimizer),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "scaler": scaler.state_dict() if scaler is not None else None,
             "rng": capture_rng(),
@@ -350,26 +374,52 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                                      "es_best", "es_bad_epochs", "history")},
         }
 
-    def write_checkpoint(path: str | Path) -> None:
-        save_checkpoint(training_state(), path)
+    def write_checkpoint(path: str | Path, durable: bool = True) -> None:
+        save_checkpoint(training_state(), path, durable)
 
     stop_reason = "completed"
     epoch_times: list[float] = []
+    setup_s = None  # fit() entry to the first training batch: model, data on device, CUDA init
     for epoch in range(state["epoch"] + 1, t.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        loss_sum = torch.zeros((), device=device)  # sample-weighted sum of losses, fp32
+        # sample-weighted sum of losses, fp32; a graph accumulates into its own static buffer
+        loss_sum = graphed.loss_sum.zero_() if graphed else torch.zeros((), device=device)
         seen = 0
         bar = _progress_bar(num_batches, epoch, t.epochs) if progress else None
         for i, (x, y, lengths) in enumerate(train_source):
-            loss = forward_backward(step_model, x, y, lengths, weights[i], precision, device,
-                                    scaler)
             n_i = y.shape[0]
-            loss_sum.add_(loss, alpha=n_i)
+            if setup_s is None:
+                setup_s = time.perf_counter() - t_start
+            if use_graph and graphed is None and n_i == t.batch_size:
+                t_capture = time.perf_counter()
+                try:
+                    graphed = GraphedStep(model, optimizer, captured_step, (x, y, lengths))
+                    graphed.loss_sum.copy_(loss_sum)
+                    loss_sum = graphed.loss_sum
+                    log.info("training step captured as a CUDA graph in %.2f s",
+                             time.perf_counter() - t_capture)
+                except Exception as exc:  # capture is an optimisation: train on without it
+                    log.warning("training.cuda_graph: capture failed (%s: %s); training "
+                                "eagerly", type(exc).__name__, exc)
+                    use_graph = False
+                    for group in optimizer.param_groups:
+                        group["capturable"], group["lr"] = False, float(group["lr"])
+            if graphed is not None and n_i == graphed.batch:
+                graphed(x, y, lengths)  # forward, backward, clip and optimizer step
+                stepped = True
+            else:
+                if graphed is not None:
+                    optimizer.zero_grad(set_to_none=True)  # drop the last replay's gradients
+                loss = forward_backward(step_model, x, y, lengths, weights[i], precision,
+                                        device, scaler)
+                loss_sum.add_(loss, alpha=n_i)
+                stepped = (i + 1) % t.grad_accum_steps == 0 or i + 1 == num_batches
+                if stepped:
+                    optimizer_step(model, optimizer, scaler, t.grad_clip_norm)
+                    optimizer.zero_grad(set_to_none=True)
             seen += n_i
-            if (i + 1) % t.grad_accum_steps == 0 or i + 1 == num_batches:
-                optimizer_step(model, optimizer, scaler, t.grad_clip_norm)
-                optimizer.zero_grad(set_to_none=True)
+            if stepped:
                 if per_step:
                     scheduler.step()
                 state["global_step"] += 1
@@ -385,7 +435,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_time = time.perf_counter() - t0
-        lr = optimizer.param_groups[0]["lr"]
+        lr = float(optimizer.param_groups[0]["lr"])  # a device tensor when the step is graphed
         val = evaluate(step_model, val_split, t.eval_batch_size, device, precision,
                        data.num_classes)
         if scheduler is not None and not per_step:
@@ -415,8 +465,8 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
             remaining = (t.epochs - epoch) * sum(epoch_times) / 2
             log.info("projected: %.0f s more, about %.0f s in total", remaining,
                      time.perf_counter() - t_start + remaining)
-        if reporter is not None:
-            reporter(metrics, write_checkpoint)
+        if reporter is not None:  # setup_s: a timing of this process, not of the history
+            reporter({**metrics, "setup_s": setup_s}, write_checkpoint)
         if es.patience and state["es_bad_epochs"] >= es.patience:
             log.info("early stopping: %s has not improved by %g for %d epochs", es.metric,
                      es.min_delta, es.patience)

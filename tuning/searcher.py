@@ -14,6 +14,7 @@ their last checkpoint under their original Optuna trial number (see ``tuning.swe
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +72,14 @@ class StudySearcher(Searcher):
         self._live[trial_id] = trial
         self._reported[trial_id] = reported
         return {**self.fixed, "params": params, "trial_key": trial_key(trial.number),
-                "resume_from": resume_from}
+                "resume_from": resume_from, "suggested_at": time.time()}
 
     def _report(self, trial_id: str, result: dict) -> None:
+        for row in result.get("earlier_epochs") or []:  # epochs batched between ASHA rungs
+            self._report_epoch(trial_id, row)
+        self._report_epoch(trial_id, result)
+
+    def _report_epoch(self, trial_id: str, result: dict) -> None:
         trial = self._live.get(trial_id)
         if trial is None or self.metric not in result or "epoch" not in result:
             return
@@ -117,6 +123,26 @@ class StudySearcher(Searcher):
             self.study.tell(trial.number, state=TrialState.PRUNED)
         if self.on_change is not None:
             self.on_change()
+
+
+    def close_unstarted(self, why: str) -> int:
+        """Ends trials the tuner never finished (e.g. at a time budget): PRUNED with the epochs
+        they reported, FAIL when they reported none. Returns how many it closed."""
+        closed = 0
+        for trial_id in list(self._live):
+            trial = self._live.pop(trial_id)
+            self._reported.pop(trial_id, None)
+            values = self.study.get_trials(deepcopy=False)[trial.number].intermediate_values
+            trial.set_user_attr("stopped", why)
+            if values:
+                self.study.tell(trial.number, state=TrialState.PRUNED)
+            else:
+                trial.set_user_attr("failure", f"never trained ({why})")
+                self.study.tell(trial.number, state=TrialState.FAIL)
+            closed += 1
+        if closed and self.on_change is not None:
+            self.on_change()
+        return closed
 
 
 def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.Trial:

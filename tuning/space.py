@@ -27,7 +27,8 @@ from core.config import ConfigError, load_yaml, reference
 
 __all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space", "condition_holds"]
 
-SPACE_KEYS = {"base_config", "metric", "mode", "num_samples", "max_epochs", "scheduler",
+SPACE_KEYS = {"base_config", "metric", "mode", "num_samples", "max_epochs",
+              "checkpoint_interval_s", "scheduler",
               "sampler", "resources", "params"}
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 RANGE_OPS = {"gt": lambda v, b: v > b, "ge": lambda v, b: v >= b, "lt": lambda v, b: v < b,
@@ -62,6 +63,9 @@ class SearchSpace:
     n_startup_trials: int = 8  # TPE: random trials before the model is used
     trials_per_gpu: int = 1
     cpus_per_trial: float = 1.0
+    # Seconds between a trial's checkpoints (its last epoch is always saved); 0 saves every
+    # epoch. A killed trial resumes from its newest checkpoint, so this bounds the work lost.
+    checkpoint_interval_s: float = 10.0
     params: list[Param] = field(default_factory=list)
     raw: dict = field(default_factory=dict)  # the file as read: frozen into the sweep directory
 
@@ -260,6 +264,8 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
                             "must be >= 1")
     space.max_epochs = get(raw, "max_epochs", "max_epochs", int, 20, lambda v: v >= 1,
                            "must be >= 1")
+    space.checkpoint_interval_s = get(raw, "checkpoint_interval_s", "checkpoint_interval_s", float,
+                                      10.0, lambda v: v >= 0, "must be >= 0")
     sections = {}
     for name, keys in (("scheduler", {"grace_period", "reduction_factor"}),
                        ("sampler", {"name", "seed", "n_startup_trials"}),

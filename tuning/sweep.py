@@ -44,7 +44,7 @@ from core.config import ConfigError, config_from_dict, config_to_dict, load_conf
 from core.data import DataError, load_data
 from core.train import SMOKE_OVERRIDES
 from tuning.space import SearchSpace, compile_space, parse_space
-from tuning.trainable import CHECKPOINT_FILE, trial_config
+from tuning.trainable import CHECKPOINT_FILE, trial_config, unbatch
 
 log = logging.getLogger("tuning")
 
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-samples", type=int, help="trials in total (overrides the space)")
     p.add_argument("--max-epochs", type=int, help="epochs of a full trial (overrides the space)")
     p.add_argument("--trials-per-gpu", type=int, help="trials sharing one GPU (overrides)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop the sweep after this much Tune time; trials still running are "
+                        "recorded as pruned, and the sweep ends normally")
     p.add_argument("--max-failures", type=int, default=2,
                    help="retries of an errored trial, from its last checkpoint (default 2)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -109,7 +112,8 @@ def _spec_from_args(args) -> dict:
     space = load_space(args.space)
     raw = copy.deepcopy(space.raw)
     if args.smoke:
-        raw.update(num_samples=8, max_epochs=4,
+        # Checkpoints every epoch: the fault tests kill and resume trials at exact epochs.
+        raw.update(num_samples=8, max_epochs=4, checkpoint_interval_s=0,
                    scheduler={"grace_period": 2, "reduction_factor": 2},
                    resources={"trials_per_gpu": 1, "cpus_per_trial": 1})
         raw["sampler"] = {**(raw.get("sampler") or {}), "n_startup_trials": 4}
@@ -247,11 +251,13 @@ def _results(exp_dir: Path, key: str) -> list[dict]:
         path = d / "result.json"
         if not path.exists():
             continue
+        parsed = []
         for line in path.read_text().splitlines():
             try:
-                r = json.loads(line)
+                parsed.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a line cut short by a crash
+        for r in unbatch(parsed):
             if "epoch" in r:
                 r["_dir"] = str(d)
                 rows[int(r["epoch"])] = r
@@ -337,6 +343,24 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
             row[f"param:{k}"] = v
         rows.append(row)
     return rows
+
+
+CSV_REFRESH_S = 5.0  # trials.csv during a sweep; it reads every trial's results, so not per trial
+
+
+def _throttled(fn, interval_s: float):
+    """``fn`` at most once per ``interval_s`` seconds (the driver's loop serves every trial; a
+    refresh per finished trial, each reading all trials' results, grows with the sweep
+    squared). The sweep writes trials.csv once more when Tune returns."""
+    last = [float("-inf")]
+
+    def call() -> None:
+        now = time.monotonic()
+        if now - last[0] >= interval_s:
+            last[0] = now
+            fn()
+
+    return call
 
 
 def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
@@ -538,7 +562,7 @@ def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -
     write_trials_csv(study, exp_dir, space)
     finished = [t for t in study.get_trials(deepcopy=False)
                 if t.state.is_finished() and "warm_start_from" not in t.user_attrs]
-    if code == EXIT_OK and len(finished) < space.num_samples:
+    if code == EXIT_OK and len(finished) < space.num_samples and args.time_budget is None:
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
         return _interrupted(exp_dir, (len(finished), space.num_samples))
@@ -563,7 +587,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
     from ray.tune.schedulers import ASHAScheduler
 
     from tuning.searcher import StudySearcher
-    from tuning.trainable import train_trial
+    from tuning.trainable import asha_rungs, train_trial
 
     run_index = len(list((exp_dir / "tune").glob("run-*")))
     # Without --address the sweep starts its own Ray instance ("local"), never joining a cluster
@@ -612,11 +636,15 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         trainable = tune.with_resources(
             tune.with_parameters(train_trial, base=spec["base"], data=data,
                                  max_epochs=space.max_epochs, metric=space.metric,
-                                 cpus_per_trial=space.cpus_per_trial), per_trial)
+                                 cpus_per_trial=space.cpus_per_trial,
+                                 checkpoint_interval_s=space.checkpoint_interval_s,
+                                 rungs=asha_rungs(space.grace_period, space.reduction_factor,
+                                                  space.max_epochs)), per_trial)
         searcher = StudySearcher(
             study, compile_space(space.params), metric=space.metric, mode=space.mode,
             max_epochs=space.max_epochs, continuing=continuing,
-            on_change=lambda: write_trials_csv(study, exp_dir, space))
+            on_change=_throttled(lambda: write_trials_csv(study, exp_dir, space),
+                                 CSV_REFRESH_S))
         scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
                                   grace_period=space.grace_period,
                                   reduction_factor=space.reduction_factor)
@@ -625,6 +653,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
             tune_config=tune.TuneConfig(
                 metric=space.metric, mode=space.mode, search_alg=searcher, scheduler=scheduler,
                 num_samples=to_run, max_concurrent_trials=concurrency, reuse_actors=True,
+                time_budget_s=args.time_budget,
                 trial_name_creator=lambda t: t.config["trial_key"],
                 trial_dirname_creator=lambda t: t.config["trial_key"]),
             run_config=tune.RunConfig(
@@ -637,6 +666,11 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         t0 = time.perf_counter()
         tuner.fit()
         log.info("tune run-%d took %.1f s", run_index, time.perf_counter() - t0)
+        if args.time_budget is not None:
+            closed = searcher.close_unstarted("time budget")
+            if closed:
+                log.info("time budget of %g s reached: %d unfinished trial(s) closed",
+                         args.time_budget, closed)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:

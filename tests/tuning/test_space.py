@@ -106,6 +106,8 @@ BAD = [
     ({"params": {"optim.lr": 0.1}, "sampler": {"name": "cmaes"}}, "sampler.name", "tpe"),
     ({"params": {"optim.lr": 0.1}, "resources": {"gpus": 1}}, "resources.gpus", "unknown key"),
     ({"params": {"optim.lr": 0.1}, "extra": 1}, "extra", "unknown key"),
+    ({"params": {"optim.lr": 0.1}, "checkpoint_interval_s": -1}, "checkpoint_interval_s",
+     ">= 0"),
 ]
 
 

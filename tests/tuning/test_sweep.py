@@ -242,3 +242,39 @@ def test_study_opens_by_url_as_optuna_dashboard_does(smoke):
         # Every trial has the state trials.csv reports, and one intermediate value per epoch.
         assert t.state == states[row["status"]]
         assert len(t.intermediate_values) == int(row["epochs"])
+
+
+def test_trials_report_their_start_latency_and_tune_share(smoke):
+    exp, _ = smoke
+    rows = [json.loads(line) for line in
+            (exp / "tune" / "run-0" / "t0005" / "result.json").read_text().splitlines()]
+    # Suggestion to first training batch: positive, and the same number in every epoch's row.
+    assert 0 < rows[0]["launch_to_first_step_s"] < 120
+    assert len({r["launch_to_first_step_s"] for r in rows}) == 1
+    assert 0 <= rows[0]["setup_s"] < rows[0]["launch_to_first_step_s"]
+    # Seconds in checkpoint writes and tune.report, accumulated over the epochs before each row.
+    spent = [r["report_s"] for r in rows]
+    assert spent[0] == 0 and spent == sorted(spent) and spent[-1] > 0
+
+
+def test_time_budget_ends_the_sweep_normally_with_no_trial_left_running(tmp_path):
+    proc = _sweep(["--space", str(SPACE), "--smoke", "--num-samples", "60", "--time-budget", "15",
+                   "--storage-path", str(tmp_path), "--name", "b"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = _study(tmp_path / "b").get_trials()
+    assert 0 < len(trials) < 60
+    assert all(t.state.is_finished() for t in trials)
+    assert any(t.intermediate_values for t in trials)
+    cut = [t for t in trials if t.user_attrs.get("stopped") == "time budget"]
+    assert cut and all(t.state in (TrialState.PRUNED, TrialState.FAIL) for t in cut)
+    with open(tmp_path / "b" / "trials.csv") as f:
+        assert all(row["status"] != "running" for row in csv.DictReader(f))
+
+
+def test_checkpoints_follow_the_interval_and_the_last_epoch_is_always_saved():
+    from tuning.trainable import checkpoint_due
+
+    assert checkpoint_due(20, 20, 0.0, 10.0)  # last epoch
+    assert not checkpoint_due(5, 20, 9.9, 10.0)
+    assert checkpoint_due(5, 20, 10.0, 10.0)
+    assert checkpoint_due(5, 20, 0.0, 0.0)  # 0: every epoch

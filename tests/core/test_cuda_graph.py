@@ -1,0 +1,133 @@
+"""CUDA-graph capture of the training step.
+
+The reasons and the eager fallback are tested everywhere; capture itself needs a GPU, so the tests
+that need one run where CUDA is (``pytest tests/core/test_cuda_graph.py`` there); the
+README's step-speed table and the closing notes record where they last ran.
+"""
+
+import logging
+
+import pytest
+import torch
+
+from core.checkpoint import load_checkpoint
+from core.cuda_graph import portable_optimizer_state, unsupported_reason
+from core.loop import fit
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+TIME_KEYS = {"epoch_time_s", "samples_per_s"}
+
+OK = dict(device=torch.device("cuda", 0), loader_mode="tensor", grad_accum_steps=1,
+          precision="fp32", optimizer="adamw", compile=False, bidirectional=False,
+          has_lengths=False)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"device": torch.device("cpu")}, "CUDA device"),
+    ({"loader_mode": "dataloader"}, "loader.mode"),
+    ({"grad_accum_steps": 2}, "grad_accum_steps"),
+    ({"precision": "fp16"}, "GradScaler"),
+    ({"optimizer": "sgd"}, "optim.name sgd"),
+    ({"compile": True}, "compile"),
+    ({"bidirectional": True, "has_lengths": True}, "bidirectional"),
+])
+def test_each_obstacle_to_capture_is_named(change, words):
+    assert unsupported_reason(**OK) is None
+    assert unsupported_reason(**{**OK, "bidirectional": True}) is None  # fixed length: fine
+    assert words in unsupported_reason(**{**OK, **change})
+
+
+def _strip(history):
+    return [{k: v for k, v in h.items() if k not in TIME_KEYS} for h in history]
+
+
+def test_cpu_run_falls_back_to_eager_with_the_reason_logged(tiny, caplog):
+    eager = fit(tiny())
+    with caplog.at_level(logging.INFO, logger="core"):
+        graphed = fit(tiny(training={"cuda_graph": True}))
+    assert "training.cuda_graph: CUDA graphs need a CUDA device" in caplog.text
+    assert "training eagerly" in caplog.text
+    assert _strip(graphed.history) == _strip(eager.history)
+
+
+def test_checkpoints_store_a_float_learning_rate_and_leave_the_optimizer_alone():
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.AdamW([p], lr=torch.tensor(0.01))
+    opt.param_groups[0]["capturable"] = True
+    sd = portable_optimizer_state(opt)
+    assert sd["param_groups"][0]["lr"] == pytest.approx(0.01)
+    assert not torch.is_tensor(sd["param_groups"][0]["lr"])
+    assert sd["param_groups"][0]["capturable"] is False
+    assert torch.is_tensor(opt.param_groups[0]["lr"]) and opt.param_groups[0]["capturable"]
+
+
+def _gpu_cfg(tiny, **training):
+    return tiny(experiment={"device": "cuda"},
+                data={"synthetic": {"num_samples": 700, "seq_len": 24}},  # short last batch
+                model={"hidden_size": 32},
+                training={"epochs": 4, "batch_size": 64, **training})
+
+
+@cuda
+def test_graphed_training_follows_the_eager_loss_curve(tiny, caplog):
+    eager = fit(_gpu_cfg(tiny))
+    with caplog.at_level(logging.INFO, logger="core"):
+        graphed = fit(_gpu_cfg(tiny, cuda_graph=True))
+    assert "captured as a CUDA graph" in caplog.text
+    for e, g in zip(eager.history, graphed.history, strict=True):
+        assert g["train_loss"] == pytest.approx(e["train_loss"], rel=2e-3)
+        assert g["val_loss"] == pytest.approx(e["val_loss"], rel=2e-3)
+        assert g["lr"] == pytest.approx(e["lr"], rel=1e-6)  # the per-step schedule moves
+        assert g["global_step"] == e["global_step"]
+
+
+@cuda
+def test_graphed_run_resumes_from_its_checkpoint_and_from_an_eager_one(tiny, tmp_path):
+    full = fit(_gpu_cfg(tiny, cuda_graph=True))
+    for mode in (True, False):
+        path = tmp_path / f"ck-{mode}.pt"
+
+        def stop_after_2(metrics, write_checkpoint, path=path):
+            if metrics["epoch"] == 2:
+                write_checkpoint(path)
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            fit(_gpu_cfg(tiny, cuda_graph=mode), reporter=stop_after_2)
+        resumed = fit(_gpu_cfg(tiny, cuda_graph=True), resume=load_checkpoint(path))
+        for a, b in zip(full.history[2:], resumed.history[2:], strict=True):
+            assert b["val_loss"] == pytest.approx(a["val_loss"], rel=2e-3)
+
+
+@cuda
+def test_capture_failure_trains_on_eagerly(tiny, caplog, monkeypatch):
+    import core.loop as loop
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(loop, "GraphedStep", broken)
+    eager = fit(_gpu_cfg(tiny))
+    with caplog.at_level(logging.WARNING, logger="core"):
+        fallback = fit(_gpu_cfg(tiny, cuda_graph=True))
+    assert "capture failed (RuntimeError" in caplog.text
+    for e, f in zip(eager.history, fallback.history, strict=True):
+        assert f["val_loss"] == pytest.approx(e["val_loss"], rel=2e-3)
+
+
+@cuda
+@pytest.mark.parametrize("shape", [
+    {"model": {"num_layers": 3, "dropout": 0.3, "hidden_size": 64},
+     "schedule": {"name": "onecycle"}, "training": {"batch_size": 256}},
+    {"model": {"name": "lstm"}, "schedule": {"name": "none"}, "training": {"precision": "bf16"}},
+    {"model": {"name": "tcn"}, "optim": {"name": "adam"}},
+])
+def test_the_default_space_and_other_models_capture(tiny, caplog, shape):
+    cfg = tiny(experiment={"device": "cuda"}, data={"synthetic": {"num_samples": 1200}},
+               **{k: {**v, **({"cuda_graph": True} if k == "training" else {})}
+                  for k, v in shape.items()},
+               **({} if "training" in shape else {"training": {"cuda_graph": True}}))
+    with caplog.at_level(logging.INFO, logger="core"):
+        result = fit(cfg)
+    assert "captured as a CUDA graph" in caplog.text, caplog.text[-2000:]
+    assert all(h["train_loss"] == h["train_loss"] for h in result.history)  # finite, not NaN
