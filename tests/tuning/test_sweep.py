@@ -257,18 +257,46 @@ def test_trials_report_their_start_latency_and_tune_share(smoke):
     assert spent[0] == 0 and spent == sorted(spent) and spent[-1] > 0
 
 
-def test_time_budget_ends_the_sweep_normally_with_no_trial_left_running(tmp_path):
-    proc = _sweep(["--space", str(SPACE), "--smoke", "--num-samples", "60", "--time-budget", "15",
-                   "--storage-path", str(tmp_path), "--name", "b"])
+def test_time_budget_and_batched_reports_end_to_end(tmp_path):
+    """A sweep with the shipped reporting (checkpoints every 10 s, epochs between ASHA rungs
+    batched into the next report) and a time budget: every epoch still reaches the study."""
+    import yaml
+
+    from core.train import SMOKE_OVERRIDES
+
+    raw = yaml.safe_load(SPACE.read_text())
+    raw.update(base_config=str((SPACE.parent / raw["base_config"]).resolve()), num_samples=60,
+               max_epochs=6, scheduler={"grace_period": 2, "reduction_factor": 3},
+               resources={"trials_per_gpu": 1, "cpus_per_trial": 1}, checkpoint_interval_s=10)
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(raw))
+    args = ["--space", str(space), "--time-budget", "20", "--storage-path", str(tmp_path),
+            "--name", "b"]
+    for o in SMOKE_OVERRIDES + ["data.synthetic.num_samples=200"]:
+        args += ["--set", o]
+    proc = _sweep(args)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    trials = _study(tmp_path / "b").get_trials()
+    exp = tmp_path / "b"
+    trials = _study(exp).get_trials()
     assert 0 < len(trials) < 60
     assert all(t.state.is_finished() for t in trials)
-    assert any(t.intermediate_values for t in trials)
     cut = [t for t in trials if t.user_attrs.get("stopped") == "time budget"]
     assert cut and all(t.state in (TrialState.PRUNED, TrialState.FAIL) for t in cut)
-    with open(tmp_path / "b" / "trials.csv") as f:
-        assert all(row["status"] != "running" for row in csv.DictReader(f))
+    with open(exp / "trials.csv") as f:
+        rows = {r["trial"]: r for r in csv.DictReader(f)}
+    assert all(r["status"] != "running" for r in rows.values())
+    full = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert full, "no trial reached 6 epochs in 20 s"
+    for t in full:
+        stored = [json.loads(line) for line in next(
+            (exp / "tune").glob(f"run-0/{rows[f't{t.number:04d}']['trial']}/result.json"))
+            .read_text().splitlines()]
+        # Tune got a report at each rung (2 and 6) and fewer reports than epochs (a report
+        # also goes out once 2 s passed); the study has all six epochs.
+        reported = [r["epoch"] for r in stored]
+        assert {2, 6} <= set(reported) and len(reported) < 6
+        assert sorted(t.intermediate_values) == [1, 2, 3, 4, 5, 6]
+        assert rows[f"t{t.number:04d}"]["epochs"] == "6"
 
 
 def test_checkpoints_follow_the_interval_and_the_last_epoch_is_always_saved():
