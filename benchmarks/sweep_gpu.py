@@ -189,28 +189,38 @@ def trial_table(args, tmp: Path, n_train: int) -> list[str]:
     return lines
 
 
+def _budget_run(tmp: Path, name: str, k: int, mps: str, visible: str, args,
+                n_train: int) -> dict:
+    """The default space for ``--budget`` seconds of Tune time, K trials per GPU."""
+    run = run_sweep(tmp, name, SPACE, ["--trials-per-gpu", str(k), "--mps", mps,
+                                       "--num-samples", "400", "--time-budget", str(args.budget)],
+                    {"CUDA_VISIBLE_DEVICES": visible}, args.overrides)
+    run["rate"] = _samples(run["trials"], n_train) / run["tune_s"]
+    run["steady"] = run["steady_epochs_per_s"] * n_train
+    run["epochs"] = sum(len(r) for r in run["trials"])
+    run["util_text"] = f"{run['steady_util']:.0f}" if run["steady_util"] is not None else "-"
+    return run
+
+
+def _rates(run: dict, first: dict) -> str:
+    """samples/s, ratio, steady samples/s, ratio: against the table's first row."""
+    return (f"{run['rate']:,.0f} | {run['rate'] / (first['rate'] or 1):.2f} | "
+            f"{run['steady']:,.0f} | {run['steady'] / (first['steady'] or 1):.2f}")
+
+
 def packing_table(args, tmp: Path, n_train: int, gpu: str) -> tuple[list[str], tuple]:
     lines = [f"### Packing: default search space for {args.budget:g} s of Tune time, one {gpu}",
              "", "| trials per GPU | MPS | samples/s | x K=1 | steady samples/s | x K=1 (steady) | "
              "trial-epochs | trials started | GPU util % (steady) | sweep wall (s) |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    base, steady_base, best = None, None, (0.0, 1, "off")
+    first, best = None, (0.0, 1, "off")
     for k in [int(x) for x in args.ks.split(",")]:
         for mps in (args.mps.split(",") if k > 1 else ("off",)):
-            run = run_sweep(tmp, f"pack-k{k}-{mps}", SPACE,
-                            ["--trials-per-gpu", str(k), "--mps", mps, "--num-samples", "400",
-                             "--time-budget", str(args.budget)],
-                            {"CUDA_VISIBLE_DEVICES": "0"}, args.overrides)
-            rate = _samples(run["trials"], n_train) / run["tune_s"]
-            base = base or rate or None
-            steady = run["steady_epochs_per_s"] * n_train
-            steady_base = steady_base or steady or None
-            best = max(best, (rate, k, mps))
-            util = f"{run['steady_util']:.0f}" if run["steady_util"] is not None else "-"
-            lines.append(f"| {k} | {mps} | {rate:,.0f} | {rate / (base or 1):.2f} | "
-                         f"{steady:,.0f} | {steady / (steady_base or 1):.2f} | "
-                         f"{sum(len(r) for r in run['trials'])} | {len(run['trials'])} | {util} "
-                         f"| {run['wall']:.0f} |")
+            run = _budget_run(tmp, f"pack-k{k}-{mps}", k, mps, "0", args, n_train)
+            first = first or run
+            best = max(best, (run["rate"], k, mps))
+            lines.append(f"| {k} | {mps} | {_rates(run, first)} | {run['epochs']} | "
+                         f"{len(run['trials'])} | {run['util_text']} | {run['wall']:.0f} |")
             print(lines[-1], flush=True)
     return lines + [""], best
 
@@ -223,24 +233,15 @@ def scaling_table(args, tmp: Path, n_train: int, gpu: str, k: int, mps: str) -> 
              "| GPUs | samples/s | x 1 GPU | steady samples/s | x 1 GPU (steady) | trial-epochs | "
              "GPUs in trials.csv | most GPUs one trial saw | GPU util % (steady) |",
              "|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
-    base = steady_base = None
+    first = None
     for n in counts:
-        run = run_sweep(tmp, f"scale-{n}", SPACE,
-                        ["--trials-per-gpu", str(k), "--mps", mps, "--num-samples", "400",
-                         "--time-budget", str(args.budget)],
-                        {"CUDA_VISIBLE_DEVICES": ",".join(map(str, range(n)))}, args.overrides)
-        rate = _samples(run["trials"], n_train) / run["tune_s"]
-        base = base or rate or None
-        steady = run["steady_epochs_per_s"] * n_train
-        steady_base = steady_base or steady or None
+        run = _budget_run(tmp, f"scale-{n}", k, mps, ",".join(map(str, range(n))), args, n_train)
+        first = first or run
         with open(tmp / f"scale-{n}" / "trials.csv") as f:
             used = sorted({row["gpu"].split(" ")[0] for row in csv.DictReader(f)} - {""})
         seen = max(rows[-1].get("visible_gpus", 0) for rows in run["trials"])
-        util = f"{run['steady_util']:.0f}" if run["steady_util"] is not None else "-"
-        lines.append(f"| {n} | {rate:,.0f} | {rate / (base or 1):.2f} | {steady:,.0f} | "
-                     f"{steady / (steady_base or 1):.2f} | "
-                     f"{sum(len(r) for r in run['trials'])} | {', '.join(used)} | {seen} | "
-                     f"{util} |")
+        lines.append(f"| {n} | {_rates(run, first)} | {run['epochs']} | {', '.join(used)} | "
+                     f"{seen} | {run['util_text']} |")
         print(lines[-1], flush=True)
     return lines + [""]
 
