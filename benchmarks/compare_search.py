@@ -60,11 +60,12 @@ SMOKE = ["data.synthetic.num_samples=600", "data.synthetic.seq_len=16", "model.h
 
 
 def _space_and_base(smoke: bool):
+    """The space, its base config (loaded once), the epochs of a full trial and ASHA's rungs."""
     space = load_space(SPACE)
-    base = config_to_dict(load_config(space.base_config, SMOKE if smoke else []))
+    cfg = load_config(space.base_config, SMOKE if smoke else [])
     max_epochs = 4 if smoke else space.max_epochs
     grace, rf = (1, 2) if smoke else (space.grace_period, space.reduction_factor)
-    return space, base, max_epochs, grace, rf
+    return space, cfg, max_epochs, grace, rf
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,8 +111,8 @@ def _ray_method(method: str, seed: int, budget: float, out: Path, smoke: bool) -
     from core.data import load_data
     from core.loop import NonFiniteLossError
 
-    space, base, max_epochs, grace, rf = _space_and_base(smoke)
-    data = load_data(load_config(space.base_config, SMOKE if smoke else []).data)
+    space, cfg, max_epochs, grace, rf = _space_and_base(smoke)
+    base, data = config_to_dict(cfg), load_data(cfg.data)
 
     def trainable(config, data=None):
         def on_epoch(metrics, first_step):
@@ -168,8 +169,8 @@ def _optuna_worker(journal: Path, seed: int, budget: float, smoke: bool) -> None
     from core.loop import NonFiniteLossError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space, base, max_epochs, grace, rf = _space_and_base(smoke)
-    data = load_data(load_config(space.base_config, SMOKE if smoke else []).data)
+    space, cfg, max_epochs, grace, rf = _space_and_base(smoke)
+    base, data = config_to_dict(cfg), load_data(cfg.data)
     define = compile_space(space.params)
     study = optuna.load_study(
         study_name="d", storage=JournalStorage(JournalFileBackend(str(journal))),
@@ -294,7 +295,7 @@ def run_all(args) -> None:
                 env = {**os.environ, "PYTHONUNBUFFERED": "1"}
                 if gpus:
                     env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-                utils[m] = GpuUtilisation(gpu=gpu if gpus else None).__enter__()
+                utils[m] = GpuUtilisation(gpu=gpu if gpus else None).start()
                 log = open(args.out / f"{m}-s{seed}.log", "w")
                 procs[m] = subprocess.Popen(
                     [sys.executable, __file__, "--run", m, "--seed", str(seed), "--out",
@@ -303,7 +304,7 @@ def run_all(args) -> None:
                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             for m, p in procs.items():
                 code = p.wait()
-                utils[m].__exit__(None, None, None)
+                utils[m].stop()
                 summary_path = args.out / f"{m}-s{seed}" / "summary.json"
                 if code != 0 or not summary_path.exists():
                     raise SystemExit(f"method {m} seed {seed} exited {code}; see "
@@ -423,19 +424,20 @@ def retrain(args) -> None:
 
     gpus = torch.cuda.device_count()
     methods = args.methods.split(",")
+    _, cfg, max_epochs, _, _ = _space_and_base(args.smoke)
+    base = config_to_dict(cfg)
     jobs = []
     for gi, m in enumerate(methods):
         for path in sorted(args.out.glob(f"{m}-s*/summary.json")):
             tl = _timeline(json.loads(path.read_text()), args.budget)
             if tl["best_params"] is None:
                 continue
-            _, base, max_epochs, _, _ = _space_and_base(args.smoke)
             for s in [int(x) for x in args.retrain_seeds.split(",")]:
                 run = path.parent / f"retrain-{s}"
-                cfg = trial_config(base, {**tl["best_params"], "experiment.seed": s},
-                                   max_epochs, str(path))
+                best = trial_config(base, {**tl["best_params"], "experiment.seed": s},
+                                    max_epochs, str(path))
                 cfg_path = path.parent / f"best-retrain-{s}.yaml"
-                cfg_path.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+                cfg_path.write_text(yaml.safe_dump(config_to_dict(best), sort_keys=False))
                 jobs.append((gi % max(gpus, 1), cfg_path, run))
     # One process per GPU at a time; GPUs run side by side.
     queues: dict[int, list] = {}

@@ -22,6 +22,12 @@ class GpuUtilisation:
         self._thread = None
 
     def __enter__(self) -> GpuUtilisation:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> GpuUtilisation:
         if shutil.which("nvidia-smi"):
             self._proc = subprocess.Popen(
                 ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
@@ -39,7 +45,7 @@ class GpuUtilisation:
             except ValueError:
                 pass
 
-    def __exit__(self, *exc) -> None:
+    def stop(self) -> None:
         if self._proc is not None:
             self._proc.terminate()
             self._proc.wait(timeout=10)

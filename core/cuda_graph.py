@@ -20,7 +20,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["GraphedStep", "unsupported_reason", "prepare_optimizer", "portable_optimizer_state"]
+__all__ = ["GraphedStep", "unsupported_reason", "prepare_optimizer", "release_optimizer",
+           "portable_optimizer_state"]
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture (cuDNN and allocator settle)
 
@@ -57,14 +58,24 @@ def prepare_optimizer(optimizer: torch.optim.Optimizer, device: torch.device) ->
             state["step"] = state["step"].to(device=device, dtype=torch.float32)
 
 
+def _eager_group(group: dict) -> None:
+    if torch.is_tensor(group.get("lr")):
+        group["lr"] = float(group["lr"])
+    if "capturable" in group:
+        group["capturable"] = False
+
+
+def release_optimizer(optimizer: torch.optim.Optimizer) -> None:
+    """Undoes ``prepare_optimizer`` for eager steps (after a failed capture)."""
+    for group in optimizer.param_groups:
+        _eager_group(group)
+
+
 def portable_optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
     """``optimizer.state_dict()`` with a float learning rate and capturable off (loads anywhere)."""
     sd = optimizer.state_dict()
     for group in sd["param_groups"]:  # shallow copies: the live optimizer is untouched
-        if torch.is_tensor(group.get("lr")):
-            group["lr"] = float(group["lr"])
-        if "capturable" in group:
-            group["capturable"] = False
+        _eager_group(group)
     return sd
 
 

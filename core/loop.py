@@ -37,6 +37,7 @@ from core.cuda_graph import (
     GraphedStep,
     portable_optimizer_state,
     prepare_optimizer,
+    release_optimizer,
     unsupported_reason,
 )
 from core.data import BatchSource, DataSplits, SequenceData, eval_batches, load_data
@@ -403,8 +404,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                     log.warning("training.cuda_graph: capture failed (%s: %s); training "
                                 "eagerly", type(exc).__name__, exc)
                     use_graph = False
-                    for group in optimizer.param_groups:
-                        group["capturable"], group["lr"] = False, float(group["lr"])
+                    release_optimizer(optimizer)
             if graphed is not None and n_i == graphed.batch:
                 graphed(x, y, lengths)  # forward, backward, clip and optimizer step
                 stepped = True

@@ -125,7 +125,7 @@ class StudySearcher(Searcher):
             self.on_change()
 
 
-    def close_unstarted(self, why: str) -> int:
+    def close_unfinished(self, why: str) -> int:
         """Ends trials the tuner never finished (e.g. at a time budget): PRUNED with the epochs
         they reported, FAIL when they reported none. Returns how many it closed."""
         closed = 0

@@ -667,7 +667,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         tuner.fit()
         log.info("tune run-%d took %.1f s", run_index, time.perf_counter() - t0)
         if args.time_budget is not None:
-            closed = searcher.close_unstarted("time budget")
+            closed = searcher.close_unfinished("time budget")
             if closed:
                 log.info("time budget of %g s reached: %d unfinished trial(s) closed",
                          args.time_budget, closed)

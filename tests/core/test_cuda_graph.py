@@ -13,9 +13,9 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.cuda_graph import portable_optimizer_state, unsupported_reason
 from core.loop import fit
+from tests.core.test_loop import _strip
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-TIME_KEYS = {"epoch_time_s", "samples_per_s"}
 
 OK = dict(device=torch.device("cuda", 0), loader_mode="tensor", grad_accum_steps=1,
           precision="fp32", optimizer="adamw", compile=False, bidirectional=False,
@@ -35,10 +35,6 @@ def test_each_obstacle_to_capture_is_named(change, words):
     assert unsupported_reason(**OK) is None
     assert unsupported_reason(**{**OK, "bidirectional": True}) is None  # fixed length: fine
     assert words in unsupported_reason(**{**OK, **change})
-
-
-def _strip(history):
-    return [{k: v for k, v in h.items() if k not in TIME_KEYS} for h in history]
 
 
 def test_cpu_run_falls_back_to_eager_with_the_reason_logged(tiny, caplog):
