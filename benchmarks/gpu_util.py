@@ -10,11 +10,12 @@ import time
 
 
 class GpuUtilisation:
-    """``with GpuUtilisation() as u: ...`` then ``u.mean`` (percent, all GPUs averaged, or GPU
-    ``gpu`` alone) or None where nvidia-smi is missing. Samples every ``interval_ms`` ms;
-    ``between(t0, t1)`` averages the samples taken in that span of ``time.time()``."""
+    """``with GpuUtilisation() as u: ...`` then ``u.mean`` (percent, all GPUs averaged, or the
+    GPUs ``gpu`` names: an index or nvidia-smi's comma-separated list, e.g. "0,1") or None
+    where nvidia-smi is missing. Samples every ``interval_ms`` ms; ``between(t0, t1)`` averages
+    the samples taken in that span of ``time.time()``."""
 
-    def __init__(self, interval_ms: int = 500, gpu: int | None = None):
+    def __init__(self, interval_ms: int = 500, gpu: int | str | None = None):
         self.interval_ms = interval_ms
         self.gpu = gpu
         self.samples: list[tuple[float, float]] = []

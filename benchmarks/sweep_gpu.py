@@ -10,9 +10,9 @@ Prints, in one run, the tables it is asked for (all by default):
   ``training.cuda_graph`` steps; time per optimizer step; the loss curves' largest relative
   difference from eager; achieved TFLOP/s (matrix products of the recurrent layers, forward plus
   backward) against the GPU's dense bf16 peak.
-- trial: two trials of the default config run one after the other in a sweep (the second reuses the
-  first one's worker) against the standalone loop: time from the searcher's suggestion to the first
-  training batch, and the share of a trial spent in checkpoint writes and ``tune.report``.
+- trial: four trials of the default config run one after the other in a sweep (the later ones
+  reuse the first one's worker) against the standalone loop: each trial's wall time from the
+  searcher's suggestion to its completion in the study, and the time to its first training batch.
 - packing: the default search space (``search_spaces/gru.yaml``, ASHA on) for ``--budget`` seconds
   of Tune time with K = 1, 2, 4, 8 trials per GPU, MPS off and on: total samples trained per
   second, trial-epochs, trials started, GPU utilisation (nvidia-smi).
@@ -119,7 +119,8 @@ def run_sweep(tmp: Path, name: str, space: Path, extra: list[str], env: dict | N
     for o in overrides:
         cmd += ["--set", o]
     t0 = time.perf_counter()
-    with GpuUtilisation() as util:
+    # Utilisation of the GPUs the sweep may use, not of every GPU of the machine.
+    with GpuUtilisation(gpu=(env or {}).get("CUDA_VISIBLE_DEVICES")) as util:
         proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
                               capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -128,7 +129,7 @@ def run_sweep(tmp: Path, name: str, space: Path, extra: list[str], env: dict | N
         raise SystemExit(f"sweep {name} exited {proc.returncode}")
     exp = tmp / name
     log = (exp / "sweep.log").read_text()
-    tune_s = float(re.findall(r"tune run-\d+ took ([\d.]+) s", log)[-1])
+    tune_s, driver_cpu = re.findall(r"tune run-\d+ took ([\d.]+) s; driver CPU (\d+)%", log)[-1]
     trials = []
     for result in sorted((exp / "tune").glob("run-*/t*/result.json")):
         rows = unbatch([json.loads(line) for line in result.read_text().splitlines()])
@@ -136,7 +137,8 @@ def run_sweep(tmp: Path, name: str, space: Path, extra: list[str], env: dict | N
         if rows:
             trials.append(rows)
     steady = _steady(trials, util)
-    return {"wall": wall, "tune_s": tune_s, "trials": trials, "util": util.mean, **steady}
+    return {"wall": wall, "tune_s": float(tune_s), "driver_cpu": int(driver_cpu), "trials": trials,
+            "util": util.mean, **steady}
 
 
 def _steady(trials: list[list[dict]], util) -> dict:
@@ -165,24 +167,32 @@ def trial_table(args, tmp: Path, n_train: int) -> list[str]:
     warm = time.perf_counter() - t0
     first = seen[0]["setup_s"]
     space = tmp / "fixed.yaml"
-    space.write_text(  # the default config, twice (one choice)
-        f"base_config: {BASE}\nmetric: val_accuracy\nmode: max\nnum_samples: 2\n"
+    space.write_text(  # the default config, four times (one choice)
+        f"base_config: {BASE}\nmetric: val_accuracy\nmode: max\nnum_samples: 4\n"
         f"max_epochs: {cfg.training.epochs}\n"
         f"scheduler: {{grace_period: {cfg.training.epochs}, reduction_factor: 2}}\n"
         "resources: {trials_per_gpu: 1, cpus_per_trial: 1}\n"
         f"params:\n  optim.lr: {{type: categorical, choices: [{cfg.optim.lr}]}}\n")
     run = run_sweep(tmp, "single", space, [], {"CUDA_VISIBLE_DEVICES": "0"}, args.overrides)
+    import optuna
+
+    db = tmp / "single" / "study.db"
+    study = optuna.load_study(study_name="single", storage=f"sqlite:///{db}")
     lines = [f"### One trial against the standalone loop (default config, {cfg.training.epochs} "
-             "epochs)", "", "| run | fit time (s) | launch to first step (s) | checkpoint + "
-             "report (s) | Tune's share |", "|---|---:|---:|---:|---:|",
-             f"| standalone loop, warm process | {warm:.2f} | {first:.2f} | - | - |"]
-    for i, rows in enumerate(run["trials"]):
+             "epochs)", "",
+             "Trial wall: the study's start (the searcher's suggestion) to its completion (the "
+             "driver has the last result and checkpoint). Tune's share: trial wall over the "
+             "standalone `fit` in a warm process, minus one.", "",
+             "| run | trial wall (s) | fit: setup + epochs (s) | launch to first step (s) | "
+             "Tune's share |", "|---|---:|---:|---:|---:|",
+             f"| standalone loop, warm process | {warm:.3f} | {warm:.3f} | {first:.3f} | - |"]
+    for i, (rows, t) in enumerate(zip(run["trials"], study.trials, strict=True)):
         last = rows[-1]
-        spent = last["report_s"] * len(rows) / max(len(rows) - 1, 1)  # the last report's too
-        fit_s = sum(r["epoch_time_s"] for r in rows) + last["setup_s"]  # setup: data, model
-        lines.append(f"| trial {i + 1} ({'new' if i == 0 else 'reused'} worker) | {fit_s:.2f} | "
-                     f"{last['launch_to_first_step_s']:.2f} | {spent:.2f} | "
-                     f"{100 * spent / fit_s:.1f}% |")
+        wall = (t.datetime_complete - t.datetime_start).total_seconds()
+        fit_s = sum(r["epoch_time_s"] for r in rows) + last["setup_s"]
+        lines.append(f"| trial {i + 1} ({'new' if i == 0 else 'reused'} worker) | {wall:.3f} | "
+                     f"{fit_s:.3f} | {last['launch_to_first_step_s']:.3f} | "
+                     f"{100 * (wall / warm - 1):.1f}% |")
     lines += ["", f"Sweep wall time with Ray start and shutdown: {run['wall']:.1f} s "
               f"(Tune {run['tune_s']:.1f} s).", ""]
     print("\n".join(lines), flush=True)
@@ -202,6 +212,39 @@ def _budget_run(tmp: Path, name: str, k: int, mps: str, visible: str, args,
     return run
 
 
+def start_row(label: str, trials: list[list[dict]]) -> str:
+    """Trial start in one sweep: launch (the searcher's suggestion) to the first training batch,
+    for trials on a reused worker and on a new one, and where a new worker's start went."""
+    firsts = [rows[0] for rows in trials if rows[0].get("suggested_at") is not None]
+    new = [r for r in firsts if r.get("worker_started_at") and
+           r["worker_started_at"] > r["suggested_at"] - 1.0]  # process started for this trial
+    reused = [r for r in firsts if r not in new]
+
+    def med(values) -> str:
+        values = list(values)
+        return f"{statistics.median(values):.2f}" if values else "-"
+
+    def part(a: str, b: str) -> str:
+        return med(r[b] - r[a] for r in new)
+
+    spent = [r["launch_to_first_step_s"] for r in reused]
+    return (f"| {label} | {len(firsts)} | {med(spent)} | "
+            f"{f'{max(spent):.2f}' if spent else '-'} | {len(new)} | "
+            f"{med(r['launch_to_first_step_s'] for r in new)} | "
+            f"{part('suggested_at', 'worker_started_at')} | "
+            f"{part('worker_started_at', 'entered_at')} | {part('entered_at', 'fit_entered_at')} | "
+            f"{med(r['setup_s'] for r in new)} |")
+
+
+START_HEADER = ["### Trial start: the searcher's suggestion to the first training batch (s)", "",
+                "Medians. A new worker's start splits into: process spawn (suggestion to process "
+                "start), imports and data (to the trainable's entry), config and checkpoint (to "
+                "`fit`), and `fit`'s setup (model, data on the GPU, CUDA context, graph capture).",
+                "", "| sweep | trials | reused worker | reused, max | new workers | new worker | "
+                "spawn | imports + data | config | setup |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+
 def _rates(run: dict, first: dict) -> str:
     """samples/s, ratio, steady samples/s, ratio: against the table's first row."""
     return (f"{run['rate']:,.0f} | {run['rate'] / (first['rate'] or 1):.2f} | "
@@ -211,16 +254,19 @@ def _rates(run: dict, first: dict) -> str:
 def packing_table(args, tmp: Path, n_train: int, gpu: str) -> tuple[list[str], tuple]:
     lines = [f"### Packing: default search space for {args.budget:g} s of Tune time, one {gpu}",
              "", "| trials per GPU | MPS | samples/s | x K=1 | steady samples/s | x K=1 (steady) | "
-             "trial-epochs | trials started | GPU util % (steady) | sweep wall (s) |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "trial-epochs | trials started | GPU util % (steady) | driver CPU % | "
+             "sweep wall (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     first, best = None, (0.0, 1, "off")
     for k in [int(x) for x in args.ks.split(",")]:
         for mps in (args.mps.split(",") if k > 1 else ("off",)):
             run = _budget_run(tmp, f"pack-k{k}-{mps}", k, mps, "0", args, n_train)
             first = first or run
             best = max(best, (run["rate"], k, mps))
+            args.start_rows.append(start_row(f"K={k}, MPS {mps}", run["trials"]))
             lines.append(f"| {k} | {mps} | {_rates(run, first)} | {run['epochs']} | "
-                         f"{len(run['trials'])} | {run['util_text']} | {run['wall']:.0f} |")
+                         f"{len(run['trials'])} | {run['util_text']} | {run['driver_cpu']} | "
+                         f"{run['wall']:.0f} |")
             print(lines[-1], flush=True)
     return lines + [""], best
 
@@ -231,8 +277,8 @@ def scaling_table(args, tmp: Path, n_train: int, gpu: str, k: int, mps: str) -> 
     lines = [f"### Scaling: default search space, {k} trials per GPU, MPS {mps}, "
              f"{args.budget:g} s of Tune time, {gpu}", "",
              "| GPUs | samples/s | x 1 GPU | steady samples/s | x 1 GPU (steady) | trial-epochs | "
-             "GPUs in trials.csv | most GPUs one trial saw | GPU util % (steady) |",
-             "|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+             "GPUs in trials.csv | most GPUs one trial saw | GPU util % (steady) | driver CPU % |",
+             "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     first = None
     for n in counts:
         run = _budget_run(tmp, f"scale-{n}", k, mps, ",".join(map(str, range(n))), args, n_train)
@@ -240,8 +286,9 @@ def scaling_table(args, tmp: Path, n_train: int, gpu: str, k: int, mps: str) -> 
         with open(tmp / f"scale-{n}" / "trials.csv") as f:
             used = sorted({row["gpu"].split(" ")[0] for row in csv.DictReader(f)} - {""})
         seen = max(rows[-1].get("visible_gpus", 0) for rows in run["trials"])
+        args.start_rows.append(start_row(f"{n} GPU(s), K={k}, MPS {mps}", run["trials"]))
         lines.append(f"| {n} | {_rates(run, first)} | {run['epochs']} | {', '.join(used)} | "
-                     f"{seen} | {run['util_text']} |")
+                     f"{seen} | {run['util_text']} | {run['driver_cpu']} |")
         print(lines[-1], flush=True)
     return lines + [""]
 
@@ -257,6 +304,7 @@ def main() -> None:
     p.add_argument("--gpu-counts", default="1,2,4,8", help="GPU counts of the scaling table")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
+    args.start_rows = []
     logging.basicConfig(level=logging.WARNING)
     tables = set(args.tables.split(","))
     gpus = torch.cuda.device_count()
@@ -278,6 +326,8 @@ def main() -> None:
             best = (0.0, int(k), mps)
         if "scaling" in tables and gpus > 1:
             out += scaling_table(args, tmp, n_train, gpu, best[1], best[2])
+        if args.start_rows:
+            out += START_HEADER + args.start_rows + [""]
     print("\n".join(out))
 
 

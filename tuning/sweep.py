@@ -157,9 +157,9 @@ def _check_params_fit_config(space: SearchSpace, base: dict) -> None:
 
 
 def _storage(exp_dir: Path):
-    import optuna
+    from tuning.storage import sqlite_storage
 
-    return optuna.storages.RDBStorage(f"sqlite:///{exp_dir / 'study.db'}")
+    return sqlite_storage(exp_dir / "study.db")
 
 
 def load_study(exp_dir: Path):
@@ -208,13 +208,17 @@ def _open_study(exp_dir: Path, name: str, space: SearchSpace):
                             direction="maximize" if space.mode == "max" else "minimize")
         storage.engine.dispose()
         os.replace(tmp, db)
-    study = optuna.create_study(storage=_storage(exp_dir), study_name=name,
+    from tuning.storage import MirroredStorage
+
+    # The driver reads the study from memory and writes through to study.db (tuning.storage).
+    storage = MirroredStorage(_storage(exp_dir))
+    study = optuna.create_study(storage=storage, study_name=name,
                                 direction="maximize" if space.mode == "max" else "minimize",
                                 sampler=_sampler(space), load_if_exists=True)
     existing = len(study.get_trials(deepcopy=False))
     if existing:
         study.sampler = _sampler(space, offset=existing)
-    return study
+    return study, storage
 
 
 def _trial_dirs(exp_dir: Path, key: str) -> list[Path]:
@@ -244,23 +248,39 @@ def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[Path | None, dict | Non
     return best[0], best[1], damaged
 
 
+_PARSED: dict[Path, tuple[tuple[int, int], list[dict]]] = {}  # result.json -> (stat, rows)
+
+
+def _parsed_results(path: Path) -> list[dict]:
+    """The epoch rows of one result.json, re-read only when its size or mtime changed: the
+    driver refreshes trials.csv from every trial's file, and finished trials' files never
+    change."""
+    st = path.stat()
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    parsed = []
+    for line in path.read_text().splitlines():
+        try:
+            parsed.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+    rows = [r for r in unbatch(parsed) if "epoch" in r]
+    for r in rows:
+        r["_dir"] = str(path.parent)
+    _PARSED[path] = (stamp, rows)
+    return rows
+
+
 def _results(exp_dir: Path, key: str) -> list[dict]:
-    """Every result the trial reported, across runs, in order (deduplicated by epoch)."""
+    """Every result the trial reported, across runs, in order (deduplicated by epoch). The rows
+    are shared with a cache: read them, do not change them."""
     rows: dict[int, dict] = {}
     for d in _trial_dirs(exp_dir, key):
         path = d / "result.json"
-        if not path.exists():
-            continue
-        parsed = []
-        for line in path.read_text().splitlines():
-            try:
-                parsed.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
-        for r in unbatch(parsed):
-            if "epoch" in r:
-                r["_dir"] = str(d)
-                rows[int(r["epoch"])] = r
+        if path.exists():
+            rows.update((int(r["epoch"]), r) for r in _parsed_results(path))
     return [rows[e] for e in sorted(rows)]
 
 
@@ -546,26 +566,15 @@ def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:
 
 
 def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -> int:
-    study = _open_study(exp_dir, name, space)
-    if args.warm_start is not None and args.resume is None:
-        added = _warm_start(study, args.warm_start.resolve(), space)
-        log.info("warm start: %d trials from %s", added, args.warm_start)
-    continuing = reconcile(study, exp_dir, space) if args.resume is not None else []
-    finished = [t for t in study.get_trials(deepcopy=False)
-                if t.state.is_finished() and "warm_start_from" not in t.user_attrs]
-    to_run = len(continuing) + max(space.num_samples - len(finished) - len(continuing), 0)
-    log.info("sweep %s: %d of %d trials finished, %d to continue, %d to run in all",
-             name, len(finished), space.num_samples, len(continuing), to_run)
-    code = EXIT_OK
-    if to_run > 0:
-        code = _tune(args, spec, space, exp_dir, study, continuing, to_run, data)
-    write_trials_csv(study, exp_dir, space)
-    finished = [t for t in study.get_trials(deepcopy=False)
-                if t.state.is_finished() and "warm_start_from" not in t.user_attrs]
-    if code == EXIT_OK and len(finished) < space.num_samples and args.time_budget is None:
-        code = EXIT_INTERRUPTED
+    study, storage = _open_study(exp_dir, name, space)
+    try:
+        code = _sweep(args, spec, space, exp_dir, name, data, study)
+    finally:
+        storage.close()
     if code == EXIT_INTERRUPTED:
-        return _interrupted(exp_dir, (len(finished), space.num_samples))
+        return _interrupted(exp_dir, (_finished(study), space.num_samples))
+    if code != EXIT_OK:
+        return code
     from tuning.export import export_best
 
     try:
@@ -579,6 +588,30 @@ def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -
     log.info("config: %s  (train it: python -m core.train --config %s)",
              exp_dir / "best_config.yaml", exp_dir / "best_config.yaml")
     return EXIT_OK
+
+
+def _finished(study) -> int:
+    return sum(t.state.is_finished() and "warm_start_from" not in t.user_attrs
+               for t in study.get_trials(deepcopy=False))
+
+
+def _sweep(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data, study) -> int:
+    """Runs what the study still needs, then writes trials.csv; the exit code."""
+    if args.warm_start is not None and args.resume is None:
+        added = _warm_start(study, args.warm_start.resolve(), space)
+        log.info("warm start: %d trials from %s", added, args.warm_start)
+    continuing = reconcile(study, exp_dir, space) if args.resume is not None else []
+    finished = _finished(study)
+    to_run = len(continuing) + max(space.num_samples - finished - len(continuing), 0)
+    log.info("sweep %s: %d of %d trials finished, %d to continue, %d to run in all",
+             name, finished, space.num_samples, len(continuing), to_run)
+    code = EXIT_OK
+    if to_run > 0:
+        code = _tune(args, spec, space, exp_dir, study, continuing, to_run, data)
+    write_trials_csv(study, exp_dir, space)
+    if code == EXIT_OK and _finished(study) < space.num_samples and args.time_budget is None:
+        code = EXIT_INTERRUPTED
+    return code
 
 
 def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_run, data) -> int:
@@ -663,9 +696,13 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
                 verbose=1))
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
-        log.info("tune run-%d took %.1f s", run_index, time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        # The driver's CPU (all its threads) over Tune's wall time: near 100% means the driver,
+        # not the trials, limits the sweep.
+        log.info("tune run-%d took %.1f s; driver CPU %.0f%%", run_index, took,
+                 100 * (time.process_time() - cpu0) / max(took, 1e-9))
         if args.time_budget is not None:
             closed = searcher.close_unfinished("time budget")
             if closed:

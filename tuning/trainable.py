@@ -31,8 +31,8 @@ from core.config import apply_overrides, config_from_dict
 from core.data import DataSplits, SequenceData
 from core.loop import NonFiniteLossError, fit
 
-__all__ = ["asha_rungs", "checkpoint_due", "report_due", "train_trial", "trial_config",
-           "unbatch"]
+__all__ = ["asha_rungs", "checkpoint_due", "process_started_at", "report_due", "train_trial",
+           "trial_config", "unbatch"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -122,9 +122,21 @@ def unbatch(results: list[dict]) -> list[dict]:
     return rows
 
 
+def process_started_at() -> float | None:
+    """When this process started (seconds since the epoch; Linux), else None."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, metric: str,
                 cpus_per_trial: float = 1.0, checkpoint_interval_s: float = 0.0,
                 rungs: tuple[int, ...] = ()) -> None:
+    entered_at = time.time()
     from ray import tune
 
     key = config["trial_key"]
@@ -152,6 +164,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
     last = {"epoch": start_epoch, "report_s": 0.0, "saved": time.perf_counter(),
             "reported": time.perf_counter()}
     pending: list[dict] = []
+    worker_start = process_started_at()
     fit_entry = time.time()
 
     def reporter(metrics: dict, write_checkpoint) -> None:
@@ -161,6 +174,12 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
         timing = {"launch_to_first_step_s": fit_entry + metrics["setup_s"]
                   - config.get("suggested_at", fit_entry), "report_s": last["report_s"],
                   "reported_at": time.time()}
+        if metrics["epoch"] == start_epoch + 1:
+            # Where a trial's start went: the worker process's start (earlier than the
+            # suggestion when the worker is reused), entry into this function (imports, data),
+            # fit() entry (config, checkpoint), and fit's setup_s (model, CUDA, graph capture).
+            timing.update(suggested_at=config.get("suggested_at"), worker_started_at=worker_start,
+                          entered_at=entered_at, fit_entered_at=fit_entry)
         result = {**metrics, **gpu, **timing, "start_epoch": start_epoch}
         save = checkpoint_due(metrics["epoch"], max_epochs, t0 - last["saved"],
                               checkpoint_interval_s)

@@ -12,7 +12,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path):
     space = load_space(SPACE)
-    study = sweep._open_study(tmp_path, "x", space)
+    study, _ = sweep._open_study(tmp_path, "x", space)
     trial = study.ask()
     lr = trial.suggest_float("optim.lr", 1e-4, 3e-2, log=True)  # the kill came after one draw
     continuing = sweep.reconcile(study, tmp_path, space)
@@ -26,7 +26,7 @@ def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path
 
 def test_trial_whose_checkpoints_are_all_damaged_is_fail(tmp_path):
     space = load_space(SPACE)
-    study = sweep._open_study(tmp_path, "x", space)
+    study, _ = sweep._open_study(tmp_path, "x", space)
     trial = study.ask()
     trial.set_user_attr("params", {})
     ckpt = tmp_path / "tune" / "run-0" / "t0000" / "checkpoint_000000" / "checkpoint.pt"
@@ -44,6 +44,8 @@ def test_readers_never_create_the_study_database(tmp_path):
         sweep.load_study(tmp_path)
     assert list(tmp_path.iterdir()) == []
     # The driver creates it whole, by renaming a finished file into place.
-    sweep._open_study(tmp_path, "x", load_space(SPACE))
+    _, storage = sweep._open_study(tmp_path, "x", load_space(SPACE))
+    assert {p.name for p in tmp_path.iterdir()} <= {"study.db", "study.db-wal", "study.db-shm"}
+    storage.close()  # SQLite folds its write-ahead log back in: one file again
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
     assert sweep.load_study(tmp_path).study_name == "x"

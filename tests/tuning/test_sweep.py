@@ -220,7 +220,7 @@ def test_warm_start_copies_finished_trials(smoke, tmp_path):
     exp, _ = smoke
     spec = sweep.load_yaml(exp / "sweep.yaml")
     space = sweep._space_of(spec, "sweep.yaml")
-    study = sweep._open_study(tmp_path, "new", space)
+    study, _ = sweep._open_study(tmp_path, "new", space)
     added = sweep._warm_start(study, exp, space)
     old = _study(exp).get_trials()
     kept = [t for t in old if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]

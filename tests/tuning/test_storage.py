@@ -1,0 +1,106 @@
+import sqlite3
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tuning.storage import MirroredStorage, network_filesystem, sqlite_storage
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _workload(study: optuna.Study) -> None:
+    """Asks, suggests, reports, attributes and tells, as the sweep's searcher does."""
+    for i in range(12):
+        trial = study.ask()
+        trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        if trial.suggest_categorical("layers", [1, 2]) == 2:
+            trial.suggest_float("dropout", 0.0, 0.5)
+        trial.set_user_attr("i", i)
+        for step in range(1, 1 + i % 4 + 1):
+            trial.report(float(i * step), step)
+        if i % 3 == 0:
+            study.tell(trial, float(i))
+        elif i % 3 == 1:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, state=TrialState.FAIL)
+    study.ask()  # one left RUNNING
+
+
+def _summary(study: optuna.Study) -> list[tuple]:
+    return [(t.number, t.state, t.values, t.params, t.intermediate_values, t.user_attrs)
+            for t in study.get_trials(deepcopy=False)]
+
+
+@pytest.mark.parametrize("reopen", [False, True])
+def test_mirror_writes_through_to_sqlite(tmp_path, reopen):
+    db = tmp_path / "study.db"
+    mirror = MirroredStorage(sqlite_storage(db))
+    study = optuna.create_study(storage=mirror, study_name="s",
+                                sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3))
+    _workload(study)
+    if reopen:  # a second driver start loads the trials into a new copy and carries on
+        mirror.close()
+        mirror = MirroredStorage(sqlite_storage(db))
+        study = optuna.load_study(study_name="s", storage=mirror)
+        trial = study.ask()
+        trial.report(1.0, 1)
+        study.tell(trial, 1.0)
+    # What the driver reads from memory is exactly what SQLite holds, trial numbers included.
+    on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    assert _summary(on_disk) == _summary(study)
+    assert len(on_disk.trials) == (14 if reopen else 13)
+
+
+def test_mirror_samples_what_sqlite_alone_samples(tmp_path):
+    # Same sampler, same seed: the in-memory reads change nothing the sampler sees.
+    studies = []
+    for storage in (sqlite_storage(tmp_path / "a.db"),
+                    MirroredStorage(sqlite_storage(tmp_path / "b.db"))):
+        study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(
+            seed=1, n_startup_trials=4, multivariate=True, constant_liar=True))
+        _workload(study)
+        studies.append([t.params for t in study.trials])
+    assert studies[0] == studies[1]
+
+
+def test_a_refused_write_changes_neither_copy(tmp_path):
+    db = tmp_path / "study.db"
+    study = optuna.create_study(storage=MirroredStorage(sqlite_storage(db)), study_name="s")
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    with pytest.raises(RuntimeError):
+        study._storage.set_trial_intermediate_value(trial._trial_id, 1, 5.0)
+    assert study.trials[0].intermediate_values == {}
+    on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    assert on_disk.trials[0].intermediate_values == {}
+
+
+def test_local_database_uses_the_write_ahead_log(tmp_path):
+    db = tmp_path / "study.db"
+    storage = sqlite_storage(db)
+    optuna.create_study(storage=storage, study_name="s").ask()
+    storage.engine.dispose()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+MOUNTS = """\
+/dev/nvme0n1p1 / ext4 rw,relatime 0 0
+server:/export /mnt/shared nfs4 rw,relatime 0 0
+/dev/sdb1 /mnt/shared/local\\040disk xfs rw 0 0
+tmpfs /tmp tmpfs rw 0 0
+"""
+
+
+@pytest.mark.parametrize("path, network", [
+    ("/home/u/runs", False),
+    ("/mnt/shared", True),
+    ("/mnt/shared/sweeps/x/study.db", True),
+    ("/mnt/sharedother/x", False),  # a prefix of the mount point's name is not inside it
+    ("/mnt/shared/local disk/x", False),  # a local disk mounted inside the share
+    ("/tmp/x", False),
+])
+def test_network_filesystem_by_longest_mount_point(path, network):
+    assert network_filesystem(path, MOUNTS) is network
