@@ -184,14 +184,18 @@ def trial_table(args, tmp: Path, n_train: int) -> list[str]:
              "driver has the last result and checkpoint). Tune's share: trial wall over the "
              "standalone `fit` in a warm process, minus one.", "",
              "| run | trial wall (s) | fit: setup + epochs (s) | launch to first step (s) | "
-             "Tune's share |", "|---|---:|---:|---:|---:|",
-             f"| standalone loop, warm process | {warm:.3f} | {warm:.3f} | {first:.3f} | - |"]
+             "last checkpoint write (s) | last epoch to completion (s) | Tune's share |",
+             "|---|---:|---:|---:|---:|---:|---:|",
+             f"| standalone loop, warm process | {warm:.3f} | {warm:.3f} | {first:.3f} | - | - "
+             "| - |"]
     for i, (rows, t) in enumerate(zip(run["trials"], study.trials, strict=True)):
         last = rows[-1]
         wall = (t.datetime_complete - t.datetime_start).total_seconds()
         fit_s = sum(r["epoch_time_s"] for r in rows) + last["setup_s"]
         lines.append(f"| trial {i + 1} ({'new' if i == 0 else 'reused'} worker) | {wall:.3f} | "
                      f"{fit_s:.3f} | {last['launch_to_first_step_s']:.3f} | "
+                     f"{last.get('checkpoint_s', float('nan')):.3f} | "
+                     f"{t.datetime_complete.timestamp() - last['reported_at']:.3f} | "
                      f"{100 * (wall / warm - 1):.1f}% |")
     lines += ["", f"Sweep wall time with Ray start and shutdown: {run['wall']:.1f} s "
               f"(Tune {run['tune_s']:.1f} s).", ""]
@@ -224,12 +228,13 @@ def start_row(label: str, trials: list[list[dict]]) -> str:
         values = list(values)
         return f"{statistics.median(values):.2f}" if values else "-"
 
-    def part(a: str, b: str) -> str:
-        return med(r[b] - r[a] for r in new)
+    def part(a: str, b: str, rows=new) -> str:
+        return med(r[b] - r[a] for r in rows)
 
     spent = [r["launch_to_first_step_s"] for r in reused]
     return (f"| {label} | {len(firsts)} | {med(spent)} | "
-            f"{f'{max(spent):.2f}' if spent else '-'} | {len(new)} | "
+            f"{f'{max(spent):.2f}' if spent else '-'} | "
+            f"{part('suggested_at', 'entered_at', reused)} | {len(new)} | "
             f"{med(r['launch_to_first_step_s'] for r in new)} | "
             f"{part('suggested_at', 'worker_started_at')} | "
             f"{part('worker_started_at', 'entered_at')} | {part('entered_at', 'fit_entered_at')} | "
@@ -240,9 +245,11 @@ START_HEADER = ["### Trial start: the searcher's suggestion to the first trainin
                 "Medians. A new worker's start splits into: process spawn (suggestion to process "
                 "start), imports and data (to the trainable's entry), config and checkpoint (to "
                 "`fit`), and `fit`'s setup (model, data on the GPU, CUDA context, graph capture).",
-                "", "| sweep | trials | reused worker | reused, max | new workers | new worker | "
-                "spawn | imports + data | config | setup |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "A reused worker's start is mostly Tune's: the suggestion to the trainable's entry "
+                "(trial creation, actor reset).", "",
+                "| sweep | trials | reused worker | reused, max | reused, to entry | new workers | "
+                "new worker | spawn | imports + data | config | setup |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
 
 def _rates(run: dict, first: dict) -> str:

@@ -118,7 +118,11 @@ def _configure_torch(cfg: Config, device: torch.device) -> None:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     else:
-        torch.use_deterministic_algorithms(False)
+        # Only when it was on (an earlier run in this process): the call imports torch._dynamo
+        # and torch._inductor, 1.5 to 3 s of a new worker's start.
+        if torch.are_deterministic_algorithms_enabled():
+            torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
         torch.backends.cudnn.benchmark = device.type == "cuda"
     if cfg.experiment.num_threads:
         torch.set_num_threads(cfg.experiment.num_threads)

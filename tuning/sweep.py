@@ -415,6 +415,32 @@ def _warm_start(study, source: Path, space: SearchSpace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Worker processes
+
+
+def worker_bytecode_cache(environ) -> str | None:
+    """Lets the sweep's Ray workers cache bytecode when the environment forbids it.
+
+    Container images often set ``PYTHONDONTWRITEBYTECODE=1`` and ship no ``.pyc`` files, so
+    every new process compiles torch and Ray from source: on an H100 machine so configured, a
+    new worker took 15.6 s to its first training step, and 4.5 s once it could reuse compiled
+    bytecode (``benchmarks/cold_start.py``). The workers inherit ``environ`` at ``ray.init``;
+    they keep their bytecode in a private cache (``PYTHONPYCACHEPREFIX``, under
+    ``$XDG_CACHE_HOME/seqtune``), never next to the sources. Returns that folder, or None
+    where nothing changed (bytecode allowed, or a prefix already chosen)."""
+    if not environ.get("PYTHONDONTWRITEBYTECODE") or environ.get("PYTHONPYCACHEPREFIX"):
+        return None
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqtune" / "pycache"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    environ["PYTHONDONTWRITEBYTECODE"] = ""  # Python reads an empty value as unset
+    environ["PYTHONPYCACHEPREFIX"] = str(cache)
+    return str(cache)
+
+
+# ---------------------------------------------------------------------------------------------
 # MPS
 
 
@@ -632,6 +658,11 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         init_kwargs.update(dashboard_host="127.0.0.1", dashboard_port=args.dashboard_port)
     if args.smoke:
         init_kwargs["num_cpus"] = max(2, os.cpu_count() or 2) if args.address is None else None
+    if args.address is None:
+        pycache = worker_bytecode_cache(os.environ)
+        if pycache:
+            log.info("PYTHONDONTWRITEBYTECODE is set: Ray workers keep their bytecode in %s "
+                     "instead (a new worker then starts in a third of the time)", pycache)
     mps = None
     k = space.trials_per_gpu
     try:

@@ -192,6 +192,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
                 with tempfile.TemporaryDirectory() as d:
                     # Not fsynced: Tune copies the directory into the sweep's storage at once.
                     write_checkpoint(Path(d) / CHECKPOINT_FILE, durable=False)
+                    result["checkpoint_s"] = time.perf_counter() - t0
                     tune.report(result, checkpoint=tune.Checkpoint.from_directory(d))
                 last["saved"] = time.perf_counter()
             else:

@@ -20,8 +20,10 @@ def test_start_row_splits_new_workers_from_reused_ones():
               _first_row(200.0, 100.5, 200.02, 200.03, 0.02, 0.05),  # reused worker
               _first_row(300.0, 99.5, 300.1, 300.2, 0.1, 0.4)]    # reused worker
     cells = [c.strip() for c in start_row("x", trials).strip("|").split("|")]
-    # trials, reused median and max, new workers, new median, spawn, imports, config, setup
-    assert cells[1:] == ["4", "0.23", "0.40", "2", "7.00", "0.00", "4.00", "0.50", "2.50"]
+    # trials, reused median, max and to entry, new workers, new median, spawn, imports, config,
+    # setup
+    assert cells[1:] == ["4", "0.23", "0.40", "0.06", "2", "7.00", "0.00", "4.00", "0.50",
+                         "2.50"]
 
 
 def test_cold_start_table_on_cpu():

@@ -306,3 +306,28 @@ def test_checkpoints_follow_the_interval_and_the_last_epoch_is_always_saved():
     assert not checkpoint_due(5, 20, 9.9, 10.0)
     assert checkpoint_due(5, 20, 10.0, 10.0)
     assert checkpoint_due(5, 20, 0.0, 0.0)  # 0: every epoch
+
+
+def test_worker_bytecode_cache_only_where_bytecode_is_forbidden(tmp_path):
+    # Allowed, or a prefix already chosen by the user: nothing changes.
+    for env in ({}, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/x"}):
+        before = dict(env)
+        assert sweep.worker_bytecode_cache(env) is None and env == before
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path)}
+    cache = sweep.worker_bytecode_cache(env)
+    assert cache == str(tmp_path / "seqtune" / "pycache") and Path(cache).is_dir()
+    assert env["PYTHONDONTWRITEBYTECODE"] == "" and env["PYTHONPYCACHEPREFIX"] == cache
+
+
+def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(tmp_path):
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path / "c"),
+           "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    proc = subprocess.run([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE), "--smoke",
+                           "--num-samples", "2", "--storage-path", str(tmp_path), "--name", "b"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cache = tmp_path / "c" / "seqtune" / "pycache"
+    # The trials' workers compiled this project's trainable (and torch) into the cache.
+    assert list(cache.rglob("trainable.cpython-*.pyc"))
+    assert list(cache.rglob("torch/__init__.cpython-*.pyc"))
