@@ -252,8 +252,9 @@ def write_report(exp_dir: Path, out: Path) -> Path:
     head, params = _columns(space)
     cells = []
     for r in _table(data):
-        link = (f'<a href="{Path(r["checkpoint"]).as_uri()}">checkpoint</a>'
-                if r["checkpoint"] else "-")
+        target = r["checkpoint"] if "://" in r["checkpoint"] else \
+            Path(r["checkpoint"]).as_uri() if r["checkpoint"] else ""
+        link = f'<a href="{html.escape(target)}">checkpoint</a>' if target else "-"
         cells.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>"
                                       for c in _cells(r, space, params)) +
                      f"<td>{link}</td></tr>")

@@ -58,8 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", type=Path, help="search-space YAML (see search_spaces/)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the sweep in DIR")
     p.add_argument("--name", help="experiment name (default: <space>-<timestamp>)")
-    p.add_argument("--storage-path", type=Path, default=Path("runs/sweeps"),
-                   help="parent of experiment directories (made absolute; default runs/sweeps)")
+    p.add_argument("--storage-path", default="runs/sweeps",
+                   help="parent of experiment directories (made absolute; default runs/sweeps), "
+                        "or a URI such as s3://bucket/sweeps for the trials' results and "
+                        "checkpoints (the study and trials.csv then stay in runs/sweeps/<name> "
+                        "and are copied there when the sweep stops)")
     p.add_argument("--num-samples", type=int, help="trials in total (overrides the space)")
     p.add_argument("--max-epochs", type=int, help="epochs of a full trial (overrides the space)")
     p.add_argument("--trials-per-gpu", type=int, help="trials sharing one GPU (overrides)")
@@ -221,66 +224,84 @@ def _open_study(exp_dir: Path, name: str, space: SearchSpace):
     return study, storage
 
 
-def _trial_dirs(exp_dir: Path, key: str) -> list[Path]:
-    return sorted((exp_dir / "tune").glob(f"run-*/{key}"))
+def trial_store(exp_dir: Path):
+    """Where the sweep in ``exp_dir`` keeps its trials: ``exp_dir/tune``, or the URI its spec
+    names (``--storage-path`` was a URI)."""
+    from tuning.trial_store import TrialStore
+
+    exp_dir = Path(exp_dir)
+    cached = _STORES.get(exp_dir)
+    if cached is None:
+        spec_path = exp_dir / SPEC_FILE
+        uri = load_yaml(spec_path).get("trial_storage") if spec_path.is_file() else None
+        cached = _STORES[exp_dir] = TrialStore(uri or exp_dir / "tune")
+    return cached
 
 
-def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[Path | None, dict | None, int]:
-    """The trial's newest verified checkpoint across runs, and how many files failed to verify.
+_STORES: dict[Path, Any] = {}
+
+
+def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[str | None, dict | None, int]:
+    """The trial's newest verified checkpoint across runs (its path or URI), its state, and how
+    many files failed to verify.
 
     A damaged checkpoint (truncated, empty, bit-flipped: its SHA-256 disagrees) is skipped with a
     warning naming it, and the newest older verified one is used instead.
     """
-    found = []
-    for d in _trial_dirs(exp_dir, key):
-        found += list(d.glob(f"checkpoint_*/{CHECKPOINT_FILE}"))
-    best: tuple[Path | None, dict | None] = (None, None)
+    import tempfile
+
+    store = trial_store(exp_dir)
+    found = [f for d in store.trial_dirs(key) for f in store.checkpoint_files(d, CHECKPOINT_FILE)]
+    best: tuple[str | None, dict | None] = (None, None)
     damaged = 0
-    for path in found:
-        try:
-            state = load_checkpoint(path)
-        except CheckpointError as exc:
-            log.warning("skipping damaged checkpoint: %s", exc)
-            damaged += 1
-            continue
-        if best[1] is None or state["epoch"] > best[1]["epoch"]:
-            best = (path, state)
+    with tempfile.TemporaryDirectory(prefix="seqtune-") as tmp:
+        for path in found:
+            try:
+                state = load_checkpoint(store.local_copy(path, tmp))
+            except CheckpointError as exc:
+                log.warning("skipping damaged checkpoint: %s",
+                            f"{store.uri(path)}: {exc}" if store.remote else exc)
+                damaged += 1
+                continue
+            if best[1] is None or state["epoch"] > best[1]["epoch"]:
+                best = (store.uri(path), state)
     return best[0], best[1], damaged
 
 
-_PARSED: dict[Path, tuple[tuple[int, int], list[dict]]] = {}  # result.json -> (stat, rows)
+_PARSED: dict[str, tuple[tuple[int, int], list[dict]]] = {}  # result.json -> (stat, rows)
 
 
-def _parsed_results(path: Path) -> list[dict]:
+def _parsed_results(store, path: str) -> list[dict]:
     """The epoch rows of one result.json, re-read only when its size or mtime changed: the
     driver refreshes trials.csv from every trial's file, and finished trials' files never
     change."""
-    st = path.stat()
-    stamp = (st.st_mtime_ns, st.st_size)
+    stamp = store.stat(path)
+    if stamp is None:
+        return []
     cached = _PARSED.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     parsed = []
-    for line in path.read_text().splitlines():
+    for line in store.read_text(path).splitlines():
         try:
             parsed.append(json.loads(line))
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
     rows = [r for r in unbatch(parsed) if "epoch" in r]
     for r in rows:
-        r["_dir"] = str(path.parent)
+        r["_dir"] = path.rsplit("/", 1)[0]
     _PARSED[path] = (stamp, rows)
     return rows
 
 
 def _results(exp_dir: Path, key: str) -> list[dict]:
     """Every result the trial reported, across runs, in order (deduplicated by epoch). The rows
-    are shared with a cache: read them, do not change them."""
+    are shared with a cache: read them, do not change them. (With a URI store, Tune uploads
+    results.json files periodically and at the end of each run; the study has every epoch.)"""
+    store = trial_store(exp_dir)
     rows: dict[int, dict] = {}
-    for d in _trial_dirs(exp_dir, key):
-        path = d / "result.json"
-        if path.exists():
-            rows.update((int(r["epoch"]), r) for r in _parsed_results(path))
+    for d in store.trial_dirs(key):
+        rows.update((int(r["epoch"]), r) for r in _parsed_results(store, f"{d}/result.json"))
     return [rows[e] for e in sorted(rows)]
 
 
@@ -323,7 +344,7 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
             log.info("%s: finished on disk (%d epochs); recorded as COMPLETE", key,
                      state["epoch"])
         else:
-            continuing.append(Continuing(t.number, params, str(path) if path else None))
+            continuing.append(Continuing(t.number, params, path))
             log.info("%s: continues from %s", key,
                      f"epoch {state['epoch']}" if state else "the start (no checkpoint)")
     return continuing
@@ -345,11 +366,12 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
         best_epoch = pick(values, key=values.get) if values else None
         checkpoint = ""
         if best_epoch is not None:
+            store = trial_store(exp_dir)
             for r in reversed(_results(exp_dir, key)):
                 name = r.get("checkpoint_dir_name")
-                if name and (Path(r["_dir"]) / name).exists() and \
-                        r.get(space.metric) == values[best_epoch]:
-                    checkpoint = str(Path(r["_dir"]) / name / CHECKPOINT_FILE)
+                if name and r.get(space.metric) == values[best_epoch] and \
+                        store.exists(f"{r['_dir']}/{name}"):
+                    checkpoint = store.uri(f"{r['_dir']}/{name}/{CHECKPOINT_FILE}")
                     break
         row = {"trial": key, "number": t.number, "status": STATUS.get(t.state.name, t.state.name),
                "epochs": max(values) if values else 0,
@@ -498,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.dashboard and not _dashboard_available():
         return _fail("--dashboard needs Ray's dashboard dependencies: "
                      "pip install -e \".[dashboard]\"")
-    storage = args.storage_path.expanduser().resolve()
+    from tuning.trial_store import TrialStore, is_uri, join_uri
+
+    remote = is_uri(args.storage_path)
+    # A URI holds the trials; the ledger (SQLite study, trials.csv, log) needs a local disk.
+    storage = Path("runs/sweeps" if remote else args.storage_path).expanduser().resolve()
     try:
         if args.resume is not None:
             exp_dir = args.resume.expanduser().resolve()
@@ -532,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
             if (exp_dir / SPEC_FILE).exists():
                 return _fail(f"{exp_dir} already holds a sweep; continue it with --resume "
                              f"{exp_dir}, or choose another --name")
+            spec["trial_storage"] = join_uri(args.storage_path, name, "tune") if remote else None
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         _check_params_fit_config(space, spec["base"])
         data = load_data(base_cfg.data)
@@ -541,6 +568,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{spec['space']['base_config']}: {exc}")
 
     if args.resume is None:
+        if remote:
+            try:
+                TrialStore(spec["trial_storage"]).check_writable()
+            except (OSError, ValueError) as exc:
+                return _fail(f"--storage-path: cannot write to {spec['trial_storage']}: {exc}")
         try:
             exp_dir.mkdir(parents=True, exist_ok=True)
             probe = exp_dir / ".write-test"
@@ -598,22 +630,45 @@ def _run(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data) -
     finally:
         storage.close()
     if code == EXIT_INTERRUPTED:
+        _publish(exp_dir)
         return _interrupted(exp_dir, (_finished(study), space.num_samples))
-    if code != EXIT_OK:
-        return code
+    if code == EXIT_OK:
+        _export(exp_dir, space)
+        _publish(exp_dir)
+    return code
+
+
+def _export(exp_dir: Path, space: SearchSpace) -> None:
     from tuning.export import export_best
 
     try:
         best = export_best(exp_dir, exp_dir / "best_config.yaml", allow_partial=True)
     except ValueError as exc:
         log.warning("no best configuration: %s", exc)
-        return EXIT_OK
+        return
     log.info("best trial %s: %s = %.4f at epoch %d", best["trial"], space.metric, best["value"],
              best["epoch"])
     log.info("checkpoint: %s", best["checkpoint"] or "(none kept)")
     log.info("config: %s  (train it: python -m core.train --config %s)",
              exp_dir / "best_config.yaml", exp_dir / "best_config.yaml")
-    return EXIT_OK
+
+
+LEDGER = (SPEC_FILE, "study.db", "trials.csv", "best_config.yaml", "sweep.log")
+
+
+def _publish(exp_dir: Path) -> None:
+    """With a URI store, copies the ledger next to the trials (the local copy stays the one a
+    resume, the report and export read)."""
+    store = trial_store(exp_dir)
+    if not store.remote:
+        return
+    files = [exp_dir / f for f in LEDGER if (exp_dir / f).is_file()]
+    try:
+        store.upload(files)
+    except OSError as exc:
+        log.warning("could not copy the ledger to %s: %s", store.root, exc)
+        return
+    log.info("ledger copied next to the trials: %s", ", ".join(f.name for f in files))
 
 
 def _finished(study) -> int:
@@ -648,7 +703,8 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
     from tuning.searcher import StudySearcher
     from tuning.trainable import asha_rungs, train_trial
 
-    run_index = len(list((exp_dir / "tune").glob("run-*")))
+    store = trial_store(exp_dir)
+    run_index = len(store.runs())
     # Without --address the sweep starts its own Ray instance ("local"), never joining a cluster
     # that happens to run on the machine; --address auto joins one on purpose.
     init_kwargs: dict[str, Any] = {"address": args.address or "local",
@@ -721,7 +777,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
                 trial_name_creator=lambda t: t.config["trial_key"],
                 trial_dirname_creator=lambda t: t.config["trial_key"]),
             run_config=tune.RunConfig(
-                name=f"run-{run_index}", storage_path=str(exp_dir / "tune"),
+                name=f"run-{run_index}", storage_path=store.root,
                 failure_config=tune.FailureConfig(max_failures=spec["max_failures"]),
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2, checkpoint_score_attribute=space.metric,

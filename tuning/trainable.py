@@ -122,6 +122,16 @@ def unbatch(results: list[dict]) -> list[dict]:
     return rows
 
 
+def _load_resume(path_or_uri: str) -> dict:
+    """A resumed sweep's checkpoint: a local path, or a URI in the sweep's trial store."""
+    from tuning.trial_store import fetch, is_uri
+
+    if not is_uri(path_or_uri):
+        return load_checkpoint(path_or_uri)
+    with tempfile.TemporaryDirectory(prefix="seqtune-") as d:
+        return load_checkpoint(fetch(path_or_uri, d))
+
+
 def process_started_at() -> float | None:
     """When this process started (seconds since the epoch; Linux), else None."""
     try:
@@ -156,7 +166,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits, max_epochs: int, 
         with checkpoint.as_directory() as d:
             state = load_checkpoint(Path(d) / CHECKPOINT_FILE)
     elif config.get("resume_from"):
-        state = load_checkpoint(config["resume_from"])
+        state = _load_resume(config["resume_from"])
     start_epoch = state["epoch"] if state is not None else 0
     for kind, _ in _faults(key):
         if kind in ("nan", "inf"):
