@@ -230,12 +230,13 @@ def trial_store(exp_dir: Path):
     from tuning.trial_store import TrialStore
 
     exp_dir = Path(exp_dir)
-    cached = _STORES.get(exp_dir)
-    if cached is None:
-        spec_path = exp_dir / SPEC_FILE
-        uri = load_yaml(spec_path).get("trial_storage") if spec_path.is_file() else None
-        cached = _STORES[exp_dir] = TrialStore(uri or exp_dir / "tune")
-    return cached
+    spec_path = exp_dir / SPEC_FILE
+    if not spec_path.is_file():
+        return TrialStore(exp_dir / "tune")
+    if exp_dir not in _STORES:  # the spec is frozen once written
+        uri = load_yaml(spec_path).get("trial_storage")
+        _STORES[exp_dir] = TrialStore(uri or exp_dir / "tune")
+    return _STORES[exp_dir]
 
 
 _STORES: dict[Path, Any] = {}
@@ -297,7 +298,7 @@ def _parsed_results(store, path: str) -> list[dict]:
 def _results(exp_dir: Path, key: str) -> list[dict]:
     """Every result the trial reported, across runs, in order (deduplicated by epoch). The rows
     are shared with a cache: read them, do not change them. (With a URI store, Tune uploads
-    results.json files periodically and at the end of each run; the study has every epoch.)"""
+    result.json files periodically and at the end of each run; the study has every epoch.)"""
     store = trial_store(exp_dir)
     rows: dict[int, dict] = {}
     for d in store.trial_dirs(key):
