@@ -82,7 +82,8 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
               f"# train it: python -m core.train --config {out}\n")
     atomic_write_text(out, header + yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     return {"trial": trial_key(best.number), "value": values.get(epoch, float("nan")),
-            "epoch": epoch, "checkpoint": row["checkpoint"], "params": params}
+            "epoch": epoch, "checkpoint": row["checkpoint"],
+            "checkpoint_epoch": row["checkpoint_epoch"], "params": params}
 
 
 def main(argv: list[str] | None = None) -> int:

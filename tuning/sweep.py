@@ -365,14 +365,19 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
         key = trial_key(t.number)
         values = t.intermediate_values
         best_epoch = pick(values, key=values.get) if values else None
-        checkpoint = ""
+        # The best epoch's checkpoint where one was saved (trials save every
+        # checkpoint_interval_s and at their last epoch), else the trial's newest.
+        checkpoint, checkpoint_epoch = "", ""
         if best_epoch is not None:
             store = trial_store(exp_dir)
-            for r in reversed(_results(exp_dir, key)):
-                name = r.get("checkpoint_dir_name")
-                if name and r.get(space.metric) == values[best_epoch] and \
-                        store.exists(f"{r['_dir']}/{name}"):
-                    checkpoint = store.uri(f"{r['_dir']}/{name}/{CHECKPOINT_FILE}")
+            saved = [r for r in _results(exp_dir, key) if r.get("checkpoint_dir_name")]
+            best_first = sorted(saved, key=lambda r: (r.get(space.metric) == values[best_epoch],
+                                                      r["epoch"]), reverse=True)
+            for r in best_first:
+                if store.exists(f"{r['_dir']}/{r['checkpoint_dir_name']}"):
+                    checkpoint = store.uri(f"{r['_dir']}/{r['checkpoint_dir_name']}/"
+                                           f"{CHECKPOINT_FILE}")
+                    checkpoint_epoch = r["epoch"]
                     break
         row = {"trial": key, "number": t.number, "status": STATUS.get(t.state.name, t.state.name),
                "epochs": max(values) if values else 0,
@@ -381,7 +386,7 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
                f"last_{space.metric}": values[max(values)] if values else "",
                "failure": t.user_attrs.get("failure", ""),
                "gpu": t.user_attrs.get("gpu", ""), "node": t.user_attrs.get("node", ""),
-               "checkpoint": checkpoint}
+               "checkpoint": checkpoint, "checkpoint_epoch": checkpoint_epoch}
         for k, v in (t.user_attrs.get("params") or t.params).items():
             row[f"param:{k}"] = v
         rows.append(row)
@@ -649,7 +654,11 @@ def _export(exp_dir: Path, space: SearchSpace) -> None:
         return
     log.info("best trial %s: %s = %.4f at epoch %d", best["trial"], space.metric, best["value"],
              best["epoch"])
-    log.info("checkpoint: %s", best["checkpoint"] or "(none kept)")
+    if best["checkpoint_epoch"] not in ("", best["epoch"]):
+        log.info("checkpoint: %s (epoch %s: the best epoch's was not saved)", best["checkpoint"],
+                 best["checkpoint_epoch"])
+    else:
+        log.info("checkpoint: %s", best["checkpoint"] or "(none kept)")
     log.info("config: %s  (train it: python -m core.train --config %s)",
              exp_dir / "best_config.yaml", exp_dir / "best_config.yaml")
 

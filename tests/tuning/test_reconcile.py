@@ -49,3 +49,32 @@ def test_readers_never_create_the_study_database(tmp_path):
     storage.close()  # SQLite folds its write-ahead log back in: one file again
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
     assert sweep.load_study(tmp_path).study_name == "x"
+
+
+def test_trials_csv_names_the_best_epochs_checkpoint_else_the_newest(tmp_path):
+    import json
+
+    space = load_space(SPACE)
+    study, _ = sweep._open_study(tmp_path, "x", space)
+    scores = {1: 0.5, 2: 0.6, 3: 0.9, 4: 0.7}  # best at epoch 3
+    for number, saved in enumerate(([2, 4], [2, 3, 4])):
+        trial = study.ask()
+        trial.set_user_attr("params", {})
+        d = tmp_path / "tune" / "run-0" / f"t{number:04d}"
+        rows = []
+        for epoch, score in scores.items():
+            trial.report(score, epoch)
+            name = f"checkpoint_{epoch:06d}" if epoch in saved else None
+            if name:
+                (d / name).mkdir(parents=True)
+                (d / name / "checkpoint.pt").write_bytes(b"x")
+            rows.append({"epoch": epoch, "val_accuracy": score, "checkpoint_dir_name": name})
+        (d / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        study.tell(trial, 0.9)
+    csv_rows = sweep.trial_rows(study, tmp_path, space)
+    # Epoch 3 was not saved in t0000: its newest checkpoint (epoch 4) is named, with its epoch.
+    assert (csv_rows[0]["best_epoch"], csv_rows[0]["checkpoint_epoch"]) == (3, 4)
+    assert csv_rows[0]["checkpoint"].endswith("t0000/checkpoint_000004/checkpoint.pt")
+    # t0001 saved epoch 3: the best epoch's own checkpoint.
+    assert csv_rows[1]["checkpoint_epoch"] == 3
+    assert csv_rows[1]["checkpoint"].endswith("t0001/checkpoint_000003/checkpoint.pt")
