@@ -19,12 +19,16 @@ def run_sweep(args, env=None, **kw):
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory):
     """One smoke sweep (8 trials, 4 epochs, CPU) with two injected faults: t0001 raises once
-    after epoch 1, t0002's loss is NaN. Returns (experiment directory, completed process)."""
+    after epoch 1, t0002's loss is NaN. It runs as in a container image that forbids bytecode
+    files (PYTHONDONTWRITEBYTECODE=1, XDG_CACHE_HOME=<root>/cache). Returns (experiment
+    directory, completed process)."""
     root = tmp_path_factory.mktemp("sweeps")
     faults = root / "faults"
     faults.mkdir()
+    env = {"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1", "SEQTUNE_FAULT_DIR": str(faults),
+           "PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(root / "cache")}
+    if "PYTHONPYCACHEPREFIX" in os.environ:
+        env["PYTHONPYCACHEPREFIX"] = ""  # the sweep chooses the prefix itself
     proc = run_sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(root),
-                      "--name", "s"],
-                     env={"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1",
-                          "SEQTUNE_FAULT_DIR": str(faults)})
+                      "--name", "s"], env=env)
     return root / "s", proc

@@ -107,12 +107,13 @@ def test_killed_sweep_on_s3_resumes_from_its_checkpoints_there(s3, tmp_path):
         assert f"bucket/sweeps/s3-kill/{name}" in published
 
 
-def test_unreachable_object_store_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch):
+def test_unwritable_object_store_exits_2_and_writes_nothing(s3, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    # Nothing listens on port 9 of loopback: the sweep stops before any trial or local file.
-    uri = "s3://bucket/x?endpoint_override=127.0.0.1:9&scheme=http&region=us-east-1"
+    # A bucket that does not exist (and may not be created): the sweep stops before any trial
+    # and before any local file.
+    uri = s3[0].replace("s3://bucket/", "s3://no-such-bucket/")
     code = sweep.main(["--space", str(SPACE), "--smoke", "--storage-path", uri,
-                       "--name", "unreachable-test"])
-    assert code == 2 and "--storage-path: cannot write to s3://bucket/x/unreachable-test/tune" \
-        in capsys.readouterr().err
+                       "--name", "unwritable"])
+    assert code == 2 and "--storage-path: cannot write to s3://no-such-bucket/sweeps/unwritable/" \
+        "tune" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -320,15 +320,10 @@ def test_worker_bytecode_cache_only_where_bytecode_is_forbidden(tmp_path):
     assert env["PYTHONDONTWRITEBYTECODE"] == "" and env["PYTHONPYCACHEPREFIX"] == cache
 
 
-def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(tmp_path):
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path / "c"),
-           "PYTHONPATH": str(ROOT)}
-    env.pop("PYTHONPYCACHEPREFIX", None)
-    proc = subprocess.run([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE), "--smoke",
-                           "--num-samples", "2", "--storage-path", str(tmp_path), "--name", "b"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    cache = tmp_path / "c" / "seqtune" / "pycache"
+def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(smoke):
+    exp, proc = smoke  # ran with PYTHONDONTWRITEBYTECODE=1 and XDG_CACHE_HOME=<root>/cache
+    cache = exp.parent / "cache" / "seqtune" / "pycache"
     # The trials' workers compiled this project's trainable (and torch) into the cache.
     assert list(cache.rglob("trainable.cpython-*.pyc"))
     assert list(cache.rglob("torch/__init__.cpython-*.pyc"))
+    assert f"Ray workers keep their bytecode in {cache}" in (exp / "sweep.log").read_text()
