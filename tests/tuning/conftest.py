@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,26 @@ def smoke(tmp_path_factory):
     proc = run_sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(root),
                       "--name", "s"], env=env)
     return root / "s", proc
+
+
+def kill_when(exp, proc, ready) -> None:
+    """SIGKILLs the process group of the sweep driver ``proc`` once ``ready(trials)`` holds for
+    the study in ``exp`` (polled every 0.5 s, at most 300 s), or when the driver ends."""
+    from tuning import sweep
+
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            if (exp / "study.db").exists():
+                try:
+                    trials = sweep.load_study(exp).get_trials()
+                except Exception:
+                    continue
+                if ready(trials):
+                    break
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

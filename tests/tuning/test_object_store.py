@@ -3,16 +3,14 @@
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import moto.server as moto_server  # the dev extra: an S3 endpoint on loopback
 import pyarrow.fs as pafs
 import pytest
 
-from tests.tuning.conftest import ROOT, SPACE, run_sweep
+from tests.tuning.conftest import ROOT, SPACE, kill_when, run_sweep
 from tuning import sweep
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
@@ -55,24 +53,10 @@ def test_killed_sweep_on_s3_resumes_from_its_checkpoints_there(s3, tmp_path):
                              "--smoke", "--storage-path", uri, "--name", "s3-kill"],
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        # Kill the driver once 3 trials finished and a running one has reported an epoch (and
-        # written its checkpoint to the bucket: the smoke sweep saves every epoch).
-        deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-            try:
-                trials = sweep.load_study(ledger).get_trials()
-            except Exception:
-                continue
-            if sum(t.state.is_finished() for t in trials) >= 3 and any(
-                    t.intermediate_values and not t.state.is_finished() for t in trials):
-                break
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    # Kill the driver once 3 trials finished and a running one has reported an epoch (and
+    # written its checkpoint to the bucket: the smoke sweep saves every epoch).
+    kill_when(ledger, proc, lambda ts: sum(t.state.is_finished() for t in ts) >= 3 and any(
+        t.intermediate_values and not t.state.is_finished() for t in ts))
     before = {t.number: dict(t.intermediate_values) for t in sweep.load_study(ledger).trials
               if t.state.is_finished()}
     assert 3 <= len(before) < 8, "the kill should land mid-sweep"

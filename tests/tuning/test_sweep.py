@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 from core.config import load_config
+from tests.tuning.conftest import kill_when
 from tests.tuning.conftest import run_sweep as _sweep
 from tuning import sweep
 
@@ -107,25 +107,6 @@ def test_unwritable_storage_fails_before_any_trial(tmp_path, capsys):
     assert code == 2 and "--storage-path: cannot write" in capsys.readouterr().err
 
 
-def _kill_when(exp, proc, ready) -> None:
-    deadline = time.time() + 300
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-            if (exp / "study.db").exists():
-                try:
-                    trials = _study(exp).get_trials()
-                except Exception:
-                    continue
-                if ready(trials):
-                    break
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 MOMENTS = {
     # early: a first epoch is reported, nothing has finished
     "early": lambda ts: any(t.intermediate_values for t in ts),
@@ -142,7 +123,7 @@ def test_killed_driver_resumes_to_exactly_num_samples(tmp_path, moment):
                              "--smoke", "--storage-path", str(tmp_path), "--name", "k"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    _kill_when(exp, proc, MOMENTS[moment])
+    kill_when(exp, proc, MOMENTS[moment])
     trials = _study(exp).get_trials()
     finished = {t.number: dict(t.intermediate_values) for t in trials if t.state.is_finished()}
     running = {t.number: dict(t.intermediate_values) for t in trials if not t.state.is_finished()}
