@@ -251,6 +251,8 @@ def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[str | None, dict | None
     """
     import tempfile
 
+    from tuning.trial_store import local_file
+
     store = trial_store(exp_dir)
     found = [f for d in store.trial_dirs(key) for f in store.checkpoint_files(d, CHECKPOINT_FILE)]
     best: tuple[str | None, dict | None] = (None, None)
@@ -258,7 +260,7 @@ def _latest_checkpoint(exp_dir: Path, key: str) -> tuple[str | None, dict | None
     with tempfile.TemporaryDirectory(prefix="seqtune-") as tmp:
         for path in found:
             try:
-                state = load_checkpoint(store.local_copy(path, tmp))
+                state = load_checkpoint(local_file(store.uri(path), tmp))
             except CheckpointError as exc:
                 log.warning("skipping damaged checkpoint: %s",
                             f"{store.uri(path)}: {exc}" if store.remote else exc)
@@ -361,6 +363,7 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
 
     rows = []
     pick = max if space.mode == "max" else min
+    store = trial_store(exp_dir)
     for t in study.get_trials(deepcopy=False):
         key = trial_key(t.number)
         values = t.intermediate_values
@@ -369,7 +372,6 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
         # checkpoint_interval_s and at their last epoch), else the trial's newest.
         checkpoint, checkpoint_epoch = "", ""
         if best_epoch is not None:
-            store = trial_store(exp_dir)
             saved = [r for r in _results(exp_dir, key) if r.get("checkpoint_dir_name")]
             best_first = sorted(saved, key=lambda r: (r.get(space.metric) == values[best_epoch],
                                                       r["epoch"]), reverse=True)

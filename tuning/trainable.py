@@ -124,12 +124,10 @@ def unbatch(results: list[dict]) -> list[dict]:
 
 def _load_resume(path_or_uri: str) -> dict:
     """A resumed sweep's checkpoint: a local path, or a URI in the sweep's trial store."""
-    from tuning.trial_store import fetch, is_uri
+    from tuning.trial_store import local_file
 
-    if not is_uri(path_or_uri):
-        return load_checkpoint(path_or_uri)
     with tempfile.TemporaryDirectory(prefix="seqtune-") as d:
-        return load_checkpoint(fetch(path_or_uri, d))
+        return load_checkpoint(local_file(path_or_uri, d))
 
 
 def process_started_at() -> float | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-__all__ = ["TrialStore", "fetch", "is_uri", "join_uri"]
+__all__ = ["TrialStore", "is_uri", "join_uri", "local_file"]
 
 
 def is_uri(text: str) -> bool:
@@ -31,12 +31,15 @@ def join_uri(uri: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)]) + sep + query
 
 
-def fetch(uri: str, dest_dir: str | Path) -> Path:
-    """Downloads the file at ``uri`` into ``dest_dir``; returns the local path."""
+def local_file(path_or_uri: str, dest_dir: str | Path) -> Path:
+    """A local file with the bytes at ``path_or_uri``: a local path as it is, a URI downloaded
+    into a new folder under ``dest_dir``."""
+    if not is_uri(path_or_uri):
+        return Path(path_or_uri)
     import pyarrow.fs
 
-    fs, path = pyarrow.fs.FileSystem.from_uri(uri)
-    local = Path(dest_dir) / Path(path).name
+    fs, path = pyarrow.fs.FileSystem.from_uri(path_or_uri)
+    local = Path(tempfile.mkdtemp(dir=dest_dir)) / Path(path).name
     with fs.open_input_stream(path) as src, open(local, "wb") as dst:
         while chunk := src.read(1 << 22):
             dst.write(chunk)
@@ -125,13 +128,6 @@ class TrialStore:
             return Path(path).read_text()
         with self.fs.open_input_stream(path) as f:
             return f.read().decode()
-
-    def local_copy(self, path: str, dest_dir: str | Path) -> Path:
-        """A local file with ``path``'s bytes: the file itself when local, else a download into
-        a new folder under ``dest_dir``."""
-        if not self.remote:
-            return Path(path)
-        return fetch(self.uri(path), tempfile.mkdtemp(dir=dest_dir))
 
     def upload(self, files: list[Path]) -> None:
         """Copies local ``files`` into the root's parent folder (the experiment's folder that
