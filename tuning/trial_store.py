@@ -76,15 +76,19 @@ class TrialStore:
         self.fs.delete_file(probe)
 
     def runs(self) -> list[str]:
-        """The ``run-<k>`` directories (one per start of the sweep), in order."""
+        """The ``run-<k>`` directories (one per start of the sweep), oldest first: by k, so
+        that run-10 follows run-9 (a later run's epochs replace an earlier one's)."""
         if not self.remote:
-            return [str(p) for p in sorted(Path(self.root).glob("run-*"))]
-        return sorted(i.path for i in self._list(self._base) if i.base_name.startswith("run-"))
+            found = [str(p) for p in Path(self.root).glob("run-*")]
+        else:
+            found = [i.path for i in self._list(self._base) if i.base_name.startswith("run-")]
+        return sorted((p for p in found if p.rsplit("run-", 1)[1].isdigit()),
+                      key=lambda p: int(p.rsplit("run-", 1)[1]))
 
     def trial_dirs(self, key: str) -> list[str]:
         """The trial's directories across runs, oldest run first."""
         if not self.remote:
-            return [str(p) for p in sorted(Path(self.root).glob(f"run-*/{key}"))]
+            return [f"{run}/{key}" for run in self.runs() if Path(run, key).is_dir()]
         import pyarrow.fs
 
         dirs = [f"{run}/{key}" for run in self.runs()]

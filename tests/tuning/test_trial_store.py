@@ -35,3 +35,13 @@ def test_local_store_lists_runs_trials_and_checkpoints(tmp_path):
     assert store.stat(f"{dirs[0]}/result.json")[1] == 3
     assert store.stat(f"{dirs[0]}/missing.json") is None
     assert store.uri(f"{dirs[0]}/result.json") == f"{dirs[0]}/result.json"
+
+
+def test_runs_are_ordered_by_number_not_by_name(tmp_path):
+    # A sweep resumed ten times: run-10 is newer than run-2 (its epochs win in trials.csv).
+    for k in (0, 1, 2, 10):
+        (tmp_path / f"run-{k}" / "t0000").mkdir(parents=True)
+    store = TrialStore(tmp_path)
+    assert [p.rsplit("-", 1)[1] for p in store.runs()] == ["0", "1", "2", "10"]
+    assert [p.split("/")[-2] for p in store.trial_dirs("t0000")] == \
+        ["run-0", "run-1", "run-2", "run-10"]
