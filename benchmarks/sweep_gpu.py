@@ -10,9 +10,10 @@ Prints, in one run, the tables it is asked for (all by default):
   ``training.cuda_graph`` steps; time per optimizer step; the loss curves' largest relative
   difference from eager; achieved TFLOP/s (matrix products of the recurrent layers, forward plus
   backward) against the GPU's dense bf16 peak.
-- trial: four trials of the default config run one after the other in a sweep (the later ones
-  reuse the first one's worker) against the standalone loop: each trial's wall time from the
-  searcher's suggestion to its completion in the study, and the time to its first training batch.
+- trial: ``--trial-runs`` trials of the default config run one after the other in a sweep (the
+  later ones reuse the first one's worker) against the standalone loop: each trial's wall time
+  from the searcher's suggestion to its completion in the study, and the time to its first
+  training batch.
 - packing: the default search space (``search_spaces/gru.yaml``, ASHA on) for ``--budget`` seconds
   of Tune time with K = 1, 2, 4, 8 trials per GPU, MPS off and on: total samples trained per
   second, trial-epochs, trials started, GPU utilisation (nvidia-smi).
@@ -167,13 +168,14 @@ def trial_table(args, tmp: Path, n_train: int) -> list[str]:
     warm = time.perf_counter() - t0
     first = seen[0]["setup_s"]
     space = tmp / "fixed.yaml"
-    space.write_text(  # the default config, four times (one choice)
-        f"base_config: {BASE}\nmetric: val_accuracy\nmode: max\nnum_samples: 4\n"
+    space.write_text(  # the default config, --trial-runs times (one choice)
+        f"base_config: {BASE}\nmetric: val_accuracy\nmode: max\nnum_samples: {args.trial_runs}\n"
         f"max_epochs: {cfg.training.epochs}\n"
         f"scheduler: {{grace_period: {cfg.training.epochs}, reduction_factor: 2}}\n"
         "resources: {trials_per_gpu: 1, cpus_per_trial: 1}\n"
         f"params:\n  optim.lr: {{type: categorical, choices: [{cfg.optim.lr}]}}\n")
     run = run_sweep(tmp, "single", space, [], {"CUDA_VISIBLE_DEVICES": "0"}, args.overrides)
+    args.start_rows.append(start_row("trial table, K=1", run["trials"]))
     import optuna
 
     db = tmp / "single" / "study.db"
@@ -188,15 +190,22 @@ def trial_table(args, tmp: Path, n_train: int) -> list[str]:
              "|---|---:|---:|---:|---:|---:|---:|",
              f"| standalone loop, warm process | {warm:.3f} | {warm:.3f} | {first:.3f} | - | - "
              "| - |"]
+    shares = []
     for i, (rows, t) in enumerate(zip(run["trials"], study.trials, strict=True)):
         last = rows[-1]
         wall = (t.datetime_complete - t.datetime_start).total_seconds()
+        if i:
+            shares.append(wall / warm - 1)
         fit_s = sum(r["epoch_time_s"] for r in rows) + last["setup_s"]
         lines.append(f"| trial {i + 1} ({'new' if i == 0 else 'reused'} worker) | {wall:.3f} | "
                      f"{fit_s:.3f} | {last['launch_to_first_step_s']:.3f} | "
                      f"{last.get('checkpoint_s', float('nan')):.3f} | "
                      f"{t.datetime_complete.timestamp() - last['reported_at']:.3f} | "
                      f"{100 * (wall / warm - 1):.1f}% |")
+    if shares:
+        mid = 100 * statistics.median(shares)
+        lines += ["", f"Tune's share on a reused worker: median {mid:.1f}% "
+                  f"({100 * min(shares):.1f}% to {100 * max(shares):.1f}%)."]
     lines += ["", f"Sweep wall time with Ray start and shutdown: {run['wall']:.1f} s "
               f"(Tune {run['tune_s']:.1f} s).", ""]
     print("\n".join(lines), flush=True)
@@ -218,38 +227,46 @@ def _budget_run(tmp: Path, name: str, k: int, mps: str, visible: str, args,
 
 def start_row(label: str, trials: list[list[dict]]) -> str:
     """Trial start in one sweep: launch (the searcher's suggestion) to the first training batch,
-    for trials on a reused worker and on a new one, and where a new worker's start went."""
+    for a worker's first trial and for later ones, and where a first trial's start went."""
     firsts = [rows[0] for rows in trials if rows[0].get("suggested_at") is not None]
-    new = [r for r in firsts if r.get("worker_started_at") and
-           r["worker_started_at"] > r["suggested_at"] - 1.0]  # process started for this trial
+    new = [r for r in firsts if r.get("worker_trials") == 1]
     reused = [r for r in firsts if r not in new]
+    idle = [r for r in new if r.get("worker_started_at") and
+            r["worker_started_at"] < r["suggested_at"]]  # started (and preloaded) before
 
     def med(values) -> str:
         values = list(values)
         return f"{statistics.median(values):.2f}" if values else "-"
 
+    def top(values) -> str:
+        values = list(values)
+        return f"{max(values):.2f}" if values else "-"
+
     def part(a: str, b: str, rows=new) -> str:
         return med(r[b] - r[a] for r in rows)
 
     spent = [r["launch_to_first_step_s"] for r in reused]
-    return (f"| {label} | {len(firsts)} | {med(spent)} | "
-            f"{f'{max(spent):.2f}' if spent else '-'} | "
-            f"{part('suggested_at', 'entered_at', reused)} | {len(new)} | "
-            f"{med(r['launch_to_first_step_s'] for r in new)} | "
-            f"{part('suggested_at', 'worker_started_at')} | "
-            f"{part('worker_started_at', 'entered_at')} | {part('entered_at', 'fit_entered_at')} | "
-            f"{med(r['setup_s'] for r in new)} |")
+    first = [r["launch_to_first_step_s"] for r in new]
+    return (f"| {label} | {len(firsts)} | {med(spent)} | {top(spent)} | "
+            f"{part('suggested_at', 'entered_at', reused)} | {len(new)} ({len(idle)}) | "
+            f"{med(first)} | {top(first)} | {part('suggested_at', 'worker_imported_at')} | "
+            f"{part('suggested_at', 'entered_at')} | "
+            f"{part('entered_at', 'fit_entered_at')} | {med(r['setup_s'] for r in new)} |")
 
 
 START_HEADER = ["### Trial start: the searcher's suggestion to the first training batch (s)", "",
-                "Medians. A new worker's start splits into: process spawn (suggestion to process "
-                "start), imports and data (to the trainable's entry), config and checkpoint (to "
-                "`fit`), and `fit`'s setup (model, data on the GPU, CUDA context, graph capture).",
-                "A reused worker's start is mostly Tune's: the suggestion to the trainable's entry "
+                "Medians unless marked max. A worker's first trial splits into: the suggestion "
+                "to the trainable's entry (a new process, unless Ray had one idle with torch and "
+                "Ray imported, the count in brackets; data), config and checkpoint (to `fit`), "
+                "and `fit`'s setup (model, data on the GPU, CUDA context, graph capture). Worker "
+                "imported: the suggestion to the moment the worker had torch, Ray and this "
+                "project imported (negative: before the suggestion). A "
+                "later trial's start is mostly Tune's: the suggestion to the trainable's entry "
                 "(trial creation, actor reset).", "",
-                "| sweep | trials | reused worker | reused, max | reused, to entry | new workers | "
-                "new worker | spawn | imports + data | config | setup |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "| sweep | trials | later trial | later, max | later, to entry | first trials "
+                "(idle worker) | first trial | first, max | worker imported | first, to entry | "
+                "config | setup |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
 
 def _rates(run: dict, first: dict) -> str:
@@ -305,6 +322,7 @@ def main() -> None:
     p.add_argument("--tables", default="step,trial,packing,scaling")
     p.add_argument("--budget", type=float, default=40.0, help="Tune seconds per packing sweep")
     p.add_argument("--step-epochs", type=int, default=8)
+    p.add_argument("--trial-runs", type=int, default=8, help="trials of the trial table")
     p.add_argument("--ks", default="1,2,4,8")
     p.add_argument("--mps", default="off,on", help="MPS settings to try for K > 1")
     p.add_argument("--scaling-k", default=None, help="K,MPS for the scaling table, e.g. 4,on")

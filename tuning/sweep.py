@@ -213,7 +213,8 @@ def _open_study(exp_dir: Path, name: str, space: SearchSpace):
         os.replace(tmp, db)
     from tuning.storage import MirroredStorage
 
-    # The driver reads the study from memory and writes through to study.db (tuning.storage).
+    # The driver reads the study from memory; a writer thread copies it to study.db
+    # (tuning.storage).
     storage = MirroredStorage(_storage(exp_dir))
     study = optuna.create_study(storage=storage, study_name=name,
                                 direction="maximize" if space.mode == "max" else "minimize",
@@ -308,6 +309,20 @@ def _results(exp_dir: Path, key: str) -> list[dict]:
     return [rows[e] for e in sorted(rows)]
 
 
+def _disk_params(exp_dir: Path, key: str) -> dict | None:
+    """The parameters the trial was started with, from Tune's ``params.json`` in its newest
+    directory, or None."""
+    store = trial_store(exp_dir)
+    for d in reversed(store.trial_dirs(key)):
+        try:
+            params = json.loads(store.read_text(f"{d}/params.json")).get("params")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(params, dict):
+            return params
+    return None
+
+
 def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
     """Brings RUNNING trials of an interrupted sweep in line with the disk.
 
@@ -332,8 +347,13 @@ def reconcile(study, exp_dir: Path, space: SearchSpace) -> list:
             continue
         history = state["history"] if state else []
         if "params" not in t.user_attrs:
-            # Killed while its parameters were being drawn: define-by-run again returns the
-            # values already drawn and samples only the missing ones.
+            # Killed while its parameters were being drawn or written: the values it started
+            # with (Tune's params.json) are fixed, define-by-run again returns them and those
+            # already drawn, and samples only what is missing (a trial that never started).
+            started = _disk_params(exp_dir, key)
+            if started:
+                study._storage.set_trial_system_attr(t._trial_id, "fixed_params", started)
+                trial = trial_by_number(study, t.number)  # a Trial reads fixed_params once
             trial.set_user_attr("params", compile_space(space.params)(trial))
         for h in history:
             value = h.get(space.metric)
@@ -468,6 +488,48 @@ def worker_bytecode_cache(environ) -> str | None:
     environ["PYTHONDONTWRITEBYTECODE"] = ""  # Python reads an empty value as unset
     environ["PYTHONPYCACHEPREFIX"] = str(cache)
     return str(cache)
+
+
+# Modules every trial imports. A local Ray imports them into its idle workers, which it starts
+# (one per CPU) as soon as the driver connects: a trial that lands on a new worker then skips
+# importing torch and Ray (2.6 s even with cached bytecode on an H100 machine). torch._dynamo is
+# imported by the first optimizer a process builds (3.2 s of a first trial's setup on the CI
+# machine).
+WORKER_PRELOAD = ("torch", "torch._dynamo", "ray.tune", "tuning.trainable")
+
+
+_TUNE_TRIAL_ENV: dict[str, str] = {}  # Tune's own variables for trial actors
+
+
+def worker_preload(environ) -> dict[str, Any] | None:
+    """Ray system config that preloads ``WORKER_PRELOAD`` into a local Ray's idle workers, and
+    lets trials use those workers; None where Tune's internals do not allow it.
+
+    Tune gives every trial's actor a runtime environment of its own (``PL_DISABLE_FORK=1``, and
+    AWS credentials where the driver has them), and Ray never hands an actor with its own runtime
+    environment a worker it started idle: every worker's first trial waited for a new process.
+    A local Ray's workers inherit the driver's environment anyway, so those variables go into
+    ``environ`` and Tune passes none (checked by ``tests/tuning/test_sweep.py``).
+
+    Idle workers import before they know their job, so they find this project only through
+    ``PYTHONPATH``: the project root is added there when it is not already on it."""
+    try:
+        from ray.tune.execution import class_cache
+    except ImportError:
+        return None
+    defaults = getattr(class_cache, "DEFAULT_ENV_VARS", None)
+    if not isinstance(defaults, dict) or not hasattr(class_cache, "ENV_VARS_TO_PROPAGATE"):
+        return None
+    _TUNE_TRIAL_ENV.update(defaults)  # kept for later sweeps in this process
+    defaults.clear()
+    class_cache.ENV_VARS_TO_PROPAGATE = frozenset()  # inherited, not propagated
+    for key, value in _TUNE_TRIAL_ENV.items():
+        environ.setdefault(key, value)
+    root = str(Path(__file__).resolve().parents[1])
+    paths = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    return {"preload_python_modules": list(WORKER_PRELOAD)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,7 +775,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
     from ray.tune.schedulers import ASHAScheduler
 
     from tuning.searcher import StudySearcher
-    from tuning.trainable import asha_rungs, train_trial
+    from tuning.trainable import SharedData, asha_rungs, train_trial
 
     store = trial_store(exp_dir)
     run_index = len(store.runs())
@@ -731,6 +793,10 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         if pycache:
             log.info("PYTHONDONTWRITEBYTECODE is set: Ray workers keep their bytecode in %s "
                      "instead (a new worker then starts in a third of the time)", pycache)
+        init_kwargs["_system_config"] = worker_preload(os.environ)
+        if init_kwargs["_system_config"] is None:
+            log.info("Tune's trial environment has changed: trials start new workers instead "
+                     "of preloaded idle ones")
     mps = None
     k = space.trials_per_gpu
     try:
@@ -766,7 +832,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         log.info("resources: %d GPU(s), %g CPU(s); %s per trial; up to %d trials at once", gpus,
                  cpus, per_trial, concurrency)
         trainable = tune.with_resources(
-            tune.with_parameters(train_trial, base=spec["base"], data=data,
+            tune.with_parameters(train_trial, base=spec["base"], data=SharedData.put(data),
                                  max_epochs=space.max_epochs, metric=space.metric,
                                  cpus_per_trial=space.cpus_per_trial,
                                  checkpoint_interval_s=space.checkpoint_interval_s,

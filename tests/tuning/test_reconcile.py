@@ -1,5 +1,7 @@
 """Reconciling a study with the disk after a crash, without Ray."""
 
+import json
+
 import optuna
 from optuna.trial import TrialState
 
@@ -22,6 +24,23 @@ def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path
     assert params["optim.lr"] == lr and {"model.num_layers", "training.batch_size"} <= set(params)
     assert continuing[0].checkpoint is None
     assert study.trials[0].user_attrs["params"] == params
+
+
+def test_started_trial_whose_parameters_never_reached_the_file_keeps_them(tmp_path):
+    # The driver was killed after the trial was created and Tune started it, but before the
+    # study's writer thread wrote its parameters: Tune's params.json has them.
+    space = load_space(SPACE)
+    study, _ = sweep._open_study(tmp_path, "x", space)
+    trial = study.ask()
+    started = {"optim.lr": 0.0123, "model.num_layers": 2, "model.dropout": 0.25,
+               "training.batch_size": 256, "schedule.name": "onecycle"}
+    trial_dir = tmp_path / "tune" / "run-0" / "t0000"
+    trial_dir.mkdir(parents=True)
+    (trial_dir / "params.json").write_text(json.dumps({"params": started, "trial_key": "t0000"}))
+    continuing = sweep.reconcile(study, tmp_path, space)
+    assert [c.number for c in continuing] == [trial.number]
+    assert {k: continuing[0].params[k] for k in started} == started
+    assert {k: study.trials[0].params[k] for k in started} == started
 
 
 def test_trial_whose_checkpoints_are_all_damaged_is_fail(tmp_path):

@@ -4,7 +4,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tuning.storage import MirroredStorage, network_filesystem, sqlite_storage
+from tuning.storage import MirroredStorage, StudyWriteError, network_filesystem, sqlite_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -47,7 +47,9 @@ def test_mirror_writes_through_to_sqlite(tmp_path, reopen):
         trial = study.ask()
         trial.report(1.0, 1)
         study.tell(trial, 1.0)
-    # What the driver reads from memory is exactly what SQLite holds, trial numbers included.
+    # Once flushed, what the driver reads from memory is exactly what SQLite holds, trial
+    # numbers included.
+    mirror.flush()
     on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
     assert _summary(on_disk) == _summary(study)
     assert len(on_disk.trials) == (14 if reopen else 13)
@@ -73,8 +75,48 @@ def test_a_refused_write_changes_neither_copy(tmp_path):
     with pytest.raises(RuntimeError):
         study._storage.set_trial_intermediate_value(trial._trial_id, 1, 5.0)
     assert study.trials[0].intermediate_values == {}
+    study._storage.flush()  # nothing was queued: the flush has nothing to raise
     on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
     assert on_disk.trials[0].intermediate_values == {}
+
+
+def test_new_trials_reach_the_file_at_once_the_rest_by_flush(tmp_path):
+    db = tmp_path / "study.db"
+    mirror = MirroredStorage(sqlite_storage(db))
+    study = optuna.create_study(storage=mirror, study_name="s")
+    gate = __import__("threading").Event()
+    mirror._later(gate.wait)  # holds the writer thread: every later write stays queued
+    trial = study.ask()
+    trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    trial.report(0.5, 1)
+    on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    # Tune may start the trial now: a resumed sweep must find it in the file.
+    assert [t.number for t in on_disk.trials] == [0] and on_disk.trials[0].params == {}
+    gate.set()
+    mirror.flush()
+    on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    assert on_disk.trials[0].params == trial.params and \
+        on_disk.trials[0].intermediate_values == {1: 0.5}
+    mirror.close()
+
+
+class _FullDisk(optuna.storages.RDBStorage):
+    def set_trial_intermediate_value(self, *args):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_write_the_file_fails_stops_the_next_write_and_close(tmp_path):
+    mirror = MirroredStorage(_FullDisk(f"sqlite:///{tmp_path / 'study.db'}"))
+    study = optuna.create_study(storage=mirror, study_name="s")
+    trial = study.ask()
+    trial.report(0.5, 1)  # accepted by the copy; fails in the writer thread
+    with pytest.raises(StudyWriteError, match="No space left on device"):
+        mirror.flush()
+    with pytest.raises(StudyWriteError):
+        study.tell(trial, 0.5)
+    with pytest.raises(StudyWriteError):
+        mirror.close()
+    assert not mirror._writer.is_alive()
 
 
 def test_local_database_uses_the_write_ahead_log(tmp_path):
@@ -104,3 +146,39 @@ tmpfs /tmp tmpfs rw 0 0
 ])
 def test_network_filesystem_by_longest_mount_point(path, network):
     assert network_filesystem(path, MOUNTS) is network
+
+
+def test_mirror_pickles_flushed_with_a_writer_of_its_own(tmp_path):
+    # Tune pickles the searcher, and with it the study, into its experiment state.
+    import pickle
+
+    mirror = MirroredStorage(sqlite_storage(tmp_path / "study.db"))
+    study = optuna.create_study(storage=mirror, study_name="s")
+    study.ask().report(0.5, 1)
+    copy = pickle.loads(pickle.dumps(mirror))
+    assert copy._writer.is_alive() and copy._writer is not mirror._writer
+    on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert on_disk.trials[0].intermediate_values == {1: 0.5}  # pickling flushed
+    copy.close()
+    mirror.close()
+
+
+def test_the_file_keeps_when_a_trial_ended_not_when_it_was_written(tmp_path):
+    import threading
+    import time
+
+    db = tmp_path / "study.db"
+    mirror = MirroredStorage(sqlite_storage(db))
+    study = optuna.create_study(storage=mirror, study_name="s")
+    trial = study.ask()
+    gate = threading.Event()
+    mirror._later(gate.wait)
+    study.tell(trial, 1.0)
+    time.sleep(0.3)  # the write waits in the queue
+    gate.set()
+    mirror.flush()
+    on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}").trials[0]
+    assert on_disk.datetime_complete == study.trials[0].datetime_complete
+    # created in the file at once, then in memory: the two starts are milliseconds apart
+    assert abs((on_disk.datetime_start - study.trials[0].datetime_start).total_seconds()) < 0.1
+    mirror.close()

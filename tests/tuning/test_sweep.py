@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -312,3 +313,21 @@ def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(smoke):
     assert list(cache.rglob("trainable.cpython-*.pyc"))
     assert list(cache.rglob("torch/__init__.cpython-*.pyc"))
     assert f"Ray workers keep their bytecode in {cache}" in (exp / "sweep.log").read_text()
+
+
+def test_worker_preload_lets_trials_use_idle_workers():
+    # Ray gives an actor with a runtime environment of its own only a new worker process, never
+    # an idle (preloaded) one; Tune must therefore give trial actors none.
+    from ray.tune.execution import class_cache
+
+    env = {"PYTHONPATH": "/elsewhere"}
+    config = sweep.worker_preload(env)
+    assert config == {"preload_python_modules": list(sweep.WORKER_PRELOAD)}
+    assert env["PL_DISABLE_FORK"] == "1"  # Tune's default, inherited instead
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
+
+    class Trainable:
+        pass
+
+    remote = class_cache._ActorClassCache().get(Trainable)
+    assert not remote._default_options["runtime_env"].get("env_vars")
