@@ -498,38 +498,46 @@ def worker_bytecode_cache(environ) -> str | None:
 WORKER_PRELOAD = ("torch", "torch._dynamo", "ray.tune", "tuning.trainable")
 
 
-_TUNE_TRIAL_ENV: dict[str, str] = {}  # Tune's own variables for trial actors
+# What Tune gives every trial actor as a runtime environment of its own (ray.tune.execution.
+# class_cache.DEFAULT_ENV_VARS); a local Ray's workers inherit it from the driver instead.
+TUNE_TRIAL_ENV = {"PL_DISABLE_FORK": "1"}
 
 
-def worker_preload(environ) -> dict[str, Any] | None:
-    """Ray system config that preloads ``WORKER_PRELOAD`` into a local Ray's idle workers, and
-    lets trials use those workers; None where Tune's internals do not allow it.
+def worker_preload(environ) -> dict[str, Any]:
+    """Ray system config that preloads ``WORKER_PRELOAD`` into a local Ray's idle workers.
 
-    Tune gives every trial's actor a runtime environment of its own (``PL_DISABLE_FORK=1``, and
-    AWS credentials where the driver has them), and Ray never hands an actor with its own runtime
-    environment a worker it started idle: every worker's first trial waited for a new process.
-    A local Ray's workers inherit the driver's environment anyway, so those variables go into
-    ``environ`` and Tune passes none (checked by ``tests/tuning/test_sweep.py``).
-
-    Idle workers import before they know their job, so they find this project only through
-    ``PYTHONPATH``: the project root is added there when it is not already on it."""
-    try:
-        from ray.tune.execution import class_cache
-    except ImportError:
-        return None
-    defaults = getattr(class_cache, "DEFAULT_ENV_VARS", None)
-    if not isinstance(defaults, dict) or not hasattr(class_cache, "ENV_VARS_TO_PROPAGATE"):
-        return None
-    _TUNE_TRIAL_ENV.update(defaults)  # kept for later sweeps in this process
-    defaults.clear()
-    class_cache.ENV_VARS_TO_PROPAGATE = frozenset()  # inherited, not propagated
-    for key, value in _TUNE_TRIAL_ENV.items():
+    ``environ`` (which the workers inherit at ``ray.init``) gets ``TUNE_TRIAL_ENV``, for
+    ``share_idle_workers``, and the project root on ``PYTHONPATH``: idle workers import before
+    they know their job, so they find this project only through it."""
+    for key, value in TUNE_TRIAL_ENV.items():
         environ.setdefault(key, value)
     root = str(Path(__file__).resolve().parents[1])
     paths = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if root not in paths:
         environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
     return {"preload_python_modules": list(WORKER_PRELOAD)}
+
+
+def share_idle_workers() -> bool:
+    """Lets Tune's trial actors run on a local Ray's idle (preloaded) workers. False where Tune's
+    internals are not what this expects; trials then start new worker processes, as before.
+
+    Tune gives every trial's actor a runtime environment of its own (``TUNE_TRIAL_ENV``, and AWS
+    credentials where the driver has them), and Ray never hands an actor with its own runtime
+    environment a worker it started idle: every worker's first trial waited for a new process.
+    The local workers already inherit those variables (``worker_preload``), so Tune passes none
+    (checked by ``tests/tuning/test_sweep.py``)."""
+    try:
+        from ray.tune.execution import class_cache
+    except ImportError:
+        return False
+    defaults = getattr(class_cache, "DEFAULT_ENV_VARS", None)
+    if not isinstance(defaults, dict) or not hasattr(class_cache, "ENV_VARS_TO_PROPAGATE") or \
+            any(TUNE_TRIAL_ENV.get(k) != v for k, v in defaults.items()):
+        return False
+    defaults.clear()
+    class_cache.ENV_VARS_TO_PROPAGATE = frozenset()  # inherited, not propagated
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,11 +779,6 @@ def _sweep(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data,
 
 def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_run, data) -> int:
     import ray
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-
-    from tuning.searcher import StudySearcher
-    from tuning.trainable import SharedData, asha_rungs, train_trial
 
     store = trial_store(exp_dir)
     run_index = len(store.runs())
@@ -794,9 +797,6 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
             log.info("PYTHONDONTWRITEBYTECODE is set: Ray workers keep their bytecode in %s "
                      "instead (a new worker then starts in a third of the time)", pycache)
         init_kwargs["_system_config"] = worker_preload(os.environ)
-        if init_kwargs["_system_config"] is None:
-            log.info("Tune's trial environment has changed: trials start new workers instead "
-                     "of preloaded idle ones")
     mps = None
     k = space.trials_per_gpu
     try:
@@ -818,6 +818,17 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
             log.info("MPS unavailable: %d trials per GPU will time-slice", k)
     try:
         ctx = ray.init(**{k2: v for k2, v in init_kwargs.items() if v is not None})
+        # Tune is imported only now (seconds where the driver may not write bytecode): the idle
+        # workers Ray has just started import their own copy meanwhile.
+        from ray import tune
+        from ray.tune.schedulers import ASHAScheduler
+
+        from tuning.searcher import StudySearcher
+        from tuning.trainable import SharedData, asha_rungs, train_trial
+
+        if args.address is None and not share_idle_workers():
+            log.info("Tune's trial environment is not as expected: trials start new workers "
+                     "instead of preloaded idle ones")
         if args.dashboard:
             log.info("Ray dashboard: http://%s", ctx.dashboard_url)
         resources = ray.cluster_resources()

@@ -317,14 +317,18 @@ def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(smoke):
 
 def test_worker_preload_lets_trials_use_idle_workers():
     # Ray gives an actor with a runtime environment of its own only a new worker process, never
-    # an idle (preloaded) one; Tune must therefore give trial actors none.
+    # an idle (preloaded) one; Tune must therefore give trial actors none, and the workers must
+    # inherit what Tune would have given them.
     from ray.tune.execution import class_cache
 
     env = {"PYTHONPATH": "/elsewhere"}
     config = sweep.worker_preload(env)
     assert config == {"preload_python_modules": list(sweep.WORKER_PRELOAD)}
-    assert env["PL_DISABLE_FORK"] == "1"  # Tune's default, inherited instead
+    assert env["PL_DISABLE_FORK"] == "1"
     assert env["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
+    tune_defaults = dict(class_cache.DEFAULT_ENV_VARS)
+    assert tune_defaults.items() <= sweep.TUNE_TRIAL_ENV.items()  # empty once shared before
+    assert sweep.share_idle_workers()
 
     class Trainable:
         pass
