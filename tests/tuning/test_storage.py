@@ -1,4 +1,6 @@
 import sqlite3
+import threading
+import time
 
 import optuna
 import pytest
@@ -84,7 +86,7 @@ def test_new_trials_reach_the_file_at_once_the_rest_by_flush(tmp_path):
     db = tmp_path / "study.db"
     mirror = MirroredStorage(sqlite_storage(db))
     study = optuna.create_study(storage=mirror, study_name="s")
-    gate = __import__("threading").Event()
+    gate = threading.Event()
     mirror._later(gate.wait)  # holds the writer thread: every later write stays queued
     trial = study.ask()
     trial.suggest_float("lr", 1e-4, 1e-1, log=True)
@@ -164,9 +166,6 @@ def test_mirror_pickles_flushed_with_a_writer_of_its_own(tmp_path):
 
 
 def test_the_file_keeps_when_a_trial_ended_not_when_it_was_written(tmp_path):
-    import threading
-    import time
-
     db = tmp_path / "study.db"
     mirror = MirroredStorage(sqlite_storage(db))
     study = optuna.create_study(storage=mirror, study_name="s")
