@@ -260,8 +260,8 @@ START_HEADER = ["### Trial start: the searcher's suggestion to the first trainin
                 "Ray imported, the count in brackets; data), config and checkpoint (to `fit`), "
                 "and `fit`'s setup (model, data on the GPU, CUDA context, graph capture). Worker "
                 "imported: the suggestion to the moment the worker had torch, Ray and this "
-                "project imported (negative: before the suggestion). A "
-                "later trial's start is mostly Tune's: the suggestion to the trainable's entry "
+                "project imported (negative: before the suggestion). A later trial's start is "
+                "mostly Tune's: the suggestion to the trainable's entry "
                 "(trial creation, actor reset).", "",
                 "| sweep | trials | later trial | later, max | later, to entry | first trials "
                 "(idle worker) | first trial | first, max | worker imported | first, to entry | "

@@ -118,9 +118,6 @@ class MirroredStorage(BaseStorage):
                 self.memory.set_study_system_attr(sid, k, v)
             for t in durable.get_all_trials(s._study_id, deepcopy=False):
                 self._trial[self.memory.create_new_trial(sid, template_trial=t)] = t._trial_id
-        self._queue: queue.Queue
-        self._failed: BaseException | None
-        self._writer: threading.Thread
         self._start_writer()
 
     def __getstate__(self) -> dict:
@@ -134,8 +131,8 @@ class MirroredStorage(BaseStorage):
         self._start_writer()
 
     def _start_writer(self) -> None:
-        self._queue = queue.Queue()
-        self._failed = None
+        self._queue: queue.Queue = queue.Queue()
+        self._failed: BaseException | None = None
         self._writer = threading.Thread(target=self._drain, name="study-writer", daemon=True)
         self._writer.start()
 
