@@ -27,6 +27,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ExperimentConfig",
+    "TaskConfig",
     "DataConfig",
     "SyntheticConfig",
     "ModelConfig",
@@ -92,6 +93,34 @@ class SyntheticConfig:
 
 
 @dataclass
+class TaskConfig:
+    type: str = spec("multiclass", "What the model predicts per sequence: one of K classes "
+                     "(multiclass), one positive/negative decision (binary: one logit), any "
+                     "subset of K labels (multilabel: K logits) or one or more real numbers "
+                     "(regression).", choices=("multiclass", "binary", "multilabel", "regression"))
+    loss: str | None = spec(None, "Training loss; null picks the task's default (cross_entropy, "
+                            "bce, bce, mse). multiclass: cross_entropy or focal; binary and "
+                            "multilabel: bce or focal; regression: mse, mae or huber.",
+                            choices=("cross_entropy", "focal", "bce", "mse", "mae", "huber"))
+    label_smoothing: float = spec(0.0, "multiclass cross_entropy: label smoothing "
+                                  "(torch.nn.functional.cross_entropy).", ge=0.0, lt=1.0)
+    class_weight: str | list[float] = spec(
+        "none", "multiclass: per-class loss weights: none, balanced (n_train / (K * n_class), "
+        "from the train split only) or a list of K numbers in class order.")
+    pos_weight: float | str = spec(
+        "none", "binary/multilabel bce: weight of positive examples: none, balanced "
+        "(negatives / positives per label, from the train split only) or a number.")
+    positive_class: str | None = spec(None, "binary: the label value that is positive; null "
+                                      "infers it from labels 0/1 or false/true.")
+    focal_gamma: float = spec(2.0, "focal: focusing parameter gamma (Lin et al. 2017).", ge=0.0)
+    focal_alpha: float | None = spec(None, "focal: weight of the positive class (binary, "
+                                     "multilabel) in [0, 1]; null disables.", ge=0.0, le=1.0)
+    huber_delta: float = spec(1.0, "huber: threshold between the quadratic and linear parts, "
+                              "in standardised target units.", gt=0.0)
+    top_k: int = spec(3, "multilabel: k of recall_at_k and hit_at_k.", ge=1)
+
+
+@dataclass
 class DataConfig:
     source: str = spec("synthetic", "Where sequences come from.",
                        choices=("synthetic", "npz", "csv", "parquet"))
@@ -99,8 +128,21 @@ class DataConfig:
                             "directory).")
     id_column: str = spec("sequence_id", "Long format: column identifying a sequence.")
     time_column: str = spec("time", "Long format: column ordering the steps of a sequence.")
-    label_column: str = spec("label", "Long format: column with the class label (constant "
-                             "within a sequence).")
+    label_column: str = spec("label", "Long format: column with the label or target (constant "
+                             "within a sequence); multilabel: labels separated by "
+                             "label_separator.")
+    label_columns: list[str] | None = spec(None, "Long format, multilabel: one 0/1 column per "
+                                           "label (instead of label_column).")
+    label_separator: str = spec("|", "Long format, multilabel: separator of labels within "
+                                "label_column.")
+    target_columns: list[str] | None = spec(None, "Long format, regression: one column per "
+                                            "target (instead of label_column).")
+    split_column: str | None = spec(None, "Long format: column assigning each sequence to "
+                                    "train, val or test (NPZ: an optional 'split' array). Given "
+                                    "train and test only, val is carved from train.")
+    group_column: str | None = spec(None, "Long format: column of groups (subject, recording) "
+                                    "kept whole within one split (NPZ: an optional 'groups' "
+                                    "array).")
     feature_columns: list[str] | None = spec(None, "Long format: feature columns; null means every "
                                              "other numeric column.")
     val_fraction: float = spec(0.15, "Share of each class put in the validation split.",
@@ -206,12 +248,17 @@ class LoaderConfig:
     prefetch_factor: int | None = spec(None, "dataloader: batches prefetched per worker "
                                        "(null: PyTorch's default).", ge=1)
     drop_last: bool = spec(False, "Drop the last incomplete training batch (both modes).")
+    sampler: str = spec("random", "Training order: random (each sequence once per epoch) or "
+                        "balanced (classes drawn equally often, with replacement; multiclass "
+                        "and binary).", choices=("random", "balanced"))
 
 
 @dataclass
 class Config:
     experiment: ExperimentConfig = spec(None, "Identity, seed and device.",
                                         factory=ExperimentConfig)
+    task: TaskConfig = spec(None, "What is predicted, the loss and the metrics.",
+                            factory=TaskConfig)
     data: DataConfig = spec(None, "Data source and split.", factory=DataConfig)
     model: ModelConfig = spec(None, "Architecture.", factory=ModelConfig)
     optim: OptimConfig = spec(None, "Optimizer.", factory=OptimConfig)
@@ -310,7 +357,13 @@ def _coerce(value: Any, tp, key: str, problems: list) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _coerce(value, args[0], key, problems)
+        # Several types (``float | str``): the first that accepts the value wins.
+        for arg in args[:-1]:
+            trial: list = []
+            out = _coerce(value, arg, key, trial)
+            if not trial:
+                return out
+        return _coerce(value, args[-1], key, problems)
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
