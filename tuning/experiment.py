@@ -6,10 +6,14 @@ The layout::
       sweep.yaml          frozen spec: the space as read, the resolved base config, the budget
       study.db            Optuna study (SQLite): optuna-dashboard sqlite:///.../study.db
       trials.csv          one row per trial: status, epochs, best/last metric, params, checkpoint
-      best_config.yaml    complete standalone config of the best trial (python -m core.train)
+      best_config.yaml    complete standalone config of the best trial (python -m core.train);
+                          with confirmation, of the confirmed winner
+      confirmation.json   confirmation phase: candidates, runs, mean / sd / 95% interval, winner
+      confirmation.csv    the same per-candidate table (tuning.confirm)
       sweep.log           the driver's log
       sweep.lock          "<pid> <host>" while a driver runs the sweep
       tune/run-<k>/<trial>/   Ray Tune's trial directories and checkpoints, one run per start
+                          (search trials t0000..., confirmation runs c0000...)
 
 With an object-store ``--storage-path`` the ``tune`` folder lives at the URI the spec names
 (``trial_storage``) and the rest stays local (``tuning.trial_store``).
@@ -33,8 +37,9 @@ from core.files import atomic_write_text
 from tuning.space import SearchSpace, parse_space
 from tuning.trial_store import TrialStore
 
-__all__ = ["BEST_CONFIG_FILE", "CHECKPOINT_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE",
-           "PARAMS_FILE", "REPORT_DIR", "RESULT_FILE", "SPEC_FILE", "STUDY_FILE",
+__all__ = ["BEST_CONFIG_FILE", "CHECKPOINT_FILE", "CONFIRMATION_CSV_FILE", "CONFIRMATION_FILE",
+           "LEDGER", "LOCK_FILE", "LOG_FILE", "PARAMS_FILE", "REPORT_DIR", "RESULT_FILE",
+           "SPEC_FILE", "STUDY_FILE",
            "TRIALS_CSV_FILE", "TUNE_DIR", "check_name", "hold_lock", "is_sweep_dir",
            "publish_ledger", "read_spec", "running_pid", "space_of", "trial_key", "trial_store",
            "write_spec"]
@@ -45,6 +50,8 @@ SPEC_FILE = "sweep.yaml"
 STUDY_FILE = "study.db"
 TRIALS_CSV_FILE = "trials.csv"
 BEST_CONFIG_FILE = "best_config.yaml"
+CONFIRMATION_FILE = "confirmation.json"
+CONFIRMATION_CSV_FILE = "confirmation.csv"
 LOG_FILE = "sweep.log"
 LOCK_FILE = "sweep.lock"  # "<pid> <host>" while a driver runs the sweep
 TUNE_DIR = "tune"
@@ -55,7 +62,8 @@ PARAMS_FILE = "params.json"  # the trial's config as Tune started it
 CHECKPOINT_FILE = "checkpoint.pt"  # in each checkpoint_<n>/ folder
 
 # What the sweep copies next to its trials when they live in an object store.
-LEDGER = (SPEC_FILE, STUDY_FILE, TRIALS_CSV_FILE, BEST_CONFIG_FILE, LOG_FILE)
+LEDGER = (SPEC_FILE, STUDY_FILE, TRIALS_CSV_FILE, BEST_CONFIG_FILE, CONFIRMATION_FILE,
+          CONFIRMATION_CSV_FILE, LOG_FILE)
 
 
 def trial_key(number: int) -> str:

@@ -7,6 +7,12 @@ The best trial is chosen by the sweep's metric and mode over every epoch it repo
 that did not fail (errored and non-finite trials are FAIL in the study and never chosen). The file
 is the sweep's base config plus the trial's parameters, with ``training.epochs`` set to the
 sweep's full trial length, so ``python -m core.train --config FILE`` retrains that trial.
+
+When the sweep confirmed its best configurations (``tuning.confirm``), the default is the
+confirmed winner instead: the file trains its first completed confirmation run (its seed
+included, so the retrain repeats that run's curve), and its header gives the confirmed mean and
+95% interval, and the search-phase best when that was another configuration. ``--trial c0003``
+exports a confirmation run.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from optuna.trial import TrialState
 from core.cli import EXIT_OK, fail
 from core.config import config_to_dict
 from core.files import atomic_write_text
+from tuning.confirm import confirm_key, read_confirmation
 from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
 from tuning.results import trial_rows
-from tuning.study import load_study
+from tuning.study import load_confirm_study, load_study
 from tuning.trainable import trial_config
 
 __all__ = ["export_best", "main"]
@@ -55,8 +62,17 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     eligible = [t for t in own if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                 and t.intermediate_values]
     pick = max if space.mode == "max" else min
+    confirmed, key_of, phase = None, trial_key, "search"
+    summary = read_confirmation(exp_dir) if trial is None else None
+    if summary is not None and summary.get("winner") is not None:
+        confirmed = summary["candidates"][summary["winner"]]
+        trial = next(r["trial"] for r in confirmed["runs"] if r["value"] is not None)
+    if trial is not None and trial.startswith("c"):
+        confirm = load_confirm_study(exp_dir)
+        own = confirm.get_trials(deepcopy=False) if confirm is not None else []
+        study, key_of, phase = confirm, confirm_key, "confirm"
     if trial is not None:
-        chosen = [t for t in own if trial_key(t.number) == trial]
+        chosen = [t for t in own if key_of(t.number) == trial]
         if not chosen:
             raise ValueError(f"{exp_dir}: no trial {trial!r}")
         best = chosen[0]
@@ -67,30 +83,57 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     values = best.intermediate_values
     epoch = pick(values, key=values.get) if values else 0
     params = best.user_attrs.get("params") or dict(best.params)
-    cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {trial_key(best.number)}",
+    name = key_of(best.number)
+    cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {name}",
                        space.cpus_per_trial)
-    row = next(r for r in trial_rows(study, exp_dir, space) if r["number"] == best.number)
+    row = next(r for r in trial_rows(study, exp_dir, space, phase=phase, key_of=key_of)
+               if r["number"] == best.number)
     try:
         version = metadata.version("seqtune")
     except metadata.PackageNotFoundError:
         version = "unknown"
     header = (f"# Exported from sweep {exp_dir.name} ({exp_dir})\n"
-              f"# trial {trial_key(best.number)}: {space.metric} = "
+              + _confirmed_lines(summary, confirmed, name, space.metric) +
+              f"# trial {name}: {space.metric} = "
               f"{values[epoch] if values else float('nan'):.6g} at epoch {epoch} of "
               f"{space.max_epochs} (status {best.state.name.lower()})\n"
               f"# exported {datetime.now().isoformat(timespec='seconds')} by seqtune {version}\n"
               f"# train it: python -m core.train --config {out}\n")
     atomic_write_text(out, header + yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    return {"trial": trial_key(best.number), "value": values.get(epoch, float("nan")),
+    return {"trial": name, "value": values.get(epoch, float("nan")),
             "epoch": epoch, "checkpoint": row["checkpoint"],
-            "checkpoint_epoch": row["checkpoint_epoch"], "params": params}
+            "checkpoint_epoch": row["checkpoint_epoch"], "params": params,
+            "confirmed": confirmed}
+
+
+def _confirmed_lines(summary: dict | None, confirmed: dict | None, run: str, metric: str) -> str:
+    """The header lines that say a file holds the confirmed winner (empty when it does not)."""
+    if confirmed is None or summary is None:
+        return ""
+
+    def num(v) -> str:
+        return "n/a" if v is None else f"{v:.6g}"
+
+    top = summary["candidates"][0]
+    lines = (f"# confirmed winner: the configuration of search trial {confirmed['trial']}, "
+             f"{metric} (last epoch) mean {num(confirmed['mean'])}, sd {num(confirmed['sd'])}, "
+             f"95% interval [{num(confirmed['low'])}, {num(confirmed['high'])}] over "
+             f"{confirmed['n']} fresh seed(s); {summary['test_metric']} mean "
+             f"{num(confirmed['test_mean'])}\n"
+             f"# this file trains its confirmation run {run} (its seed included)\n")
+    if top["trial"] != confirmed["trial"]:
+        lines += (f"# search-phase best was {top['trial']} ({metric} {num(top['search_score'])});"
+                  f" confirmed mean {num(top['mean'])}\n")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tuning.export", description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
     p.add_argument("--out", type=Path, required=True, help="YAML file to write")
-    p.add_argument("--trial", help="export this trial (e.g. t0007) instead of the best")
+    p.add_argument("--trial", help="export this trial (e.g. t0007, or a confirmation run "
+                                   "c0003) instead of the best (the confirmed winner when the "
+                                   "sweep confirmed)")
     p.add_argument("--allow-partial", action="store_true", help="export from an unfinished sweep")
     args = p.parse_args(argv)
     if not is_sweep_dir(args.sweep):

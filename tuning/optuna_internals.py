@@ -6,7 +6,7 @@ Optuna and fails, naming the one that moved, if a release changes it. Nothing el
 project touches an Optuna name that starts with ``_``.
 
 - ``Study._storage``, ``Study._study_id``: a live ``Trial`` by number (Optuna has no public
-  "trial by number" for a running trial).
+  "trial by number" for a running trial); the storage a second study in the same database opens.
 - the ``fixed_params`` system attribute: what ``Study.enqueue_trial`` uses to make a trial's
   ``suggest_*`` return given values; set here on a trial that already exists.
 - ``FrozenStudy._study_id``, ``FrozenTrial._trial_id`` and ``optuna.study._frozen.FrozenStudy``:
@@ -21,8 +21,14 @@ import optuna
 from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial
 
-__all__ = ["FrozenStudy", "fix_params", "storage_study_id", "storage_trial_id",
+__all__ = ["FrozenStudy", "fix_params", "storage_of", "storage_study_id", "storage_trial_id",
            "trial_by_number"]
+
+
+def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
+    """The storage ``study`` reads and writes (``Study._storage``): a second study (the
+    confirmation phase) is opened on the same storage."""
+    return study._storage
 
 
 def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.Trial:

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,26 +171,30 @@ def _checkpoint_near(exp_dir: Path, store: TrialStore, key: str, metric: str,
     return "", ""
 
 
-def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
+def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search",
+               key_of: Callable[[int], str] = trial_key) -> list[dict]:
     """One row per trial of ``study`` (an ``optuna.Study``), from the study (states, values,
-    parameters) and the disk (checkpoints): the rows of trials.csv, in trial order.
+    parameters) and the disk (checkpoints): the rows of trials.csv, in trial order. ``phase``
+    and ``key_of`` name the study's phase and its trials (``tuning.confirm``: "confirm", c0000).
 
-    Columns: trial, number, status (``STATUS``), epochs, best_<metric>, best_epoch,
+    Columns: trial, phase, number, status (``STATUS``), epochs, best_<metric>, best_epoch,
     last_<metric>, failure, gpu, node, checkpoint (path or URI, "" if none), checkpoint_epoch,
-    then ``param:<dotted key>`` per parameter. Empty cells are "".
+    then ``confirms`` (a confirmation run: the search trial whose configuration it retrains) and
+    ``param:<dotted key>`` per parameter. Empty cells are "".
     """
     rows = []
     pick = max if space.mode == "max" else min
     store = trial_store(exp_dir)
     for t in study.get_trials(deepcopy=False):
-        key = trial_key(t.number)
+        key = key_of(t.number)
         values = t.intermediate_values
         best_epoch = pick(values, key=values.get) if values else None
         checkpoint, checkpoint_epoch = "", ""
         if best_epoch is not None:
             checkpoint, checkpoint_epoch = _checkpoint_near(exp_dir, store, key, space.metric,
                                                             values[best_epoch])
-        row = {"trial": key, "number": t.number, "status": STATUS.get(t.state.name, t.state.name),
+        row = {"trial": key, "phase": phase, "number": t.number,
+               "status": STATUS.get(t.state.name, t.state.name),
                "epochs": max(values) if values else 0,
                f"best_{space.metric}": values[best_epoch] if values else "",
                "best_epoch": best_epoch or "",
@@ -197,15 +202,22 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
                "failure": t.user_attrs.get("failure", ""),
                "gpu": t.user_attrs.get("gpu", ""), "node": t.user_attrs.get("node", ""),
                "checkpoint": checkpoint, "checkpoint_epoch": checkpoint_epoch}
+        if "search_trial" in t.user_attrs:
+            row["confirms"] = t.user_attrs["search_trial"]
         for k, v in (t.user_attrs.get("params") or t.params).items():
             row[f"param:{k}"] = v
         rows.append(row)
     return rows
 
 
-def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
-    """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (columns in first-seen order)."""
+def write_trials_csv(study, exp_dir: Path, space: SearchSpace, confirm=None,
+                     confirm_key: Callable[[int], str] | None = None) -> None:
+    """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (columns in first-seen order):
+    the search's trials, then those of the ``confirm`` study (phase "confirm", named by
+    ``confirm_key``) when there is one."""
     rows = trial_rows(study, exp_dir, space)
+    if confirm is not None and confirm_key is not None:
+        rows += trial_rows(confirm, exp_dir, space, phase="confirm", key_of=confirm_key)
     columns: list[str] = []
     for r in rows:
         columns += [k for k in r if k not in columns]

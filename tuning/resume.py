@@ -10,6 +10,7 @@ missing trials, so the sweep ends with exactly ``num_samples`` trials.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -42,17 +43,19 @@ def spec_changes(old: dict, new: dict) -> list[str]:
     return changed
 
 
-def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace) -> list[Continuing]:
+def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
+              key_of: Callable[[int], str] = trial_key) -> list[Continuing]:
     """Brings RUNNING trials of an interrupted sweep in line with the disk.
 
     Returns the trials to continue. A trial whose last epoch (``max_epochs``) is on disk is closed
     as COMPLETE with its best value; one with no checkpoint restarts from scratch; any other one
     continues from its latest verified checkpoint; one whose checkpoints are all damaged is FAIL.
-    Epochs a checkpoint holds but the study lost are reported to the study again.
+    Epochs a checkpoint holds but the study lost are reported to the study again. ``key_of``
+    names a trial by its number (``tuning.confirm`` names its runs c0000, ...).
     """
     continuing = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-        key = trial_key(t.number)
+        key = key_of(t.number)
         path, state, damaged = latest_checkpoint(exp_dir, key)
         trial = trial_by_number(study, t.number)
         if state is None and damaged:

@@ -39,7 +39,8 @@ class Continuing:
 class StudySearcher(Searcher):
     def __init__(self, study: optuna.Study, define: Callable[[Any], dict], *, metric: str,
                  mode: str, max_epochs: int, continuing: list[Continuing] | None = None,
-                 fixed: dict[str, Any] | None = None, on_change: Callable[[], None] | None = None):
+                 fixed: dict[str, Any] | None = None, on_change: Callable[[], None] | None = None,
+                 key_of: Callable[[int], str] = trial_key):
         super().__init__(metric=metric, mode=mode)
         self.study = study
         self.define = define
@@ -47,6 +48,7 @@ class StudySearcher(Searcher):
         self.continuing = list(continuing or [])
         self.fixed = dict(fixed or {})  # sweep-level settings every trial receives
         self.on_change = on_change
+        self.key_of = key_of  # trial number -> trial name (t0007; c0003 for confirmation runs)
         self._live: dict[str, optuna.trial.Trial] = {}
         self._reported: dict[str, set[int]] = {}
 
@@ -69,7 +71,7 @@ class StudySearcher(Searcher):
         trial.set_user_attr("tune_trial_id", trial_id)
         self._live[trial_id] = trial
         self._reported[trial_id] = reported
-        return {**self.fixed, "params": params, "trial_key": trial_key(trial.number),
+        return {**self.fixed, "params": params, "trial_key": self.key_of(trial.number),
                 "resume_from": resume_from, "suggested_at": time.time()}
 
     def _report(self, trial_id: str, result: dict) -> None:

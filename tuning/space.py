@@ -29,7 +29,7 @@ __all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space",
 
 SPACE_KEYS = {"base_config", "metric", "mode", "num_samples", "max_epochs",
               "checkpoint_interval_s", "scheduler",
-              "sampler", "resources", "params"}
+              "sampler", "resources", "confirm", "params"}
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 RANGE_OPS = {"gt": lambda v, b: v > b, "ge": lambda v, b: v >= b, "lt": lambda v, b: v < b,
              "le": lambda v, b: v <= b}
@@ -66,6 +66,13 @@ class SearchSpace:
     # Seconds between a trial's checkpoints (its last epoch is always saved); 0 saves every
     # epoch. A killed trial resumes from its newest checkpoint, so this bounds the work lost.
     checkpoint_interval_s: float = 10.0
+    # Confirmation (tuning.confirm, docs/confirmation.md): after the search, the best
+    # ``confirm_top_k`` distinct configurations are retrained at full length on
+    # ``confirm_seeds`` fresh seeds each; 0 switches it off. Costs top_k * seeds * max_epochs
+    # trial-epochs. ``confirm_budget_share``: the part of --time-budget kept for it.
+    confirm_top_k: int = 0
+    confirm_seeds: int = 0
+    confirm_budget_share: float = 0.2
     params: list[Param] = field(default_factory=list)
     raw: dict = field(default_factory=dict)  # the file as read: frozen into the sweep directory
 
@@ -269,7 +276,8 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
     sections = {}
     for name, keys in (("scheduler", {"grace_period", "reduction_factor"}),
                        ("sampler", {"name", "seed", "n_startup_trials"}),
-                       ("resources", {"trials_per_gpu", "cpus_per_trial"})):
+                       ("resources", {"trials_per_gpu", "cpus_per_trial"}),
+                       ("confirm", {"top_k", "seeds", "budget_share"})):
         sec = raw.get(name, {}) or {}
         if not isinstance(sec, dict):
             problems.append((name, f"expected a mapping, got {sec!r}"))
@@ -296,6 +304,15 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
                                lambda v: v >= 1, "must be >= 1")
     space.cpus_per_trial = get(s, "cpus_per_trial", "resources.cpus_per_trial", float, 1.0,
                                lambda v: v > 0, "must be > 0")
+
+    s = sections["confirm"]
+    space.confirm_top_k = get(s, "top_k", "confirm.top_k", int, 0, lambda v: v >= 0,
+                              "must be >= 0 (0: no confirmation)")
+    space.confirm_seeds = get(s, "seeds", "confirm.seeds", int, 3 if space.confirm_top_k else 0,
+                              lambda v: v >= (1 if space.confirm_top_k else 0),
+                              "must be >= 1 when top_k > 0 (2 or more give an interval)")
+    space.confirm_budget_share = get(s, "budget_share", "confirm.budget_share", float, 0.2,
+                                     lambda v: 0 < v < 1, "must lie strictly between 0 and 1")
 
     params_raw = raw.get("params")
     if not isinstance(params_raw, dict) or not params_raw:

@@ -15,33 +15,75 @@ import optuna
 from optuna.trial import TrialState
 
 from tuning.experiment import STUDY_FILE
+from tuning.optuna_internals import storage_of
 from tuning.space import SearchSpace
 from tuning.storage import MirroredStorage, sqlite_storage
 
-__all__ = ["count_finished", "load_study", "make_sampler", "open_study", "warm_start"]
+__all__ = ["CONFIRM_SUFFIX", "count_finished", "load_confirm_study", "load_study", "make_sampler",
+           "open_confirm_study", "open_study", "warm_start"]
+
+# The confirmation phase (tuning.confirm) is a second study in the same study.db, named
+# "<sweep name>-confirm": the search's sampler never sees its trials.
+CONFIRM_SUFFIX = "-confirm"
 
 
 def _direction(space: SearchSpace) -> str:
     return "maximize" if space.mode == "max" else "minimize"
 
 
+def _search_name(names: list[str]) -> str | None:
+    """The search study among a study.db's study names: the only one, or the one whose
+    confirmation study is the other."""
+    if len(names) == 1:
+        return names[0]
+    if len(names) == 2:
+        for n in names:
+            if n + CONFIRM_SUFFIX in names:
+                return n
+    return None
+
+
 def load_study(exp_dir: Path) -> optuna.Study:
-    """The sweep's study, whatever the directory is called now, read from ``study.db``.
+    """The sweep's (search) study, whatever the directory is called now, read from ``study.db``.
 
     Never creates a database: opening an SQLite URL creates and migrates one, which must be the
     driver's job alone.
 
     Raises:
-        ValueError: there is no study.db yet, or it holds other than one study.
+        ValueError: there is no study.db yet, or it holds other than one search study (and at
+            most its confirmation study).
     """
     exp_dir = Path(exp_dir)
     if not (exp_dir / STUDY_FILE).is_file():
         raise ValueError(f"{exp_dir}: no {STUDY_FILE} (yet)")
     storage = sqlite_storage(exp_dir / STUDY_FILE)
     names = optuna.get_all_study_names(storage)
-    if len(names) != 1:
-        raise ValueError(f"{exp_dir / STUDY_FILE}: expected one study, found {len(names)}")
-    return optuna.load_study(study_name=names[0], storage=storage)
+    name = _search_name(names)
+    if name is None:
+        raise ValueError(f"{exp_dir / STUDY_FILE}: expected one study (and its confirmation), "
+                         f"found {len(names)}")
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def load_confirm_study(exp_dir: Path) -> optuna.Study | None:
+    """The sweep's confirmation study from ``study.db``, or None when it has none."""
+    search = load_study(exp_dir)
+    storage = storage_of(search)
+    name = search.study_name + CONFIRM_SUFFIX
+    if name not in optuna.get_all_study_names(storage):
+        return None
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def open_confirm_study(search: optuna.Study) -> optuna.Study:
+    """The driver's confirmation study beside ``search`` (same storage), created if missing.
+    Its trials are made by ``tuning.confirm`` with their parameters fixed, so its sampler only
+    satisfies Optuna's API."""
+    return optuna.create_study(storage=storage_of(search),
+                               study_name=search.study_name + CONFIRM_SUFFIX,
+                               direction=search.direction,
+                               sampler=optuna.samplers.RandomSampler(seed=0),
+                               load_if_exists=True)
 
 
 def make_sampler(space: SearchSpace, offset: int = 0) -> optuna.samplers.BaseSampler:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import logging
 import sys
 import time
@@ -29,6 +30,7 @@ from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail, setup_logging
 from core.config import ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, DataSplits, load_data
 from core.train import SMOKE_OVERRIDES
+from tuning.confirm import confirm_key, run_confirmation, summarize, write_confirmation
 from tuning.experiment import (
     BEST_CONFIG_FILE,
     LOG_FILE,
@@ -88,9 +90,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dashboard-port", type=int, default=8265)
     p.add_argument("--warm-start", type=Path, metavar="DIR",
                    help="seed the study with the finished trials of an earlier sweep")
+    p.add_argument("--confirm", type=_confirm_arg, metavar="K,S",
+                   help="after the search, retrain the K best configurations on S fresh seeds "
+                        "each and keep the best mean (overrides the space's confirm; 0: off; "
+                        "docs/confirmation.md)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny CPU sweep for tests: 8 trials of 4 epochs on tiny data")
     return p
+
+
+def _confirm_arg(text: str) -> tuple[int, int]:
+    """``--confirm K,S`` (or ``0``: off) -> (K, S)."""
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError:
+        parts = []
+    if parts == [0]:
+        return (0, 0)
+    if len(parts) != 2 or parts[0] < 1 or parts[1] < 1:
+        raise argparse.ArgumentTypeError(f"expected K,S with K >= 1 and S >= 1, or 0; got {text!r}")
+    return parts[0], parts[1]
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,7 @@ class SweepOptions:
     overrides: list[str] = field(default_factory=list)  # KEY=VALUE for the base config
     warm_start: Path | None = None  # earlier sweep whose finished trials seed the study
     smoke: bool = False  # tiny CPU sweep: 8 trials of 4 epochs on tiny data
+    confirm: tuple[int, int] | None = None  # (top_k, seeds) overriding the space's; (0, 0): off
     ray: RayOptions = RayOptions()
 
     @classmethod
@@ -120,7 +140,8 @@ class SweepOptions:
                    storage_path=args.storage_path, num_samples=args.num_samples,
                    max_epochs=args.max_epochs, trials_per_gpu=args.trials_per_gpu,
                    max_failures=args.max_failures, overrides=list(args.overrides),
-                   warm_start=args.warm_start, smoke=args.smoke, ray=ray)
+                   warm_start=args.warm_start, smoke=args.smoke, confirm=args.confirm,
+                   ray=ray)
 
 
 def new_spec(opts: SweepOptions) -> dict:
@@ -138,6 +159,10 @@ def new_spec(opts: SweepOptions) -> dict:
                    scheduler={"grace_period": 2, "reduction_factor": 2},
                    resources={"trials_per_gpu": 1, "cpus_per_trial": 1})
         raw["sampler"] = {**(raw.get("sampler") or {}), "n_startup_trials": 4}
+        raw.pop("confirm", None)  # the smoke sweep confirms only when --confirm asks
+    if opts.confirm is not None:
+        raw["confirm"] = {**(raw.get("confirm") or {}), "top_k": opts.confirm[0],
+                          "seeds": opts.confirm[1]}
     for flag, key in ((opts.num_samples, "num_samples"), (opts.max_epochs, "max_epochs")):
         if flag is not None:
             raw[key] = flag
@@ -318,8 +343,20 @@ def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:
 
 def _run(opts: SweepOptions, sweep: _Sweep) -> int:
     study, storage = open_study(sweep.exp_dir, sweep.name, sweep.space)
+    space, budget = sweep.space, opts.ray.time_budget
+    search_opts = opts
+    if space.confirm_top_k and budget is not None:
+        search_budget = budget * (1 - space.confirm_budget_share)
+        log.info("time budget %g s: %g s for the search, the rest (%.0f%%) for confirmation",
+                 budget, search_budget, 100 * space.confirm_budget_share)
+        search_opts = dataclasses.replace(
+            opts, ray=dataclasses.replace(opts.ray, time_budget=search_budget))
+    t0 = time.monotonic()
     try:
-        code = _sweep(opts, sweep, study)
+        code = _sweep(search_opts, sweep, study)
+        if code == EXIT_OK and space.confirm_top_k:
+            left = None if budget is None else budget - (time.monotonic() - t0)
+            code = _confirm(opts, sweep, study, left)
     finally:
         storage.close()
     if code == EXIT_INTERRUPTED:
@@ -328,6 +365,35 @@ def _run(opts: SweepOptions, sweep: _Sweep) -> int:
     if code == EXIT_OK:
         _export(sweep.exp_dir, sweep.space)
         publish_ledger(sweep.exp_dir)
+    return code
+
+
+def _confirm(opts: SweepOptions, sweep: _Sweep, study, budget_s: float | None) -> int:
+    """The confirmation phase (``tuning.confirm``) after a finished search; the exit code."""
+    space, exp_dir = sweep.space, sweep.exp_dir
+    if budget_s is not None and budget_s <= 0:
+        log.warning("confirmation skipped: the time budget is spent")
+        return EXIT_OK
+    ray_opts = dataclasses.replace(opts.ray, time_budget=budget_s)
+    code, confirm = run_confirmation(
+        ray_opts, sweep.spec, space, exp_dir, study, sweep.data,
+        _throttled(lambda: write_trials_csv(study, exp_dir, space), CSV_REFRESH_S))
+    write_trials_csv(study, exp_dir, space, confirm, confirm_key)
+    summary = summarize(exp_dir, space, confirm)
+    write_confirmation(exp_dir, summary)
+    unfinished = sum(not t.state.is_finished() for t in confirm.get_trials(deepcopy=False))
+    if code == EXIT_OK and unfinished and budget_s is None:
+        code = EXIT_INTERRUPTED
+    if summary["winner"] is not None:
+        w = summary["candidates"][summary["winner"]]
+        top = summary["candidates"][0]
+        log.info("confirmed winner: the configuration of %s: %s mean %.4f, 95%% interval "
+                 "[%.4f, %.4f] over %d seed(s) (last epoch); search-phase best %s (%.4f)%s",
+                 w["trial"], space.metric, w["mean"], w["low"], w["high"], w["n"],
+                 top["trial"], top["search_score"],
+                 "" if top is w else f", confirmed mean {top['mean']:.4f}")
+    else:
+        log.warning("confirmation: no run finished; the search-phase best stands")
     return code
 
 

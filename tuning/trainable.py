@@ -11,7 +11,13 @@ Fault injection for tests, ``SEQTUNE_FAULTS="KIND:TRIAL:EPOCH,..."``: ``raise_on
 reporting EPOCH, once (a marker in ``SEQTUNE_FAULT_DIR`` remembers it); ``kill_once`` SIGKILLs the
 trial's own worker process there, once; ``raise`` and ``kill`` do it in every attempt, at the
 first report at or after EPOCH (a retried trial resumes past EPOCH); ``nan`` poisons the trial's
-training data with NaN, ``inf`` with inf.
+training data with NaN, ``inf`` with inf; ``lucky`` adds 0.5 to the metric the trial reports
+from EPOCH on (its checkpoints keep the true values): a lucky outlier of the search, for the
+confirmation tests.
+
+A confirmation run (``tuning.confirm``; ``evaluate_test`` in its config) evaluates the test split
+after its last epoch and reports ``test_<name>`` for each of ``core.loop.evaluate``'s metrics with
+that epoch (the last report waits for it, so a run killed meanwhile resumes and evaluates again).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.config import apply_overrides, config_from_dict
 from core.data import DataSplits
-from core.loop import NonFiniteLossError, fit
+from core.loop import NonFiniteLossError, evaluate, fit
 from tuning.experiment import CHECKPOINT_FILE
 
 __all__ = ["SharedData", "asha_rungs", "checkpoint_due", "process_started_at", "report_due",
@@ -219,9 +225,18 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
                           worker_trials=worker_trials, worker_imported_at=_imported_at,
                           entered_at=entered_at, fit_entered_at=fit_entry)
         result = {**metrics, **gpu, **timing, "start_epoch": start_epoch}
+        for kind, at in _faults(key):
+            if kind == "lucky" and metrics["epoch"] >= at and metric in result:
+                result[metric] += 0.5
         save = checkpoint_due(metrics["epoch"], max_epochs, t0 - last["saved"],
                               checkpoint_interval_s)
-        if not report_due(metrics["epoch"], max_epochs, rungs, t0 - last["reported"], save):
+        if config.get("evaluate_test") and metrics["epoch"] >= max_epochs:
+            # Reported after fit returns, with the test metrics of this epoch's model.
+            write_checkpoint(Path(final_dir.name) / CHECKPOINT_FILE, durable=False)
+            result["earlier_epochs"] = pending[:]
+            pending.clear()
+            final.append(result)
+        elif not report_due(metrics["epoch"], max_epochs, rungs, t0 - last["reported"], save):
             pending.append(result)
         else:
             result["earlier_epochs"] = pending[:]
@@ -241,8 +256,19 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         last["epoch"] = metrics["epoch"]
         _inject(key, metrics["epoch"], first_report)
 
+    final: list[dict] = []  # a confirmation run's last epoch, reported with its test metrics
+    final_dir = tempfile.TemporaryDirectory(prefix="seqtune-")
     try:
-        fit(cfg, data, reporter=reporter, resume=state, device=device)
+        fitted = fit(cfg, data, reporter=reporter, resume=state, device=device)
+        if final:
+            result = final[0]
+            if len(data.test):
+                test = evaluate(fitted.model, data.test, cfg.training.eval_batch_size,
+                                fitted.device, fitted.precision, data.num_classes)
+                result.update({f"test_{k}": v for k, v in test.items()})
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(final_dir.name))
     except NonFiniteLossError as exc:
         tune.report({"epoch": last["epoch"] + 1, metric: float("nan"), "nonfinite": 1,
                      "error": str(exc), **gpu, "earlier_epochs": pending[:]})
+    finally:
+        final_dir.cleanup()

@@ -19,7 +19,7 @@ import optuna
 
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail
 from core.data import DataSplits
-from tuning.experiment import trial_store
+from tuning.experiment import trial_key, trial_store
 from tuning.searcher import Continuing
 from tuning.space import SearchSpace, compile_space
 from tuning.workers import MPSDaemon, share_idle_workers, worker_bytecode_cache, worker_preload
@@ -91,11 +91,16 @@ def _start_mps(opts: RayOptions, space: SearchSpace, exp_dir: Path) -> MPSDaemon
 
 def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                study: optuna.Study, continuing: list[Continuing], to_run: int, data: DataSplits,
-               on_change: Callable[[], None]) -> int:
+               on_change: Callable[[], None], *, key_of: Callable[[int], str] = trial_key,
+               asha: bool = True, evaluate_test: bool = False) -> int:
     """Runs ``to_run`` trials (``continuing`` first, then new ones the study samples) and
     returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, or ``EXIT_USAGE`` when
     ``--mps on`` cannot start MPS. ``on_change`` runs (throttled by the caller) whenever a trial
-    ends. At a time budget, trials still running are closed in the study (PRUNED or FAIL)."""
+    ends. At a time budget, trials still running are closed in the study (PRUNED or FAIL).
+
+    The confirmation phase (``tuning.confirm``) runs its trials through here too: ``key_of``
+    names them, ``asha=False`` trains every trial to ``max_epochs`` (a FIFO scheduler), and
+    ``evaluate_test`` has each trial evaluate the test split after its last epoch."""
     import ray
 
     store = trial_store(exp_dir)
@@ -110,7 +115,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         # Tune is imported only now (seconds where the driver may not write bytecode): the idle
         # workers Ray has just started import their own copy meanwhile.
         from ray import tune
-        from ray.tune.schedulers import ASHAScheduler
+        from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
         from tuning.searcher import StudySearcher
         from tuning.trainable import SharedData, asha_rungs, train_trial
@@ -137,13 +142,15 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                                  cpus_per_trial=space.cpus_per_trial,
                                  checkpoint_interval_s=space.checkpoint_interval_s,
                                  rungs=asha_rungs(space.grace_period, space.reduction_factor,
-                                                  space.max_epochs)), per_trial)
+                                                  space.max_epochs) if asha else ()), per_trial)
         searcher = StudySearcher(
             study, compile_space(space.params), metric=space.metric, mode=space.mode,
-            max_epochs=space.max_epochs, continuing=continuing, on_change=on_change)
+            max_epochs=space.max_epochs, continuing=continuing, on_change=on_change,
+            key_of=key_of, fixed={"evaluate_test": evaluate_test})
         scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
                                   grace_period=space.grace_period,
-                                  reduction_factor=space.reduction_factor)
+                                  reduction_factor=space.reduction_factor) if asha else \
+            FIFOScheduler()
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(

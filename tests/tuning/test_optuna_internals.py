@@ -50,3 +50,9 @@ def test_storage_ids_of_frozen_studies_and_trials(study):
     assert storage.get_study_name_from_id(sid) == "s"
     trial = storage.get_all_trials(sid)[0]
     assert storage.get_trial_number_from_id(oi.storage_trial_id(trial)) == 0
+
+
+def test_storage_of_opens_a_second_study_beside_the_first(study):
+    # A study created on storage_of(study) shares the database: both names are listed.
+    other = optuna.create_study(storage=oi.storage_of(study), study_name="other")
+    assert set(optuna.get_all_study_names(oi.storage_of(other))) == {study.study_name, "other"}
