@@ -5,7 +5,9 @@ PNGs, no scripts, no external files) plus the PNGs themselves into ``--out`` (de
 experiment directory's ``report/``). Figures: best-so-far metric against wall time and against
 trials; every trial's learning curve coloured by status, with ASHA's rungs marked; the metric
 against each parameter; parameter importances (Optuna's PED-ANOVA evaluator); parallel
-coordinates. It reads only what is on disk, so it also works while the sweep runs.
+coordinates; with a confirmation phase (``tuning.confirm``), its per-candidate table and the
+search score against the confirmed mean with 95% intervals. It reads only what is on disk, so it
+also works while the sweep runs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from core.cli import EXIT_OK, fail
 from core.files import atomic_write_text
+from tuning.confirm import read_confirmation
 from tuning.experiment import REPORT_DIR, SPEC_FILE, STUDY_FILE, is_sweep_dir, read_spec, space_of
 from tuning.results import finite, trial_history, trial_rows
 from tuning.study import load_study
@@ -41,7 +44,56 @@ def collect(exp_dir: Path) -> dict:
         results = trial_history(exp_dir, r["trial"])
         curves[r["trial"]] = [(res["epoch"], res.get(space.metric), res.get("timestamp"))
                               for res in results]
-    return {"space": space, "study": study, "rows": rows, "curves": curves, "name": exp_dir.name}
+    return {"space": space, "study": study, "rows": rows, "curves": curves, "name": exp_dir.name,
+            "confirmation": read_confirmation(exp_dir)}
+
+
+def _fig_confirmation(plt, conf):
+    """One point per candidate: its search score (x) against its confirmed mean (y) with the
+    95% interval; the diagonal is where confirmation would agree with the search."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    pts = [c for c in conf["candidates"] if c["mean"] is not None]
+    for i, c in enumerate(conf["candidates"]):
+        if c["mean"] is None:
+            continue
+        lo = c["mean"] - c["low"] if c["low"] is not None else 0.0
+        hi = c["high"] - c["mean"] if c["high"] is not None else 0.0
+        win = i == conf["winner"]
+        ax.errorbar([c["search_score"]], [c["mean"]], yerr=[[lo], [hi]], fmt="o", capsize=4,
+                    color="#d62728" if win else "#1f77b4")
+        ax.annotate(c["trial"] + (" (winner)" if win else ""), (c["search_score"], c["mean"]),
+                    textcoords="offset points", xytext=(5, 5), fontsize=8)
+    if pts:
+        vals = [c["search_score"] for c in pts] + [c["mean"] for c in pts]
+        ax.plot([min(vals), max(vals)], [min(vals), max(vals)], "--", color="#999", lw=1)
+    ax.set_xlabel(f"search score ({conf['metric']}, best epoch)")
+    ax.set_ylabel(f"confirmed mean ({conf['metric']}, last epoch), 95% interval")
+    fig.tight_layout()
+    return fig
+
+
+def _confirmation_html(conf) -> str:
+    def num(v):
+        return "-" if v is None else f"{v:.4f}"
+
+    m, tm = conf["metric"], conf["test_metric"]
+    head = ["rank", "search trial", f"search {m}", "runs", f"mean {m}", "sd", "95% interval",
+            f"mean {tm}", "seeds"]
+    rows = []
+    for i, c in enumerate(conf["candidates"]):
+        cells = [str(i + 1) + (" (winner)" if i == conf["winner"] else ""), c["trial"],
+                 num(c["search_score"]), str(c["n"]), num(c["mean"]), num(c["sd"]),
+                 f"[{num(c['low'])}, {num(c['high'])}]", num(c["test_mean"]),
+                 " ".join(str(r["seed"]) for r in c["runs"])]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    w = conf["winner"]
+    said = "no confirmation run has finished yet" if w is None else (
+        f"the winner is the configuration of {conf['candidates'][w]['trial']}: best mean "
+        f"confirmed {m} over fresh seeds (each run's last epoch); best_config.yaml holds it")
+    return (f"<h2>Confirmation</h2><p>The top {len(conf['candidates'])} configurations of the "
+            f"search, retrained at full length on seeds {conf['seeds']}; {html.escape(said)}."
+            f"</p><table><tr>{header}</tr>{''.join(rows)}</table>")
 
 
 def _best_key(space):
@@ -245,6 +297,15 @@ def write_report(exp_dir: Path, out: Path) -> Path:
                       f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">')
     if not isinstance(imp, dict):
         blocks.append(f"<h2>Parameter importances</h2><p>{html.escape(imp)}</p>")
+    conf = data["confirmation"]
+    if conf is not None:
+        path = out / "confirmation.png"
+        fig = _fig_confirmation(plt, conf)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        encoded = base64.b64encode(path.read_bytes()).decode()
+        blocks.insert(0, _confirmation_html(conf) + '\n<img alt="Search score against confirmed '
+                      f'mean" src="data:image/png;base64,{encoded}">')
     counts: dict[str, int] = {}
     for r in data["rows"]:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

@@ -1,0 +1,199 @@
+"""tuning.confirm: candidates, seeds, intervals, and a smoke sweep's confirmation (CPU)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState, create_trial
+from scipy import stats
+
+from core.config import ConfigError, load_config
+from tests.tuning.conftest import ROOT, SPACE, run_sweep
+from tuning import confirm as cf
+from tuning.space import load_space, parse_space
+from tuning.study import load_confirm_study, load_study
+from tuning.sweep import build_parser
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _trial(number, state, values, params):
+    t = create_trial(state=state, value=max(values.values()) if state == TrialState.COMPLETE
+                     else None, intermediate_values=values, user_attrs={"params": params})
+    t.number = number
+    return t
+
+
+def test_candidates_prefer_complete_trials_and_distinct_configs():
+    space = load_space(SPACE)  # max_epochs 20, mode max
+    trials = [_trial(0, TrialState.PRUNED, {2: 0.99}, {"a": 1}),
+              _trial(1, TrialState.COMPLETE, {20: 0.80}, {"a": 2}),
+              _trial(2, TrialState.COMPLETE, {20: 0.90}, {"a": 3}),
+              _trial(3, TrialState.COMPLETE, {20: 0.85}, {"a": 3}),  # same config as t0002
+              _trial(4, TrialState.PRUNED, {6: 0.70}, {"a": 4})]
+    got = cf.candidates(trials, space, 4)
+    # Completed at full length first, by score; then pruned ones by depth; duplicates dropped.
+    assert [c["trial"] for c in got] == ["t0002", "t0001", "t0004", "t0000"]
+    assert got[0]["search_score"] == 0.90 and got[0]["complete"]
+
+
+def test_fresh_seeds_avoid_used_ones():
+    # Seeds the search used are never reused for confirmation.
+    assert cf.fresh_seeds(5, {5, 6, 8}, 3) == [7, 9, 10]
+
+
+def test_interval_matches_scipy():
+    values = [0.90, 0.93, 0.91, 0.95]
+    mean, sd, low, high = cf.interval(values)
+    ref = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
+    assert low == pytest.approx(ref[0]) and high == pytest.approx(ref[1])
+    assert sd == pytest.approx(stats.tstd(values))
+    # One value: a mean but no spread.
+    assert cf.interval([0.5])[0] == 0.5 and all(v != v for v in cf.interval([0.5])[1:])
+
+
+def test_space_validates_confirm_keys(tmp_path):
+    raw = yaml.safe_load(SPACE.read_text())
+    for bad, key in (({"top_k": -1}, "confirm.top_k"), ({"top_k": 2, "seeds": 0}, "confirm.seeds"),
+                     ({"top_k": 2, "seeds": 2, "budget_share": 1.5}, "confirm.budget_share"),
+                     ({"top_k": 2, "rounds": 1}, "confirm.rounds")):
+        with pytest.raises(ConfigError) as exc:
+            parse_space({**raw, "confirm": bad}, "s.yaml", SPACE.parent)
+        assert key in str(exc.value)
+    space = parse_space({**raw, "confirm": {"top_k": 3, "seeds": 2}}, "s.yaml", SPACE.parent)
+    assert (space.confirm_top_k, space.confirm_seeds, space.confirm_budget_share) == (3, 2, 0.2)
+
+
+def test_confirm_flag_parses_and_rejects(capsys):
+    assert build_parser().parse_args(["--confirm", "3,2"]).confirm == (3, 2)
+    assert build_parser().parse_args(["--confirm", "0"]).confirm == (0, 0)
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--confirm", "3"])
+    assert exc.value.code == 2
+
+
+def _rows(path):
+    return list(csv.DictReader(path.open()))
+
+
+@pytest.fixture(scope="session")
+def confirmed(tmp_path_factory):
+    """A smoke sweep with --confirm 2,2 in which t0003 is a lucky outlier: 0.5 is added to every
+    val_accuracy it reports during the search (``lucky`` fault), so it ranks first, while its
+    confirmation runs report true values."""
+    root = tmp_path_factory.mktemp("confirm")
+    faults = root / "faults"
+    faults.mkdir()
+    proc = run_sweep(["--space", str(SPACE), "--smoke", "--confirm", "2,2", "--storage-path",
+                      str(root), "--name", "c"],
+                     env={"SEQTUNE_FAULTS": "lucky:t0003:1", "SEQTUNE_FAULT_DIR": str(faults)})
+    return root / "c", proc
+
+
+def test_winner_is_the_best_confirmed_mean_not_the_lucky_search_best(confirmed):
+    exp, proc = confirmed
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((exp / "confirmation.json").read_text())
+    cands = summary["candidates"]
+    # The lucky trial tops the search, but its confirmed runs see its true (lower) scores.
+    assert cands[0]["trial"] == "t0003" and cands[0]["search_score"] > 1.0
+    assert cands[0]["mean"] < cands[0]["search_score"] - 0.4
+    assert len(cands) == 2 and all(c["n"] == 2 for c in cands)
+    means = [c["mean"] for c in cands]
+    assert summary["winner"] == means.index(max(means))
+    w = cands[summary["winner"]]
+    assert w["low"] <= w["mean"] <= w["high"] and w["test_mean"] is not None
+    # Four runs, on two seeds the search never used (it used the base seed, 0).
+    assert sorted({r["seed"] for c in cands for r in c["runs"]}) == summary["seeds"] == [1, 2]
+    rows = _rows(exp / "trials.csv")
+    assert [r["trial"] for r in rows if r["phase"] == "confirm"] == ["c0000", "c0001", "c0002",
+                                                                     "c0003"]
+    assert all(r["status"] == "completed" and r["epochs"] == "4"
+               for r in rows if r["phase"] == "confirm")
+    # The search study has exactly the search's 8 trials: its sampler never saw a confirmation.
+    assert len(load_study(exp).get_trials()) == 8
+    assert len(load_confirm_study(exp).get_trials()) == 4
+    table = _rows(exp / "confirmation.csv")
+    assert [r["winner"] for r in table] == ["1" if i == summary["winner"] else "0"
+                                            for i in range(2)]
+    log = (exp / "sweep.log").read_text()
+    assert f"confirmed winner: the configuration of {w['trial']}" in log
+
+
+def test_best_config_is_the_confirmed_winner_and_retrains_its_run(confirmed, tmp_path):
+    exp, proc = confirmed
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((exp / "confirmation.json").read_text())
+    w = summary["candidates"][summary["winner"]]
+    header = [h for h in (exp / "best_config.yaml").read_text().splitlines()
+              if h.startswith("#")]
+    assert any(f"confirmed winner: the configuration of search trial {w['trial']}" in h
+               for h in header)
+    run_key = next(h.split()[2].rstrip(":") for h in header if h.startswith("# trial c"))
+    assert run_key == w["runs"][0]["trial"]
+    if w["trial"] != "t0003":
+        assert any("search-phase best was t0003" in h for h in header)
+    cfg = load_config(exp / "best_config.yaml")
+    assert cfg.experiment.seed == w["runs"][0]["seed"]
+    run = tmp_path / "run"
+    train = subprocess.run([sys.executable, "-m", "core.train", "--config",
+                            str(exp / "best_config.yaml"), "--output-dir", str(run), "--quiet"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert train.returncode == 0, train.stderr[-2000:]
+    standalone = list(csv.DictReader((run / "metrics.csv").open()))
+    history = {}
+    for path in sorted((exp / "tune").glob(f"run-*/{run_key}/result.json")):
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            for e in [*r.get("earlier_epochs", []), r]:
+                history[e["epoch"]] = e
+    assert len(standalone) == len(history) == 4
+    for s, e in zip(standalone, sorted(history), strict=True):
+        for col in ("train_loss", "val_loss", "val_accuracy"):
+            # The same seed, data and thread count: the confirmation run's curve, exactly.
+            assert float(s[col]) == float(history[e][col]), (run_key, col)
+
+
+def test_kill_during_confirmation_then_resume_does_not_rerun_finished_runs(tmp_path):
+    args = ["--space", str(SPACE), "--smoke", "--confirm", "1,3", "--storage-path",
+            str(tmp_path), "--name", "k"]
+    exp = tmp_path / "k"
+    proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    done_before: set[str] = set()
+    deadline = time.time() + 500
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            try:
+                confirm = load_confirm_study(exp)
+            except Exception:
+                continue
+            finished = {cf.confirm_key(t.number) for t in confirm.get_trials()
+                        if t.state == TrialState.COMPLETE} if confirm else set()
+            if finished:
+                done_before = finished
+                break
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert done_before, "no confirmation run finished before the driver ended"
+    runs_before = {p.name for p in (exp / "tune").glob("run-*")}
+    resumed = run_sweep(["--resume", str(exp)])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    new_runs = {p.name for p in (exp / "tune").glob("run-*")} - runs_before
+    for key in done_before:
+        # A run finished before the kill is closed from disk, never trained again.
+        assert not any((exp / "tune" / r / key).exists() for r in new_runs), key
+    summary = json.loads((exp / "confirmation.json").read_text())
+    assert summary["candidates"][0]["n"] == 3 and summary["winner"] == 0
+    assert all(t.state == TrialState.COMPLETE for t in load_confirm_study(exp).get_trials())
