@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from core.files import check_name
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -478,11 +480,9 @@ def _cross_checks(cfg: Config, problems: list) -> None:
     if not (dev in ("auto", "cpu", "cuda") or
             (dev.startswith("cuda:") and dev[5:].isdigit())):
         problems.append(("experiment.device", f"expected auto, cpu, cuda or cuda:N, got {dev!r}"))
-    name = cfg.experiment.name
-    if not name or len(name) > 100 or not all(c.isalnum() or c in "._-" for c in name) \
-            or name.startswith("."):
-        problems.append(("experiment.name", "use 1-100 letters, digits, '.', '_' or '-', not "
-                                            f"starting with '.'; got {name!r}"))
+    name_problem = check_name(cfg.experiment.name)
+    if name_problem:
+        problems.append(("experiment.name", name_problem))
     es = cfg.training.early_stopping
     if es.patience and METRICS[es.metric] != es.mode:
         problems.append(("training.early_stopping.mode",

@@ -25,7 +25,8 @@ from typing import Any
 
 from core.config import ConfigError, load_yaml, reference
 
-__all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space", "condition_holds"]
+__all__ = ["Param", "SearchSpace", "asha_rungs", "compile_space", "condition_holds", "load_space",
+           "parse_space"]
 
 SPACE_KEYS = {"base_config", "metric", "mode", "num_samples", "max_epochs",
               "checkpoint_interval_s", "scheduler",
@@ -68,6 +69,23 @@ class SearchSpace:
     checkpoint_interval_s: float = 10.0
     params: list[Param] = field(default_factory=list)
     raw: dict = field(default_factory=dict)  # the file as read: frozen into the sweep directory
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """The epochs at which ASHA compares trials (``asha_rungs`` of this space)."""
+        return asha_rungs(self.grace_period, self.reduction_factor, self.max_epochs)
+
+
+def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:
+    """The epochs at which ASHA compares trials: Ray's milestones for one bracket,
+    ``grace_period * reduction_factor**k`` up to ``max_epochs``.
+
+    Example:
+        >>> asha_rungs(2, 3, 20)
+        (2, 6, 18)
+    """
+    count = int(math.log(max_epochs / grace_period) / math.log(reduction_factor) + 1)
+    return tuple(grace_period * reduction_factor ** k for k in range(count))
 
 
 def _num(v: Any) -> float | None:

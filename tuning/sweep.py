@@ -28,12 +28,12 @@ from pathlib import Path
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail, setup_logging
 from core.config import ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, DataSplits, load_data
+from core.files import check_name
 from core.train import SMOKE_OVERRIDES
 from tuning.experiment import (
     BEST_CONFIG_FILE,
     LOG_FILE,
     SPEC_FILE,
-    check_name,
     hold_lock,
     is_sweep_dir,
     publish_ledger,

@@ -1,7 +1,6 @@
 """Export and reproduction: the exported config retrains the trial exactly (CPU)."""
 
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -12,19 +11,11 @@ import yaml
 from core.config import load_config
 from tuning import export, sweep
 from tuning.experiment import LOCK_FILE
+from tuning.results import trial_history
 from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
-
-
-def _trial_history(exp: Path, key: str) -> list[dict]:
-    rows = {}
-    for path in sorted((exp / "tune").glob(f"run-*/{key}/result.json")):
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            rows[r["epoch"]] = r
-    return [rows[e] for e in sorted(rows)]
 
 
 def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
@@ -46,7 +37,7 @@ def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
                            text=True, timeout=300)
     assert train.returncode == 0, train.stderr[-2000:]
     standalone = list(csv.DictReader((run / "metrics.csv").open()))
-    trial = _trial_history(exp, key)
+    trial = trial_history(exp, key)
     assert len(standalone) == len(trial) == 4
     for s, t in zip(standalone, trial, strict=True):
         for col in COLUMNS:

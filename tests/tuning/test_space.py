@@ -4,7 +4,14 @@ import optuna
 import pytest
 
 from core.config import ConfigError
-from tuning.space import Param, compile_space, condition_holds, load_space, parse_space
+from tuning.space import (
+    Param,
+    asha_rungs,
+    compile_space,
+    condition_holds,
+    load_space,
+    parse_space,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = str(ROOT / "configs" / "gru.yaml")
@@ -142,3 +149,11 @@ def test_params_keep_dependency_order():
                     "model.num_layers": {"type": "int", "low": 1, "high": 3}})
     assert [p.name for p in space.params] == ["model.num_layers", "model.dropout"]
     assert isinstance(space.params[0], Param)
+
+
+def test_asha_rungs_are_the_grace_period_times_powers_of_the_reduction_factor():
+    assert asha_rungs(2, 3, 20) == (2, 6, 18)
+    assert asha_rungs(1, 2, 4) == (1, 2, 4)  # the last epoch is a rung when it falls on one
+    assert asha_rungs(4, 2, 4) == (4,)
+    space = load_space(ROOT / "search_spaces" / "gru.yaml")
+    assert space.rungs == asha_rungs(space.grace_period, space.reduction_factor, space.max_epochs)
