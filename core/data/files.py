@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.config import DataConfig, TaskConfig
-from core.data.errors import DataError
+from core.data.errors import DataError, shown
 
 __all__ = ["RawData", "Origin", "read_npz", "read_long"]
 
@@ -161,7 +161,7 @@ def _time_order(df, col: str, offset: int | None):
         if bad.any():
             first = t[bad].iloc[0]
             raise DataError("data.time_column", f"column {col!r} is neither numeric nor dates: "
-                                                f"{first!r} ({_rows(bad.to_numpy(), offset)})")
+                                                f"{shown(first)} ({_rows(bad.to_numpy(), offset)})")
         t = parsed
     missing = t.isna().to_numpy()
     if missing.any():
@@ -214,7 +214,7 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
             stray = as_num.isna() & df[c].notna()
             if as_num.notna().sum() > stray.sum():
                 raise DataError("data.feature_columns", f"column {c!r} is mostly numbers but "
-                                                        f"holds {df[c][stray].iloc[0]!r} "
+                                                        f"holds {shown(df[c][stray].iloc[0])} "
                                                         f"({_rows(stray.to_numpy(), offset)}); "
                                                         "fix those values, or list the feature "
                                                         "columns in data.feature_columns")
@@ -242,8 +242,9 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
         first = work[dup].iloc[0]
         rows = np.zeros(len(df), bool)
         rows[work["row"].to_numpy()[dup]] = True
-        raise DataError("data.time_column", f"sequence {first['id']!r} has more than one row at "
-                                            f"time {first['time']!r} ({_rows(rows, offset)})")
+        raise DataError("data.time_column", f"sequence {shown(first['id'])} has more than one "
+                                            f"row at time {first['time']} "
+                                            f"({_rows(rows, offset)})")
     order = work["row"].to_numpy()
     codes, uniques = pd.factorize(work["id"], sort=True)
     pos = work.groupby(codes, sort=True).cumcount().to_numpy()
@@ -261,7 +262,7 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
         varies = s.groupby(codes).nunique(dropna=False) > 1
         if varies.any():
             bad_seq = uniques[int(np.flatnonzero(varies.to_numpy())[0])]
-            raise DataError(key, f"column {col!r} is not constant within sequence {bad_seq!r}")
+            raise DataError(key, f"column {col!r} is not constant within sequence {shown(bad_seq)}")
         return s.iloc[starts].to_numpy()
 
     origin = Origin(row_offset=offset)
