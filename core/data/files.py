@@ -7,6 +7,7 @@ that name each of them in error messages (an NPZ names its arrays, a table its c
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,7 +157,14 @@ def _time_order(df, col: str, offset: int | None):
     if pd.api.types.is_bool_dtype(t):
         raise DataError("data.time_column", f"column {col!r} holds true/false, not times")
     if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
-        parsed = pd.to_datetime(t, errors="coerce")
+        numbers = pd.to_numeric(t, errors="coerce")
+        if not (numbers.isna() & t.notna()).any():
+            return numbers  # numbers stored as text (a string-typed Parquet column)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": handled
+            parsed = pd.to_datetime(t, errors="coerce")
+            if (parsed.isna() & t.notna()).any():
+                parsed = pd.to_datetime(t, errors="coerce", format="mixed")
         bad = parsed.isna() & t.notna()
         if bad.any():
             first = t[bad].iloc[0]

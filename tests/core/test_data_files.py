@@ -132,3 +132,18 @@ def test_cli_trains_without_a_test_split(tmp_path, capsys):
         capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "completed" and not summary["test"]
+
+
+@pytest.mark.parametrize("as_text", [
+    lambda day: str(day),  # numbers stored as text: ordered as numbers, not 1, 10, 11, 12, 2
+    lambda day: f"2024-01-{day:02d}" if day % 2 else f"1/{day}/2024",  # mixed date formats
+])
+def test_time_as_text_is_ordered_by_value(tmp_path, as_text):
+    rows = [{"sequence_id": f"s{s}", "time": as_text(day), "f1": float(day), "label": s % 2}
+            for s in range(10) for day in range(12, 0, -1)]
+    df = pd.DataFrame(rows)
+    df["time"] = df["time"].astype("string")
+    df.to_parquet(tmp_path / "d.parquet")
+    d = load_data(DataConfig(source="parquet", path=str(tmp_path / "d.parquet"), normalize=False,
+                             val_fraction=0.2, test_fraction=0.2), TaskConfig())
+    assert torch.equal(d.train.x[0, :, 0], torch.arange(1, 13, dtype=torch.float32))
