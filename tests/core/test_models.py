@@ -173,7 +173,7 @@ def test_register_refuses_a_built_in_name():
     ("unregistered", {}, [], "model.name", "unknown model 'unregistered'"),
     ("unet_path:build", {"depth": 2}, [], "model.kwargs",
      "got an unexpected keyword argument 'depth'"),
-    ("unet_strict:build", {}, [], "model.kwargs", "missing a required argument: 'width'"),
+    ("unet_strict:build", {}, [], "model.kwargs", "argument: 'width'"),
     ("unet_shape:build", {}, [], "model.name", "expected logits [2, 4]"),
     ("unet_crash:build", {}, [], "model.name", "failed on a probe batch"),
     ("unet_notmodule:build", {}, [], "model.name", "not an nn.Module"),
