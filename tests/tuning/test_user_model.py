@@ -185,3 +185,15 @@ def test_bad_user_model_exits_2_names_the_key_and_writes_nothing(
     if case.endswith("fails to import"):
         assert "ModuleNotFoundError: No module named 'not_installed_dependency'" in err
     assert not target.exists() and list(work.iterdir()) == []
+
+
+def test_models_doc_shows_the_tested_example_verbatim():
+    import re
+
+    doc = (ROOT / "docs" / "models.md").read_text()
+    blocks = re.findall(r"<!-- file: (\S+) -->\n```\w+\n(.*?)```", doc, flags=re.S)
+    # The doc's code blocks are the files the tests above run, character for character.
+    assert sorted(p for p, _ in blocks) == [f"docs/examples/user_model/{n}" for n in
+                                            ("model.yaml", "mynets.py", "space.yaml")]
+    for path, text in blocks:
+        assert text == (ROOT / path).read_text(), path
