@@ -148,8 +148,8 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
     # Everything that can be checked is checked before the run directory is created.
     try:
         device = resolve_device(cfg.experiment.device)
-        data = load_data(cfg.data)
-        check_model(cfg.model, data.num_features, data.num_classes,
+        data = load_data(cfg.data, cfg.task)
+        check_model(cfg.model, data.num_features, data.num_outputs,
                     seq_len=int(data.train.x.shape[1]), source=source)
     except ConfigError as exc:
         return _fail(str(exc))

@@ -171,7 +171,7 @@ def _check_model(space: SearchSpace, spec: dict, data) -> None:
         raise ConfigError(space.source, [(f"params.{k}", f"{cfg.model.name} is a user model: it "
                                           "gets model.kwargs only; tune model.kwargs.<name>")
                                          for k in stray])
-    check_model(cfg.model, data.num_features, data.num_classes,
+    check_model(cfg.model, data.num_features, data.num_outputs,
                 seq_len=int(data.train.x.shape[1]), source=source)
 
 
@@ -659,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
             spec["trial_storage"] = join_uri(args.storage_path, name, "tune") if remote else None
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         _check_params_fit_config(space, spec["base"])
-        data = load_data(base_cfg.data)
+        data = load_data(base_cfg.data, base_cfg.task)
         _check_model(space, spec, data)
     except ConfigError as exc:
         return _fail(str(exc))
