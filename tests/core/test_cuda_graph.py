@@ -131,7 +131,7 @@ def test_the_default_space_and_other_models_capture(tiny, caplog, shape):
 
 def _with_lengths(data):
     """The same data with variable lengths (half to all of T steps): the key-padding path."""
-    from core.data import DataSplits, SequenceData
+    import dataclasses
 
     gen = torch.Generator().manual_seed(0)
 
@@ -139,10 +139,10 @@ def _with_lengths(data):
         t_len = split.x.shape[1]
         lengths = torch.randint(t_len // 2, t_len + 1, (len(split),), generator=gen)
         x = split.x * (torch.arange(t_len)[None, :, None] < lengths[:, None, None])
-        return SequenceData(x, split.y, lengths)
+        return dataclasses.replace(split, x=x, lengths=lengths)
 
-    return DataSplits(part(data.train), part(data.val), part(data.test), data.class_names,
-                      data.feature_names, data.mean, data.std)
+    return dataclasses.replace(data, train=part(data.train), val=part(data.val),
+                               test=part(data.test))
 
 
 TRANSFORMER = {"name": "transformer", "hidden_size": 32, "num_layers": 2, "num_heads": 4,
@@ -161,7 +161,7 @@ def test_transformer_step_is_captured_and_follows_eager(tiny, caplog, precision,
                     training={"epochs": 3, "batch_size": 64, "precision": precision,
                               "cuda_graph": graph})
 
-    data = load_data(cfg(False).data)
+    data = load_data(cfg(False).data, cfg(False).task)
     data = _with_lengths(data) if lengths else data
     eager = fit(cfg(False), data)
     with caplog.at_level(logging.INFO, logger="core"):
