@@ -83,6 +83,7 @@ def test_transformer_options_reach_the_layers():
 @pytest.mark.parametrize("model, key", [
     ({"name": "transformer", "hidden_size": 10, "num_heads": 4}, "model.hidden_size"),
     ({"name": "gru", "pooling": "cls"}, "model.pooling"),
+    ({"name": "transformer", "bidirectional": True}, "model.bidirectional"),
     ({"name": "not a name"}, "model.name"),
     ({"name": "pkg:"}, "model.name"),
     ({"plugins": ["ok.module", "1bad"]}, "model.plugins[1]"),
