@@ -145,8 +145,10 @@ def _with_lengths(data):
                                test=part(data.test))
 
 
+# No dropout: with it, graphed and eager runs draw different masks (measured on an H200: 3e-2
+# apart after 5 epochs at dropout 0.1; without it, identical losses).
 TRANSFORMER = {"name": "transformer", "hidden_size": 32, "num_layers": 2, "num_heads": 4,
-               "dropout": 0.1, "pooling": "cls"}
+               "dropout": 0.0, "pooling": "cls"}
 
 
 @cuda
