@@ -8,6 +8,7 @@ at fault.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.config import DataConfig, LoaderConfig
+from core.config import DataConfig, LoaderConfig, TaskConfig
 
 __all__ = ["DataError", "SequenceData", "DataSplits", "load_data", "generate_synthetic",
            "from_arrays", "split_arrays", "BatchSource"]
@@ -56,18 +57,30 @@ class DataSplits:
     mean: torch.Tensor | None = None  # [F] normalisation fitted on train, None if not normalised
     std: torch.Tensor | None = None
     extras: dict = field(default_factory=dict)
+    task: str = "multiclass"  # task.type the targets are encoded for
+    target_mean: torch.Tensor | None = None  # regression: [D] train statistics of the targets
+    target_std: torch.Tensor | None = None
 
     @property
     def num_features(self) -> int:
         return int(self.train.x.shape[-1])
 
     @property
+    def num_outputs(self) -> int:
+        """Model outputs: K (multiclass, multilabel), 1 (binary), D (regression)."""
+        if self.task == "multiclass":
+            return self.num_classes
+        if self.task == "binary":
+            return 1
+        return int(self.train.y.shape[-1])
+
+    @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
     def to(self, device) -> DataSplits:
-        return DataSplits(self.train.to(device), self.val.to(device), self.test.to(device),
-                          self.class_names, self.feature_names, self.mean, self.std, self.extras)
+        return dataclasses.replace(self, train=self.train.to(device), val=self.val.to(device),
+                                   test=self.test.to(device))
 
     def describe(self) -> str:
         """Sizes, shape and class counts per split: logged at the start of every run."""
@@ -320,7 +333,7 @@ def from_arrays(x: np.ndarray, y_raw: np.ndarray, lengths: np.ndarray | None, cf
     return splits
 
 
-def load_data(cfg: DataConfig) -> DataSplits:
+def load_data(cfg: DataConfig, task: TaskConfig | None = None) -> DataSplits:
     """Builds the splits that ``cfg`` describes. Raises ``DataError`` on bad data."""
     if cfg.source == "synthetic":
         s = cfg.synthetic

@@ -59,11 +59,11 @@ def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = train.metrics_csv
 
-    def interrupt_after_two(history):
+    def interrupt_after_two(history, *args):
         calls["n"] += 1
         if calls["n"] == 2:  # epoch 2's checkpoint is on disk, its CSV row is not
             raise KeyboardInterrupt
-        return real(history)
+        return real(history, *args)
 
     monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
     part = tmp_path / "part"
