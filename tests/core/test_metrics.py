@@ -137,7 +137,8 @@ def test_multilabel_matches_scikit_learn():
                                                        zero_division=0), abs=1e-6)
     assert m["macro_f1"] == pytest.approx(skm.f1_score(y, pred, average="macro",
                                                        zero_division=0), abs=1e-6)
-    ap = [skm.average_precision_score(y[:, j], prob[:, j]) for j in range(4)]  # labels with a positive
+    # mean AP over the labels with a positive (0-3)
+    ap = [skm.average_precision_score(y[:, j], prob[:, j]) for j in range(4)]
     assert m["map"] == pytest.approx(np.mean(ap), abs=1e-5)
     recall, hit = _reference_at_k(prob, y, 2)
     assert m["recall_at_k"] == pytest.approx(recall, abs=1e-6)
