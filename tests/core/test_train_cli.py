@@ -114,3 +114,79 @@ def test_resume_from_damaged_checkpoint_fails_naming_it(tmp_path, monkeypatch, c
     # The error names the damaged file; nothing restarts and nothing is written.
     assert str(last) in err and "Traceback" not in err
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+
+def _task_run(tmp_path, monkeypatch, task_type, *extra, no_test=False):
+    """core.train on hand-built task data (until core.data builds them from task.type)."""
+    import dataclasses
+
+    from tests.conftest import task_splits
+
+    monkeypatch.chdir(ROOT)
+
+    def load(data_cfg, task_cfg):
+        cfg = train.load_config(None, [f"task.type={task_type}", *train.SMOKE_OVERRIDES,
+                                       "data.synthetic.num_motifs=2"])
+        data = task_splits(cfg, task_type)
+        if no_test:
+            data = dataclasses.replace(data, test=dataclasses.replace(
+                data.test, x=data.test.x[:0], y=data.test.y[:0]))
+        data.describe = lambda: f"hand-built {task_type} data"  # core.data's counts classes
+        return data
+
+    monkeypatch.setattr(train, "load_data", load)
+    run = tmp_path / task_type
+    code = train.main(["--smoke", "--quiet", "--set", f"task.type={task_type}",
+                       "--set", "data.synthetic.num_motifs=2", *extra, "--output-dir", str(run)])
+    return code, run
+
+
+def test_binary_run_carries_the_validation_threshold_to_test(tmp_path, monkeypatch):
+    from core.loop import evaluate, task_loss
+    from core.models import build_model
+
+    code, run = _task_run(tmp_path, monkeypatch, "binary")
+    assert code == 0
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert {"val_auroc", "val_average_precision", "val_f1_best", "val_threshold"} <= rows[0].keys()
+    summary = json.loads((run / "summary.json").read_text())
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert summary["checkpoint_metric"] == "val_auroc" and summary["task"] == "binary"
+    assert summary["val_threshold"] == best["history"][-1]["val_threshold"]
+    # test_f1_best is test F1 at the validation threshold, recomputed here from best.pt
+    cfg = train.config_from_dict(best["config"])
+    data = train.load_data(cfg.data, cfg.task)
+    model = build_model(cfg.model, data.num_features, 1)
+    model.load_state_dict(best["model"])
+    again = evaluate(model, data.test, 64, torch.device("cpu"), "fp32", task_loss(cfg, data),
+                     threshold=summary["val_threshold"])
+    assert summary["test"]["test_f1_best"] == pytest.approx(again["f1_best"])
+    assert set(summary["test"]) == {f"test_{k}" for k in again if k != "threshold"}
+
+
+def test_regression_summary_is_in_original_units_and_says_when_there_is_no_test(tmp_path,
+                                                                               monkeypatch):
+    code, run = _task_run(tmp_path, monkeypatch, "regression")
+    assert code == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["checkpoint_metric"] == "val_rmse" and summary["checkpoint_mode"] == "min"
+    # targets span 1..4 and -5..-3 in original units; an untrained model's error is of that
+    # order, far above the standardised scale's (about 1)
+    assert summary["test"]["test_rmse"] > 0 and summary["test_split"] == "present"
+    code, run = _task_run(tmp_path / "b", monkeypatch, "regression", no_test=True)
+    summary = json.loads((run / "summary.json").read_text())
+    assert code == 0 and summary["test"] is None and summary["test_split"] == "absent"
+
+
+def test_metric_of_another_task_and_unfit_weights_exit_2_writing_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--smoke", "--set", "task.type=regression", "--set",
+                       "training.checkpoint_metric=val_accuracy", "--output-dir",
+                       str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "training.checkpoint_metric: regression tasks do not produce 'val_accuracy'" in err
+    assert "val_rmse, val_mae, val_r2" in err and not run.exists()
+    assert train.main(["--smoke", "--set", "task.class_weight=[1, 2]", "--output-dir",
+                       str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "task.class_weight: expected 9 numbers" in err and not run.exists()
