@@ -45,9 +45,10 @@ def task_splits(cfg, task_type: str):
     """
     import dataclasses
 
+    from core.config import TaskConfig
     from core.data import load_data
 
-    data = load_data(cfg.data)
+    data = load_data(cfg.data, TaskConfig())  # multiclass motif pairs, re-labelled below
     m = cfg.data.synthetic.num_motifs
 
     def targets(y):

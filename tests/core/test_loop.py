@@ -100,7 +100,7 @@ def test_accumulation_equals_one_big_batch(tiny):
 
 def test_non_finite_loss_stops_with_a_clear_message(tiny):
     cfg = tiny()
-    data = load_data(cfg.data)
+    data = load_data(cfg.data, cfg.task)
     data.train.x[0, 0, 0] = float("nan")
     with pytest.raises(NonFiniteLossError, match="NaN or inf in epoch 1"):
         fit(cfg, data)
@@ -108,7 +108,7 @@ def test_non_finite_loss_stops_with_a_clear_message(tiny):
 
 def test_empty_split_fails_before_training(tiny):
     cfg = tiny()
-    d = load_data(cfg.data)
+    d = load_data(cfg.data, cfg.task)
     empty = SequenceData(d.val.x[:0], d.val.y[:0], None)
     with pytest.raises(TrainingError, match="val split is empty"):
         fit(cfg, DataSplits(d.train, empty, d.test, d.class_names, d.feature_names))
@@ -255,4 +255,4 @@ def test_class_weights_that_do_not_fit_the_data_fail_before_training(tiny):
     with pytest.raises(TrainingError, match=r"task.class_weight: expected 4 numbers"):
         fit(cfg)
     with pytest.raises(TrainingError, match="task.type is binary but the data were prepared"):
-        fit(tiny(task={"type": "binary"}), load_data(cfg.data))
+        fit(tiny(task={"type": "binary"}), load_data(cfg.data, cfg.task))
