@@ -177,3 +177,17 @@ def test_constant_regression_target_follows_scikit_learn_force_finite():
 def test_empty_split_is_an_error_not_nan():
     with pytest.raises(ValueError, match="empty split"):
         compute_metrics("binary", torch.zeros(0, 1), torch.zeros(0))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("task_type", ["multiclass", "binary", "multilabel", "regression"])
+def test_metrics_on_the_gpu_equal_the_cpu_ones(task_type):
+    logits = torch.randn(64, 3 if task_type != "binary" else 1)
+    target = {"multiclass": torch.randint(0, 3, (64,)), "binary": torch.rand(64).round(),
+              "multilabel": torch.rand(64, 3).round(), "regression": torch.randn(64, 3)}[task_type]
+    kwargs = {"target_mean": torch.ones(3), "target_std": torch.full((3,), 2.0)} \
+        if task_type == "regression" else {}
+    cpu = compute_metrics(task_type, logits, target, **kwargs)
+    gpu = compute_metrics(task_type, logits.cuda(), target.cuda(),
+                          **{k: v.cuda() for k, v in kwargs.items()})
+    assert gpu == pytest.approx(cpu, abs=1e-5)
