@@ -47,6 +47,10 @@ from torchmetrics.functional.classification import (
 )
 from torchmetrics.functional.regression import mean_absolute_error, mean_squared_error, r2_score
 
+# The inputs are built by this module; torchmetrics' validation would read tensor values on
+# the host (a device sync per call).
+_TRUSTED = {"validate_args": False}
+
 __all__ = ["compute_metrics", "metric_tensors", "to_host", "best_f1_threshold"]
 
 
@@ -120,13 +124,13 @@ def _multiclass(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor
     k = logits.shape[-1]
     pred = logits.argmax(-1)
     support = torch.bincount(y, minlength=k)
-    recall = multiclass_recall(pred, y, num_classes=k, average="none")
+    recall = multiclass_recall(pred, y, num_classes=k, average="none", **_TRUSTED)
     auroc = multiclass_auroc(logits.softmax(-1), y, num_classes=k, average="none",
-                             thresholds=None)
+                             thresholds=None, **_TRUSTED)
     return {
-        "accuracy": multiclass_accuracy(pred, y, num_classes=k, average="micro"),
+        "accuracy": multiclass_accuracy(pred, y, num_classes=k, average="micro", **_TRUSTED),
         "balanced_accuracy": _present_mean(recall, support > 0, 0.0),
-        "macro_f1": multiclass_f1_score(pred, y, num_classes=k, average="macro"),
+        "macro_f1": multiclass_f1_score(pred, y, num_classes=k, average="macro", **_TRUSTED),
         # one-vs-rest AUROC is defined for classes with positives and negatives in the split
         "auroc": _present_mean(auroc, (support > 0) & (support < y.shape[0]), 0.5),
     }
@@ -139,12 +143,13 @@ def best_f1_threshold(prob: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     equal F1 values the highest threshold wins (fewest positives). With no positive in ``y``
     every F1 is 0 and the threshold is 0.5.
     """
-    precision, recall, thresholds = binary_precision_recall_curve(prob, y, thresholds=None)
+    precision, recall, thresholds = binary_precision_recall_curve(prob, y, thresholds=None,
+                                                                  **_TRUSTED)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
     best = f1.max()
     # thresholds ascend: the last index holding the maximum is the highest such threshold
-    idx = torch.nonzero(f1 == best).flatten()[-1]
+    idx = f1.numel() - 1 - (f1 == best).flip(0).int().argmax()  # no host sync (nonzero has one)
     return torch.where(best > 0, thresholds[idx], torch.full_like(thresholds[idx], 0.5))
 
 
@@ -157,16 +162,17 @@ def _binary(logit: torch.Tensor, y: torch.Tensor,
     t = best_f1_threshold(prob, y) if threshold is None else \
         torch.tensor(threshold, device=prob.device)
     at_half = (prob > 0.5).long()  # torchmetrics' binary threshold rule: p > 0.5 is positive
-    recall = multiclass_recall(at_half, y, num_classes=2, average="none")
+    recall = multiclass_recall(at_half, y, num_classes=2, average="none", **_TRUSTED)
     support = torch.stack([n - pos, pos])
     return {
-        "auroc": torch.where(both, binary_auroc(prob, y), torch.tensor(0.5, device=prob.device)),
-        "average_precision": torch.where(pos > 0, binary_average_precision(prob, y),
+        "auroc": torch.where(both, binary_auroc(prob, y, **_TRUSTED),
+                             torch.tensor(0.5, device=prob.device)),
+        "average_precision": torch.where(pos > 0, binary_average_precision(prob, y, **_TRUSTED),
                                          torch.zeros((), device=prob.device)),
-        "f1": binary_f1_score(at_half, y),
-        "f1_best": binary_f1_score((prob >= t).long(), y),
+        "f1": binary_f1_score(at_half, y, **_TRUSTED),
+        "f1_best": binary_f1_score((prob >= t).long(), y, **_TRUSTED),
         "balanced_accuracy": _present_mean(recall, support > 0, 0.0),
-        "accuracy": binary_accuracy(at_half, y),
+        "accuracy": binary_accuracy(at_half, y, **_TRUSTED),
         "threshold": t,
     }
 
@@ -174,8 +180,10 @@ def _binary(logit: torch.Tensor, y: torch.Tensor,
 def _multilabel(logits: torch.Tensor, y: torch.Tensor, top_k: int) -> dict[str, torch.Tensor]:
     n, k = y.shape
     prob = torch.sigmoid(logits)
-    ap = multilabel_average_precision(prob, y, num_labels=k, average="none", thresholds=None)
+    ap = multilabel_average_precision(prob, y, num_labels=k, average="none", thresholds=None,
+                                      **_TRUSTED)
     has_pos = y.sum(0) > 0
+    at_half = (prob > 0.5).long()  # hard predictions: torchmetrics checks no float range then
     # top-k retrieval per sample (torchmetrics' retrieval metrics take one query at a time)
     kk = min(top_k, k)
     top = prob.topk(kk, dim=-1).indices
@@ -183,8 +191,8 @@ def _multilabel(logits: torch.Tensor, y: torch.Tensor, top_k: int) -> dict[str, 
     relevant = y.sum(-1).float()
     scored = relevant > 0
     return {
-        "micro_f1": multilabel_f1_score(prob, y, num_labels=k, average="micro", threshold=0.5),
-        "macro_f1": multilabel_f1_score(prob, y, num_labels=k, average="macro", threshold=0.5),
+        "micro_f1": multilabel_f1_score(at_half, y, num_labels=k, average="micro", **_TRUSTED),
+        "macro_f1": multilabel_f1_score(at_half, y, num_labels=k, average="macro", **_TRUSTED),
         "map": _present_mean(torch.nan_to_num(ap, nan=0.0), has_pos, 0.0),
         "recall_at_k": _present_mean(hits / relevant.clamp(min=1), scored, 0.0),
         "hit_at_k": _present_mean((hits > 0).float(), scored, 0.0),

@@ -116,29 +116,28 @@ def test_resume_from_damaged_checkpoint_fails_naming_it(tmp_path, monkeypatch, c
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
 
 
-def _task_run(tmp_path, monkeypatch, task_type, *extra, no_test=False):
-    """core.train on hand-built task data (until core.data builds them from task.type)."""
-    import dataclasses
-
-    from tests.conftest import task_splits
-
+def _task_run(tmp_path, monkeypatch, task_type, *extra):
+    """core.train --smoke on the shipped config of ``task_type`` (its synthetic variant)."""
     monkeypatch.chdir(ROOT)
-
-    def load(data_cfg, task_cfg):
-        cfg = train.load_config(None, [f"task.type={task_type}", *train.SMOKE_OVERRIDES,
-                                       "data.synthetic.num_motifs=2"])
-        data = task_splits(cfg, task_type)
-        if no_test:
-            data = dataclasses.replace(data, test=dataclasses.replace(
-                data.test, x=data.test.x[:0], y=data.test.y[:0]))
-        data.describe = lambda: f"hand-built {task_type} data"  # core.data's counts classes
-        return data
-
-    monkeypatch.setattr(train, "load_data", load)
     run = tmp_path / task_type
-    code = train.main(["--smoke", "--quiet", "--set", f"task.type={task_type}",
-                       "--set", "data.synthetic.num_motifs=2", *extra, "--output-dir", str(run)])
+    code = train.main(["--config", f"configs/{task_type}.yaml", "--smoke", "--quiet", *extra,
+                       "--output-dir", str(run)])
     return code, run
+
+
+@pytest.mark.parametrize("task_type", ["binary", "multilabel", "regression"])
+def test_each_shipped_task_config_trains_end_to_end(tmp_path, monkeypatch, task_type):
+    from core.tasks import metric_names
+
+    code, run = _task_run(tmp_path, monkeypatch, task_type)
+    assert code == 0
+    with (run / "metrics.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header == train.metric_columns(task_type)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["task"] == task_type
+    assert set(summary["test"]) == {f"test_{m}" for m in metric_names(task_type)}
+    assert all(v == v for v in summary["test"].values())  # no NaN
 
 
 def test_binary_run_carries_the_validation_threshold_to_test(tmp_path, monkeypatch):
@@ -156,6 +155,7 @@ def test_binary_run_carries_the_validation_threshold_to_test(tmp_path, monkeypat
     # test_f1_best is test F1 at the validation threshold, recomputed here from best.pt
     cfg = train.config_from_dict(best["config"])
     data = train.load_data(cfg.data, cfg.task)
+    assert data.task == "binary"
     model = build_model(cfg.model, data.num_features, 1)
     model.load_state_dict(best["model"])
     again = evaluate(model, data.test, 64, torch.device("cpu"), "fp32", task_loss(cfg, data),
@@ -170,10 +170,25 @@ def test_regression_summary_is_in_original_units_and_says_when_there_is_no_test(
     assert code == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["checkpoint_metric"] == "val_rmse" and summary["checkpoint_mode"] == "min"
-    # targets span 1..4 and -5..-3 in original units; an untrained model's error is of that
-    # order, far above the standardised scale's (about 1)
-    assert summary["test"]["test_rmse"] > 0 and summary["test_split"] == "present"
-    code, run = _task_run(tmp_path / "b", monkeypatch, "regression", no_test=True)
+    assert summary["test_split"] == "present"
+    # recomputed from best.pt's predictions in the targets' original units
+    from sklearn.metrics import mean_squared_error
+
+    from core.models import build_model
+
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    cfg = train.config_from_dict(best["config"])
+    data = train.load_data(cfg.data, cfg.task)
+    model = build_model(cfg.model, data.num_features, data.num_outputs).eval()
+    model.load_state_dict(best["model"])
+    with torch.no_grad():
+        pred = model(data.test.x, data.test.lengths) * data.target_std + data.target_mean
+    true = data.test.y * data.target_std + data.target_mean
+    rmse = sum(mean_squared_error(true[:, j], pred[:, j]) ** 0.5
+               for j in range(true.shape[1])) / true.shape[1]
+    assert summary["test"]["test_rmse"] == pytest.approx(rmse, rel=1e-4)
+    code, run = _task_run(tmp_path / "b", monkeypatch, "regression", "--set",
+                          "data.test_fraction=0")
     summary = json.loads((run / "summary.json").read_text())
     assert code == 0 and summary["test"] is None and summary["test_split"] == "absent"
 
