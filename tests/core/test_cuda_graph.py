@@ -231,3 +231,29 @@ def test_the_documented_user_model_is_captured(tiny, caplog, monkeypatch):
                           training={"epochs": 2, "batch_size": 32, "cuda_graph": True}))
     assert "captured as a CUDA graph" in caplog.text, caplog.text[-2000:]
     assert all(h["train_loss"] == h["train_loss"] for h in result.history)
+
+
+@cuda
+@pytest.mark.parametrize("task", [
+    {"type": "multiclass", "class_weight": "balanced", "label_smoothing": 0.1},
+    {"type": "multiclass", "loss": "focal"},
+    {"type": "binary", "pos_weight": "balanced"},
+    {"type": "binary", "loss": "focal", "focal_alpha": 0.25},
+    {"type": "multilabel"},
+    {"type": "regression", "loss": "huber"},
+], ids=lambda t: "-".join(str(v) for v in t.values()))
+def test_every_task_loss_captures_and_follows_the_eager_curve(tiny, task_data, caplog, task):
+    def cfg(**training):
+        return tiny(task=task, experiment={"device": "cuda"},
+                    data={"synthetic": {"num_samples": 700, "seq_len": 24}},
+                    model={"hidden_size": 32}, training={"epochs": 3, "batch_size": 64,
+                                                         **training})
+
+    data = task_data(cfg(), task["type"])
+    eager = fit(cfg(), data)
+    with caplog.at_level(logging.INFO, logger="core"):
+        graphed = fit(cfg(cuda_graph=True), data)
+    assert "captured as a CUDA graph" in caplog.text, caplog.text[-2000:]
+    for e, g in zip(eager.history, graphed.history, strict=True):
+        assert g["train_loss"] == pytest.approx(e["train_loss"], rel=2e-3)
+        assert g["val_loss"] == pytest.approx(e["val_loss"], rel=2e-3)
