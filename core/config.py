@@ -90,6 +90,9 @@ class SyntheticConfig:
     noise: float = spec(0.5, "Standard deviation of the background noise (motif peaks: 1.5 to "
                         "2.5).", ge=0.0)
     seed: int = spec(0, "Generator seed: the same seed gives the same data, bit for bit.")
+    positive_fraction: float = spec(0.05, "task.type binary: share of positive sequences (the "
+                                    "motif pair m0 then m1; every other pair is negative).",
+                                    gt=0.0, lt=1.0)
 
 
 @dataclass
@@ -464,6 +467,7 @@ def _cross_checks(cfg: Config, problems: list) -> None:
         problems.append(("data.path", f"required when data.source is {d.source!r}"))
     if d.val_fraction + d.test_fraction >= 0.9:
         problems.append(("data.test_fraction", "val_fraction + test_fraction must be < 0.9"))
+    _data_cross_checks(cfg, problems)
     if m.name == "tcn" and m.bidirectional:
         problems.append(("model.bidirectional", "the tcn model is causal; bidirectional must be "
                                                 "false"))
@@ -492,6 +496,35 @@ def _cross_checks(cfg: Config, problems: list) -> None:
         problems.append(("training.checkpoint_mode",
                          f"{t.checkpoint_metric} improves when it goes "
                          f"{METRICS[t.checkpoint_metric]}, not {t.checkpoint_mode}"))
+
+
+def _data_cross_checks(cfg: Config, problems: list) -> None:
+    """Data fields that only some sources or task types read are errors elsewhere."""
+    d, task = cfg.data, cfg.task.type
+    long_only = ("split_column", "group_column", "feature_columns", "label_columns",
+                 "target_columns")
+    if d.source in ("synthetic", "npz"):
+        for key in long_only:
+            if getattr(d, key) is not None:
+                hint = " (an NPZ file gives them as its 'split' / 'groups' arrays)" \
+                    if d.source == "npz" and key in ("split_column", "group_column") else ""
+                problems.append((f"data.{key}", f"applies to csv and parquet files, not "
+                                                f"data.source {d.source}{hint}"))
+    if d.label_columns is not None and task != "multilabel":
+        problems.append(("data.label_columns", f"is for task.type multilabel, not {task}"))
+    if d.target_columns is not None and task != "regression":
+        problems.append(("data.target_columns", f"is for task.type regression, not {task}"))
+    for key in ("label_columns", "target_columns", "feature_columns"):
+        cols = getattr(d, key)
+        if cols is not None and (not cols or len(set(cols)) != len(cols)):
+            problems.append((f"data.{key}", f"expected distinct column names, got {cols!r}"))
+    if d.split_column is not None and d.split_column == d.group_column:
+        problems.append(("data.group_column", "must differ from data.split_column"))
+    if cfg.loader.sampler == "balanced" and task not in ("multiclass", "binary"):
+        problems.append(("loader.sampler", f"balanced draws classes equally often; task.type "
+                                           f"{task} has no classes (use random)"))
+    if cfg.task.positive_class is not None and task != "binary":
+        problems.append(("task.positive_class", f"is for task.type binary, not {task}"))
 
 
 def config_from_dict(raw: dict, source: str = "<config>") -> Config:

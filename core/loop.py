@@ -307,7 +307,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                  "the default GRU measured 6-20%% fewer samples/s on an H100")
     _seed_everything(cfg.experiment.seed)
     if data is None:
-        data = load_data(cfg.data)
+        data = load_data(cfg.data, cfg.task)
     for name in ("train", "val"):
         if len(getattr(data, name)) == 0:
             raise TrainingError(f"the {name} split is empty")

@@ -148,7 +148,7 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
     # Everything that can be checked is checked before the run directory is created.
     try:
         device = resolve_device(cfg.experiment.device)
-        data = load_data(cfg.data)
+        data = load_data(cfg.data, cfg.task)
     except DataError as exc:
         return _fail(str(ConfigError(source, [(exc.key, exc.message)])))
     except TrainingError as exc:

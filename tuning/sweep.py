@@ -639,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             spec["trial_storage"] = join_uri(args.storage_path, name, "tune") if remote else None
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         _check_params_fit_config(space, spec["base"])
-        data = load_data(base_cfg.data)
+        data = load_data(base_cfg.data, base_cfg.task)
     except ConfigError as exc:
         return _fail(str(exc))
     except DataError as exc:
