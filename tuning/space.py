@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, load_yaml, reference
+from core.config import ConfigError, is_config_key, load_yaml
 
 __all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space", "condition_holds"]
 
@@ -302,11 +302,10 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
         problems.append(("params", "expected a non-empty mapping of config keys to "
                                    "distributions"))
         params_raw = {}
-    known_keys = {k for k, _, _ in reference()}
     params = []
     for name, spec in params_raw.items():
         key = f"params.{name}"
-        if name not in known_keys:
+        if not is_config_key(name):
             problems.append((key, "not a config key (see the README's config reference)"))
             continue
         if name == "training.epochs":
