@@ -2,6 +2,7 @@
 
     python benchmarks/train_throughput.py                       # every device present
     python benchmarks/train_throughput.py --device cpu --set data.synthetic.num_samples=4000
+    python benchmarks/train_throughput.py --config configs/transformer.yaml   # the transformer
 
 Each row trains the config for ``--epochs`` epochs through ``core.loop.fit`` and reports the median
 training samples/s of the epochs after the first (warm-up). The "fixed batch" column runs the same
@@ -48,8 +49,11 @@ def fixed_batch_rate(cfg, data) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="configs/gru.yaml")
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n\n")[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="configs/gru.yaml",
+                   help="config to train (configs/transformer.yaml: the transformer; "
+                        "any config with a user model works too)")
     p.add_argument("--device", default="all", help="all, cpu or cuda")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--set", dest="overrides", action="append", default=[])
@@ -65,7 +69,7 @@ def main() -> None:
                 cfg = load_config(args.config, args.overrides + [
                     f"experiment.device={dev}", f"loader.mode={mode}",
                     f"training.precision={precision}", f"training.epochs={args.epochs}"])
-                data = load_data(cfg.data)
+                data = load_data(cfg.data, cfg.task)
                 result = fit(cfg, data)
                 rate = statistics.median(h["samples_per_s"] for h in result.history[1:])
                 device = result.device
@@ -80,7 +84,7 @@ def main() -> None:
             cfg = load_config(args.config, args.overrides + extra + [
                 f"experiment.device={dev}", "loader.mode=tensor", "training.precision=fp32",
                 f"training.epochs={args.epochs}"])
-            result = fit(cfg, load_data(cfg.data))
+            result = fit(cfg, load_data(cfg.data, cfg.task))
             rate = statistics.median(h["samples_per_s"] for h in result.history[1:])
             name = torch.cuda.get_device_name(result.device)
             mode, precision = label.split(" ", 1)[0], label.split(" ", 1)[1]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, load_yaml, reference
+from core.config import ConfigError, is_config_key, load_yaml
 
 __all__ = ["Param", "SearchSpace", "asha_rungs", "compile_space", "condition_holds", "load_space",
            "parse_space"]
@@ -236,6 +236,15 @@ def _order(params: list[Param], source: str) -> list[Param]:
     return ordered
 
 
+def _base_task_type(base_path: Path) -> str:
+    """task.type of the base config file, or multiclass when it cannot be read."""
+    try:
+        task = load_yaml(base_path).get("task") if base_path.is_file() else None
+    except ConfigError:
+        return "multiclass"
+    return task.get("type", "multiclass") if isinstance(task, dict) else "multiclass"
+
+
 def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
     """Validates a parsed space file; every problem is reported with the file and key."""
     problems: list[tuple[str, str]] = []
@@ -269,10 +278,16 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
             return default
         return v
 
-    from core.config import METRICS
+    from core.tasks import TASK_TYPES, default_checkpoint_metric, metrics_for
 
-    space.metric = get(raw, "metric", "metric", str, "val_accuracy",
-                       lambda v: v in METRICS, f"must be one of {', '.join(METRICS)}")
+    # The metrics the base config's task produces (its own validation reports a bad task.type).
+    task_type = _base_task_type(base_path)
+    task_type = task_type if task_type in TASK_TYPES else "multiclass"
+    METRICS = metrics_for(task_type)  # noqa: N806
+    space.metric = get(raw, "metric", "metric", str, default_checkpoint_metric(task_type),
+                       lambda v: v in METRICS,
+                       f"must be one of the metrics {task_type} tasks produce: "
+                       f"{', '.join(METRICS)}")
     space.mode = get(raw, "mode", "mode", str, METRICS.get(space.metric, "max"),
                      lambda v: v in ("min", "max"), "must be min or max")
     if space.metric in METRICS and space.mode != METRICS[space.metric] and \
@@ -320,11 +335,10 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
         problems.append(("params", "expected a non-empty mapping of config keys to "
                                    "distributions"))
         params_raw = {}
-    known_keys = {k for k, _, _ in reference()}
     params = []
     for name, spec in params_raw.items():
         key = f"params.{name}"
-        if name not in known_keys:
+        if not is_config_key(name):
             problems.append((key, "not a config key (see the README's config reference)"))
             continue
         if name == "training.epochs":
