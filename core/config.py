@@ -635,6 +635,9 @@ def _check_model_names(m: ModelConfig, problems: list) -> None:
     if m.pooling == "cls" and m.name != "transformer":
         problems.append(("model.pooling", "cls pools a transformer's cls token; use last, mean "
                                           "or max with this model"))
+    if m.name == "transformer" and m.bidirectional:
+        problems.append(("model.bidirectional", "applies to gru and lstm; the transformer's "
+                                                "attention already reads both directions"))
     if m.name == "transformer" and m.hidden_size % m.num_heads:
         problems.append(("model.hidden_size", f"must be divisible by model.num_heads "
                                               f"({m.num_heads}), got {m.hidden_size}"))

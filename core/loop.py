@@ -460,7 +460,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                              time.perf_counter() - t_capture)
                 except Exception as exc:  # capture is an optimisation: train on without it
                     log.warning("training.cuda_graph: capture failed (%s: %s); training "
-                                "eagerly", type(exc).__name__, exc)
+                                "eagerly (a forward that synchronises with the host, such as "
+                                ".item(), .cpu() or a branch on a tensor's value, cannot be "
+                                "captured)", type(exc).__name__, exc)
                     use_graph = False
                     release_optimizer(optimizer)
             if graphed is not None and n_i == graphed.batch:
