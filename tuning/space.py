@@ -265,16 +265,16 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
     # The metrics the base config's task produces (its own validation reports a bad task.type).
     task_type = _base_task_type(base_path)
     task_type = task_type if task_type in TASK_TYPES else "multiclass"
-    METRICS = metrics_for(task_type)  # noqa: N806
+    known = metrics_for(task_type)
     space.metric = get(raw, "metric", "metric", str, default_checkpoint_metric(task_type),
-                       lambda v: v in METRICS,
+                       lambda v: v in known,
                        f"must be one of the metrics {task_type} tasks produce: "
-                       f"{', '.join(METRICS)}")
-    space.mode = get(raw, "mode", "mode", str, METRICS.get(space.metric, "max"),
+                       f"{', '.join(known)}")
+    space.mode = get(raw, "mode", "mode", str, known.get(space.metric, "max"),
                      lambda v: v in ("min", "max"), "must be min or max")
-    if space.metric in METRICS and space.mode != METRICS[space.metric] and \
+    if space.metric in known and space.mode != known[space.metric] and \
             not any(k == "mode" for k, _ in problems):
-        problems.append(("mode", f"{space.metric} improves when it goes {METRICS[space.metric]}"))
+        problems.append(("mode", f"{space.metric} improves when it goes {known[space.metric]}"))
     space.num_samples = get(raw, "num_samples", "num_samples", int, 32, lambda v: v >= 1,
                             "must be >= 1")
     space.max_epochs = get(raw, "max_epochs", "max_epochs", int, 20, lambda v: v >= 1,
