@@ -35,7 +35,7 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.config import apply_overrides, config_from_dict
 from core.data import DataSplits
-from core.loop import NonFiniteLossError, evaluate, fit
+from core.loop import NonFiniteLossError, evaluate, fit, task_loss
 from tuning.experiment import CHECKPOINT_FILE
 
 __all__ = ["SharedData", "checkpoint_due", "process_started_at", "report_due",
@@ -256,8 +256,12 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         if final:
             result = final[0]
             if len(data.test):
+                # binary: f1_best applies the threshold validation chose at this epoch
                 test = evaluate(fitted.model, data.test, cfg.training.eval_batch_size,
-                                fitted.device, fitted.precision, data.num_classes)
+                                fitted.device, fitted.precision,
+                                task_loss(cfg, data).to(fitted.device), top_k=cfg.task.top_k,
+                                threshold=result.get("val_threshold"),
+                                target_mean=data.target_mean, target_std=data.target_std)
                 result.update({f"test_{k}": v for k, v in test.items()})
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(final_dir.name))
     except NonFiniteLossError as exc:
