@@ -184,10 +184,15 @@ def summarize(exp_dir: Path, space: SearchSpace, confirm) -> dict:
             continue
         history = trial_history(exp_dir, confirm_key(t.number))
         last = history[-1] if history else {}
-        complete = t.state.name == "COMPLETE" and last.get("epoch") == space.max_epochs
+        # A driver killed with kill -9 can lose Tune's last result.json lines; the study, which
+        # closed the run, holds every epoch's metric.
+        complete = t.state.name == "COMPLETE" and space.max_epochs in t.intermediate_values
+        if last.get("epoch") != space.max_epochs:
+            last = {}
         cands[i]["runs"].append({"trial": confirm_key(t.number), "seed": t.user_attrs["seed"],
                                  "status": t.state.name.lower(),
-                                 "value": last.get(space.metric) if complete else None,
+                                 "value": t.intermediate_values[space.max_epochs]
+                                 if complete else None,
                                  "test": last.get(test_name) if complete else None})
     for c in cands:
         values = [r["value"] for r in c["runs"] if finite(r["value"])]
