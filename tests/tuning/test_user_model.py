@@ -51,11 +51,11 @@ def test_user_model_trains_and_resumes_bit_exactly(project, monkeypatch):
     calls = {"n": 0}
     real = train.metrics_csv
 
-    def interrupt_after_two(history):
+    def interrupt_after_two(history, *args):
         calls["n"] += 1
         if calls["n"] == 2:  # epoch 2's checkpoint is on disk
             raise KeyboardInterrupt
-        return real(history)
+        return real(history, *args)
 
     monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
     part = project / "part"
