@@ -18,6 +18,7 @@ import core.train as train
 from core.checkpoint import load_checkpoint
 from tests.tuning.conftest import kill_when
 from tuning import export, sweep
+from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "user_model"
@@ -97,7 +98,7 @@ def test_sweep_tunes_user_kwargs_survives_kill_9_and_retrains_exactly(project):
     kill_when(exp, proc, lambda trials: sum(t.state.is_finished() for t in trials) >= 1)
     resumed = _cli("tuning.sweep", ["--resume", "sweeps/u"], project)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    trials = sweep.load_study(exp).get_trials()
+    trials = load_study(exp).get_trials()
     # Four trials, all finished, each with the kwargs the space drew for it.
     assert len(trials) == 4 and all(t.state.is_finished() for t in trials)
     assert all(t.state != TrialState.FAIL for t in trials)
