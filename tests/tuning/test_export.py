@@ -76,3 +76,33 @@ def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
         lock.unlink(missing_ok=True)
         holder.kill()
     assert os.path.exists(out)
+
+
+def test_binary_sweep_on_its_own_metric_exports_a_config_that_retrains_exactly(tmp_path):
+    from core.tasks import metric_names
+    from tests.tuning.conftest import run_sweep
+
+    proc = run_sweep(["--space", str(ROOT / "search_spaces" / "binary.yaml"), "--smoke",
+                      "--num-samples", "3", "--max-epochs", "3", "--metric",
+                      "val_average_precision", "--storage-path", str(tmp_path), "--name", "b"])
+    exp = tmp_path / "b"
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with (exp / "trials.csv").open() as f:
+        assert "best_val_average_precision" in next(csv.reader(f))
+    out = tmp_path / "best.yaml"
+    assert export.main([str(exp), "--out", str(out)]) == 0
+    header = out.read_text().splitlines()
+    key = header[1].split()[2].rstrip(":")
+    assert "val_average_precision" in header[1] and load_config(out).task.type == "binary"
+    run = tmp_path / "run"
+    train = subprocess.run([sys.executable, "-m", "core.train", "--config", str(out),
+                            "--output-dir", str(run), "--quiet"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert train.returncode == 0, train.stderr[-2000:]
+    standalone = list(csv.DictReader((run / "metrics.csv").open()))
+    trial = trial_history(exp, key)
+    assert len(standalone) == len(trial) == 3
+    columns = ["train_loss", "val_threshold", *(f"val_{m}" for m in metric_names("binary"))]
+    for s, t in zip(standalone, trial, strict=True):
+        for col in columns:
+            assert float(s[col]) == float(t[col]), (key, col, s[col], t[col])
