@@ -37,6 +37,8 @@ RANGE_OPS = {"gt": lambda v, b: v > b, "ge": lambda v, b: v >= b, "lt": lambda v
 
 @dataclass
 class SchedulerSettings:
+    """``scheduler:`` ASHA's settings."""
+
     grace_period: int = spec(2, "ASHA: epochs every trial trains before its first rung.", ge=1)
     reduction_factor: int = spec(3, "ASHA: 1/reduction_factor of the trials at a rung go on to "
                                     "the next; rungs at grace_period * reduction_factor**k.",
@@ -45,6 +47,8 @@ class SchedulerSettings:
 
 @dataclass
 class SamplerSettings:
+    """``sampler:`` Optuna's sampler."""
+
     name: str = spec("tpe", "Optuna sampler: TPE (multivariate, grouped, constant liar for "
                             "parallel trials), random, or quasi-random (Sobol).",
                      choices=("tpe", "random", "qmc"))
@@ -55,6 +59,8 @@ class SamplerSettings:
 
 @dataclass
 class ResourcesSettings:
+    """``resources:`` what each trial asks Ray for."""
+
     trials_per_gpu: int = spec(1, "Trials sharing one GPU (each asks Ray for 1/trials_per_gpu "
                                   "of it; with more than 1 the sweep starts CUDA MPS).", ge=1)
     cpus_per_trial: float = spec(1.0, "CPUs Ray reserves per trial; also the trial's "
@@ -96,6 +102,8 @@ def reference_markdown_space() -> str:
 
 @dataclass(frozen=True)
 class Param:
+    """One entry of ``params``, parsed: a distribution to sample or a fixed value."""
+
     name: str  # dotted config key, e.g. "optim.lr"
     type: str  # float | int | categorical | fixed
     low: float | None = None
@@ -109,6 +117,9 @@ class Param:
 
 @dataclass
 class SearchSpace:
+    """A validated search space: the settings flattened (``SpaceSettings``), the parameters in
+    dependency order, and the file as read (``raw``)."""
+
     source: str
     base_config: Path  # resolved: absolute, relative paths taken from the space file's folder
     metric: str = "val_accuracy"
@@ -351,6 +362,7 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
 
 
 def load_space(path: str | Path) -> SearchSpace:
+    """Reads and validates the space file ``path``; ``ConfigError`` names the file and keys."""
     path = Path(path)
     raw = load_yaml(path)
     return parse_space(raw, str(path), path.resolve().parent)
