@@ -8,12 +8,11 @@ truncated value, this searcher records every epoch as an intermediate value and 
 - FAIL, when it errored (after its retries) or reported a non-finite loss.
 
 It can also hand out *continuing* trials first: trials of an interrupted sweep that resume from
-their last checkpoint under their original Optuna trial number (see ``tuning.sweep``).
+their last checkpoint under their original Optuna trial number (see ``tuning.resume``).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +22,11 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
-__all__ = ["Continuing", "StudySearcher", "finite", "trial_by_number", "trial_key"]
+from tuning.experiment import trial_key
+from tuning.optuna_internals import trial_by_number
+from tuning.results import finite
 
-
-def trial_key(number: int) -> str:
-    """Stable name of a trial across resumes: its Optuna number, e.g. ``t0007``."""
-    return f"t{number:04d}"
+__all__ = ["Continuing", "StudySearcher"]
 
 
 @dataclass
@@ -143,15 +141,3 @@ class StudySearcher(Searcher):
         if closed and self.on_change is not None:
             self.on_change()
         return closed
-
-
-def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.Trial:
-    """A live handle on a study's trial. Optuna has no public "Trial by number"; this storage
-    lookup is stable across its versions."""
-    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    return optuna.trial.Trial(study, trial_id)
-
-
-def finite(v: Any) -> bool:
-    """A real, finite number (not a bool, not NaN or inf)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

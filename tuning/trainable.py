@@ -3,9 +3,9 @@
 A trial's config is ``{"params": {dotted key: value}, "trial_key": "t0007", "resume_from": path}``;
 the base config, the shared data set and the epoch budget arrive once per sweep through
 ``tune.with_parameters``. Every epoch reaches Tune (``report_due`` batches the epochs between ASHA
-rungs; ``unbatch`` expands them), with a checkpoint when ``checkpoint_due`` says so (the last
-epoch always); a retried or restored trial
-resumes from ``tune.get_checkpoint()`` (or from ``resume_from`` when a resumed sweep continues it).
+rungs; ``tuning.results.unbatch`` expands them), with a checkpoint when ``checkpoint_due`` says so
+(the last epoch always); a retried or restored trial resumes from ``tune.get_checkpoint()`` (or
+from ``resume_from`` when a resumed sweep continues it).
 
 Fault injection for tests, ``SEQTUNE_FAULTS="KIND:TRIAL:EPOCH,..."``: ``raise_once`` raises after
 reporting EPOCH, once (a marker in ``SEQTUNE_FAULT_DIR`` remembers it); ``kill_once`` SIGKILLs the
@@ -17,7 +17,6 @@ training data with NaN, ``inf`` with inf.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import signal
 import tempfile
@@ -31,11 +30,10 @@ from core.checkpoint import load_checkpoint
 from core.config import apply_overrides, config_from_dict
 from core.data import DataSplits
 from core.loop import NonFiniteLossError, fit
+from tuning.experiment import CHECKPOINT_FILE
 
-__all__ = ["SharedData", "asha_rungs", "checkpoint_due", "process_started_at", "report_due",
-           "train_trial", "trial_config", "unbatch"]
-
-CHECKPOINT_FILE = "checkpoint.pt"
+__all__ = ["SharedData", "checkpoint_due", "process_started_at", "report_due",
+           "train_trial", "trial_config"]
 
 
 def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str,
@@ -125,12 +123,6 @@ def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s:
 REPORT_INTERVAL_S = 2.0  # longest a trial keeps epochs from Tune between rungs
 
 
-def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:
-    """The epochs at which ASHA compares trials (Ray's milestones for one bracket)."""
-    count = int(math.log(max_epochs / grace_period) / math.log(reduction_factor) + 1)
-    return tuple(grace_period * reduction_factor ** k for k in range(count))
-
-
 def report_due(epoch: int, max_epochs: int, rungs: tuple[int, ...], since_report_s: float,
                checkpoint: bool) -> bool:
     """Each ``tune.report`` is a round trip to the driver (about 10 ms, measured on an H100
@@ -140,15 +132,6 @@ def report_due(epoch: int, max_epochs: int, rungs: tuple[int, ...], since_report
     ``REPORT_INTERVAL_S`` seconds."""
     return (checkpoint or epoch in rungs or epoch >= max_epochs
             or since_report_s >= REPORT_INTERVAL_S)
-
-
-def unbatch(results: list[dict]) -> list[dict]:
-    """Result rows as Tune stored them -> one row per epoch (batched epochs expanded)."""
-    rows = []
-    for r in results:
-        rows.extend(r.get("earlier_epochs") or [])
-        rows.append({k: v for k, v in r.items() if k != "earlier_epochs"})
-    return rows
 
 
 def _load_resume(path_or_uri: str) -> dict:

@@ -5,7 +5,7 @@ import json
 from optuna.trial import TrialState
 
 from tests.tuning.conftest import SPACE, run_sweep
-from tuning import sweep
+from tuning.study import load_study
 
 
 def test_dying_and_failing_trials_are_retried_then_errored_and_nothing_hangs(tmp_path):
@@ -18,7 +18,7 @@ def test_dying_and_failing_trials_are_retried_then_errored_and_nothing_hangs(tmp
                           "SEQTUNE_FAULT_DIR": str(faults)})
     exp = tmp_path / "f"
     assert proc.returncode == 0, proc.stderr[-3000:]
-    trials = sweep.load_study(exp).trials
+    trials = load_study(exp).trials
     assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
     # A worker SIGKILLed once is retried from its checkpoint and finishes normally.
     assert (faults / "t0003.kill_once").exists()
