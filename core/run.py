@@ -54,7 +54,7 @@ from core.config import (
     load_yaml,
     parse_override,
 )
-from core.data import DataSplits, from_arrays, load_data
+from core.data import DataError, DataSplits, from_arrays, load_data
 from core.tasks import metric_names
 
 if TYPE_CHECKING:
@@ -176,19 +176,37 @@ def _config(config: Config | Mapping | str | Path, overrides: list[str],
 
 
 def _data(cfg: Config, data: ArrayData | Mapping | DataSplits | None) -> DataSplits:
+    """The splits of ``data`` (see ``run_training``); array shapes are checked here, naming the
+    array (``data['y']``), because ``from_arrays`` trusts them."""
     if data is None:
         return load_data(cfg.data, cfg.task)
     if isinstance(data, DataSplits):
         return data
-    arrays = data if isinstance(data, ArrayData) else ArrayData(**dict(data))
     import numpy as np
 
-    lengths = None if arrays.lengths is None else np.asarray(arrays.lengths, dtype=np.int64)
-    return from_arrays(arrays.x, arrays.y, lengths, cfg.data, arrays.feature_names,
+    if not isinstance(data, ArrayData):
+        unknown = sorted(set(data) - set(ArrayData.__dataclass_fields__))
+        if unknown or "x" not in data or "y" not in data:
+            raise DataError("data", f"expected the keys x, y and optionally lengths, split, "
+                                    f"groups, feature_names, label_names; got {sorted(data)}")
+        data = ArrayData(**dict(data))
+    x = np.asarray(data.x, dtype=np.float32)
+    if x.ndim != 3 or 0 in x.shape:
+        raise DataError("data['x']", f"expected [N, T, F] with N, T, F >= 1, got shape "
+                                     f"{list(x.shape)}")
+    n, t = x.shape[:2]
+    arrays = {"y": data.y, "lengths": data.lengths, "split": data.split, "groups": data.groups}
+    for key, value in arrays.items():
+        if value is not None and len(value) != n:
+            raise DataError(f"data['{key}']", f"has {len(value)} rows; x has {n} sequences")
+    lengths = None if data.lengths is None else np.asarray(data.lengths, dtype=np.int64)
+    if lengths is not None and (lengths.ndim != 1 or lengths.min() < 1 or lengths.max() > t):
+        raise DataError("data['lengths']", f"expected [N] valid steps in 1..{t} (T)")
+    return from_arrays(x, np.asarray(data.y), lengths, cfg.data, data.feature_names,
                        task=cfg.task,
-                       split=None if arrays.split is None else np.asarray(arrays.split),
-                       groups=None if arrays.groups is None else np.asarray(arrays.groups),
-                       label_names=arrays.label_names)
+                       split=None if data.split is None else np.asarray(data.split),
+                       groups=None if data.groups is None else np.asarray(data.groups),
+                       label_names=data.label_names)
 
 
 def run_training(config: Config | Mapping | str | Path, *,
