@@ -193,7 +193,7 @@ class Sweep:
                allow_partial: bool = False) -> Path:
         """Writes the best (or ``trial``'s) complete standalone config to ``path``, as
         ``python -m tuning.export``: ``core.run_training(path)`` or ``python -m core.train
-        --config path`` retrains it. Returns ``path``.
+        --config path`` retrains it. Returns ``path``, made absolute.
 
         Raises:
             ValueError: no eligible trial, an unknown trial, or an unfinished or running sweep
@@ -201,20 +201,22 @@ class Sweep:
         """
         from tuning.export import export_best
 
-        export_best(self.path, Path(path), trial, allow_partial)
-        return Path(path)
+        out = Path(path).expanduser().resolve()
+        export_best(self.path, out, trial, allow_partial)
+        return out
 
     def report(self, path: str | Path | None = None) -> Path:
         """Writes the HTML report and its PNG figures into the folder ``path`` (default:
-        ``<sweep>/report``), as ``python -m tuning.report``; returns the ``report.html`` path.
+        ``<sweep>/report``), as ``python -m tuning.report``; returns the absolute path of
+        ``report.html``.
 
         Raises:
             ValueError: the sweep has no study yet.
         """
         from tuning.report import write_report
 
-        return write_report(self.path, Path(path) if path is not None else
-                            self.path / REPORT_DIR)
+        out = Path(path).expanduser().resolve() if path is not None else self.path / REPORT_DIR
+        return write_report(self.path, out)
 
 
 def load_sweep(path: str | Path) -> Sweep:
