@@ -1,7 +1,7 @@
 """How much hyperparameters matter on the embedded data set: good versus poor configurations.
 
     python benchmarks/synthetic_spread.py [--set data.synthetic.noise=0.8] [--epochs 20]
-    python benchmarks/synthetic_spread.py --set task.type=binary   # or multilabel, regression
+    python benchmarks/synthetic_spread.py --config configs/binary.yaml  # multilabel, regression
 
 Trains a few configurations from inside ``search_spaces/gru.yaml``'s ranges and prints the best
 value of each of the checkpoint metric (val_accuracy for the default multiclass set; the task's

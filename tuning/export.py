@@ -84,6 +84,7 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tuning.export``; returns the exit code (0, or 2 with one error line)."""
     p = argparse.ArgumentParser(prog="python -m tuning.export", description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
     p.add_argument("--out", type=Path, required=True, help="YAML file to write")

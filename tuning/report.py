@@ -87,10 +87,9 @@ def _fig_curves(plt, data):
         if pts:
             ax.plot(*zip(*pts, strict=True), color=COLOURS.get(status[key], "#333"), alpha=0.7,
                     lw=1.2, marker="." if len(pts) == 1 else None)
-    rung = space.grace_period
-    while rung < space.max_epochs:
-        ax.axvline(rung, color="#999", ls="--", lw=0.8)
-        rung *= space.reduction_factor
+    for rung in space.rungs:
+        if rung < space.max_epochs:  # the last epoch needs no line
+            ax.axvline(rung, color="#999", ls="--", lw=0.8)
     for name, colour in COLOURS.items():
         if name in status.values():
             ax.plot([], [], color=colour, label=name)
@@ -205,6 +204,7 @@ def _cells(r: dict, space, params: list[str]) -> list[str]:
 
 
 def format_table(data, limit: int = 10) -> str:
+    """The top ``limit`` trials of ``collect``'s data as a plain-text table (best first)."""
     head, params = _columns(data["space"])
     lines = [head] + [_cells(r, data["space"], params) for r in _table(data, limit)]
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(head))]
@@ -219,6 +219,8 @@ def _fmt(v) -> str:
 
 
 def write_report(exp_dir: Path, out: Path) -> Path:
+    """Writes the figures (PNG) and ``report.html`` (figures embedded, no scripts) into ``out``;
+    returns the HTML file's path. Needs matplotlib; reads only the disk."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -287,6 +289,7 @@ Generated {datetime.now().isoformat(timespec='seconds')} from {html.escape(str(e
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tuning.report``; returns the exit code (0, or 2 with one error line)."""
     p = argparse.ArgumentParser(prog="python -m tuning.report", description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
     p.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")

@@ -31,12 +31,19 @@ __all__ = ["Continuing", "StudySearcher"]
 
 @dataclass
 class Continuing:
+    """A trial of an interrupted sweep that the searcher hands out again, first."""
+
     number: int  # Optuna trial number (RUNNING in the study)
     params: dict[str, Any]
     checkpoint: str | None  # checkpoint file to resume from, or None to start over
 
 
 class StudySearcher(Searcher):
+    """Ray Tune searcher over an Optuna study: each suggestion is a study trial (continuing ones
+    first), each epoch an intermediate value, each end COMPLETE, PRUNED or FAIL (module
+    docstring). ``define`` is ``tuning.space.compile_space``'s define-by-run function;
+    ``on_change`` runs whenever a trial ends."""
+
     def __init__(self, study: optuna.Study, define: Callable[[Any], dict], *, metric: str,
                  mode: str, max_epochs: int, continuing: list[Continuing] | None = None,
                  fixed: dict[str, Any] | None = None, on_change: Callable[[], None] | None = None):

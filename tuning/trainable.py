@@ -17,7 +17,6 @@ training data with NaN, ``inf`` with inf.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import signal
 import tempfile
@@ -33,7 +32,7 @@ from core.data import DataSplits
 from core.loop import NonFiniteLossError, fit
 from tuning.experiment import CHECKPOINT_FILE
 
-__all__ = ["SharedData", "asha_rungs", "checkpoint_due", "process_started_at", "report_due",
+__all__ = ["SharedData", "checkpoint_due", "process_started_at", "report_due",
            "train_trial", "trial_config"]
 
 
@@ -122,12 +121,6 @@ def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s:
 
 
 REPORT_INTERVAL_S = 2.0  # longest a trial keeps epochs from Tune between rungs
-
-
-def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:
-    """The epochs at which ASHA compares trials (Ray's milestones for one bracket)."""
-    count = int(math.log(max_epochs / grace_period) / math.log(reduction_factor) + 1)
-    return tuple(grace_period * reduction_factor ** k for k in range(count))
 
 
 def report_due(epoch: int, max_epochs: int, rungs: tuple[int, ...], since_report_s: float,

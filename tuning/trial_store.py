@@ -22,6 +22,7 @@ __all__ = ["TrialStore", "is_uri", "join_uri", "local_file"]
 
 
 def is_uri(text: str) -> bool:
+    """Whether ``text`` is a URI (``scheme://...``) rather than a local path."""
     return "://" in str(text)
 
 
@@ -85,6 +86,17 @@ class TrialStore:
         return sorted((p for p in found if p.rsplit("run-", 1)[1].isdigit()),
                       key=lambda p: int(p.rsplit("run-", 1)[1]))
 
+    def trial_keys(self) -> list[str]:
+        """The names of the trial directories of every run (``t0000``, ...), sorted."""
+        if not self.remote:
+            found = {p.name for run in self.runs() for p in Path(run).iterdir() if p.is_dir()}
+        else:
+            import pyarrow.fs
+
+            found = {i.base_name for run in self.runs() for i in self._list(run)
+                     if i.type == pyarrow.fs.FileType.Directory}
+        return sorted(k for k in found if k.startswith("t") and k[1:].isdigit())
+
     def trial_dirs(self, key: str) -> list[str]:
         """The trial's directories across runs, oldest run first."""
         if not self.remote:
@@ -121,6 +133,7 @@ class TrialStore:
         return (info.mtime_ns or 0), info.size
 
     def exists(self, path: str) -> bool:
+        """Whether a file or folder is stored at ``path``."""
         if not self.remote:
             return Path(path).exists()
         import pyarrow.fs
@@ -128,6 +141,7 @@ class TrialStore:
         return self.fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
 
     def read_text(self, path: str) -> str:
+        """The text of the stored file ``path``; OSError if it cannot be read."""
         if not self.remote:
             return Path(path).read_text()
         with self.fs.open_input_stream(path) as f:
