@@ -33,13 +33,20 @@ from core.files import atomic_write_text
 from tuning.space import SearchSpace, parse_space
 from tuning.trial_store import TrialStore
 
-__all__ = ["BEST_CONFIG_FILE", "CHECKPOINT_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE",
+__all__ = ["BEST_CONFIG_FILE", "SweepError", "CHECKPOINT_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE",
            "PARAMS_FILE", "REPORT_DIR", "RESULT_FILE", "SPEC_FILE", "STUDY_FILE",
            "TRIALS_CSV_FILE", "TUNE_DIR", "hold_lock", "is_sweep_dir",
            "publish_ledger", "read_spec", "running_pid", "space_of", "trial_key", "trial_store",
            "write_spec"]
 
 log = logging.getLogger("tuning")
+
+
+class SweepError(ValueError):
+    """Bad input to a sweep other than a config or space: a directory that is not a sweep, a
+    name, a flag, a sweep already running. Nothing was written; the command line prints it and
+    exits 2."""
+
 
 SPEC_FILE = "sweep.yaml"
 STUDY_FILE = "study.db"

@@ -18,13 +18,12 @@ from importlib import metadata
 from pathlib import Path
 
 import yaml
-from optuna.trial import TrialState
 
 from core.cli import EXIT_OK, fail
 from core.config import config_to_dict
 from core.files import atomic_write_text
 from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
-from tuning.results import trial_rows
+from tuning.results import best_trial, trial_rows
 from tuning.study import load_study
 from tuning.trainable import trial_config
 
@@ -52,8 +51,6 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     if not allow_partial and (len(done) < space.num_samples or len(done) < len(own)):
         raise ValueError(f"{exp_dir}: sweep is unfinished ({len(done)} of {space.num_samples} "
                          "trials finished); pass --allow-partial to export anyway")
-    eligible = [t for t in own if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                and t.intermediate_values]
     pick = max if space.mode == "max" else min
     if trial is not None:
         chosen = [t for t in own if trial_key(t.number) == trial]
@@ -61,9 +58,9 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
             raise ValueError(f"{exp_dir}: no trial {trial!r}")
         best = chosen[0]
     else:
-        if not eligible:
+        best = best_trial(own, space.mode)
+        if best is None:
             raise ValueError(f"{exp_dir}: no finished trial with a finite {space.metric}")
-        best = pick(eligible, key=lambda t: pick(t.intermediate_values.values()))
     values = best.intermediate_values
     epoch = pick(values, key=values.get) if values else 0
     params = best.user_attrs.get("params") or dict(best.params)

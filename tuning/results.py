@@ -32,8 +32,9 @@ from tuning.experiment import (
 from tuning.space import SearchSpace
 from tuning.trial_store import TrialStore, local_file
 
-__all__ = ["STATUS", "finite", "histories", "latest_checkpoint", "parse_results", "started_config",
-           "started_params", "trial_history", "trial_rows", "unbatch", "write_trials_csv"]
+__all__ = ["STATUS", "best_trial", "finite", "histories", "latest_checkpoint", "parse_results",
+           "started_config", "started_params", "trial_history", "trial_rows", "trials_csv_text",
+           "unbatch", "write_trials_csv"]
 
 log = logging.getLogger("tuning")
 
@@ -50,6 +51,19 @@ def finite(v: Any) -> bool:
         [True, True, False, False, False]
     """
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def best_trial(trials: list, mode: str):
+    """The best of ``trials`` (Optuna ``FrozenTrial``s of one sweep): the COMPLETE or PRUNED
+    trial whose best reported epoch is best by ``mode`` ("max" or "min"), the earlier trial on a
+    tie; None if no such trial reported an epoch. Errored and non-finite trials are FAIL in the
+    study and never chosen. (``tuning.export`` and ``tuning.Sweep.best`` both choose by it.)"""
+    pick = max if mode == "max" else min
+    eligible = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")
+                and t.intermediate_values]
+    if not eligible:
+        return None
+    return pick(eligible, key=lambda t: pick(t.intermediate_values.values()))
 
 
 def unbatch(results: list[dict]) -> list[dict]:
@@ -214,9 +228,8 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
     return rows
 
 
-def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
-    """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (columns in first-seen order)."""
-    rows = trial_rows(study, exp_dir, space)
+def trials_csv_text(rows: list[dict]) -> str:
+    """``trial_rows`` as the text of trials.csv (columns in first-seen order)."""
     columns: list[str] = []
     for r in rows:
         columns += [k for k in r if k not in columns]
@@ -224,4 +237,10 @@ def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(Path(exp_dir) / TRIALS_CSV_FILE, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
+    """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (``trials_csv_text``)."""
+    atomic_write_text(Path(exp_dir) / TRIALS_CSV_FILE,
+                      trials_csv_text(trial_rows(study, exp_dir, space)))

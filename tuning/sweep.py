@@ -11,6 +11,9 @@ trials are newly sampled, so the sweep ends with exactly ``num_samples`` trials
 (``tuning.resume``).
 
 Exit codes: 0 finished, 2 bad input (nothing written), 130 interrupted (resume it).
+
+``drive`` is the driver itself (bad input raises); ``main`` is the command line over it, and
+``tuning.run_sweep`` the Python API.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from tuning.experiment import (
     BEST_CONFIG_FILE,
     LOG_FILE,
     SPEC_FILE,
+    SweepError,
     hold_lock,
     is_sweep_dir,
     publish_ledger,
@@ -52,8 +56,8 @@ from tuning.trainable import trial_config
 from tuning.trial_store import TrialStore, is_uri, join_uri
 from tuning.tuner import RayOptions, run_trials
 
-__all__ = ["SweepOptions", "build_parser", "check_params_fit_config", "main", "new_spec",
-           "run_sweep"]
+__all__ = ["SweepOptions", "build_parser", "check_params_fit_config", "drive",
+           "main", "new_spec"]
 
 log = logging.getLogger("tuning")
 
@@ -230,8 +234,14 @@ class _Sweep:
     data: DataSplits
 
 
-def _prepare(opts: SweepOptions) -> _Sweep | int:
-    """Reads and checks everything before anything is written; an exit code on bad input."""
+def _prepare(opts: SweepOptions) -> _Sweep:
+    """Reads and checks everything before anything is written.
+
+    Raises:
+        ConfigError: the space or base config is invalid, or the data do not fit it (a
+            ``DataError``, its cause, named with the base config file and key).
+        SweepError: the directory, name or flags are wrong.
+    """
     remote = is_uri(opts.storage_path)
     # A URI holds the trials; the ledger (SQLite study, trials.csv, log) needs a local disk.
     storage = Path("runs/sweeps" if remote else opts.storage_path).expanduser().resolve()
@@ -240,58 +250,61 @@ def _prepare(opts: SweepOptions) -> _Sweep | int:
         if opts.resume is not None:
             exp_dir = opts.resume.expanduser().resolve()
             if not is_sweep_dir(exp_dir):
-                return fail(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
+                raise SweepError(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
             spec = read_spec(exp_dir)
             if opts.space is not None:
                 changed = spec_changes(spec, new_spec(opts))
                 if changed:
-                    return fail(f"{opts.space}: differs from the space {exp_dir.name} started "
+                    raise SweepError(f"{opts.space}: differs from the space {exp_dir.name} started "
                                 f"with ({', '.join(changed)}); resume without --space, or "
                                 "start a new sweep")
             name = exp_dir.name
             space = space_of(spec, str(exp_dir / SPEC_FILE))
         else:
             if opts.space is None:
-                return fail("--space is required (or --resume DIR)")
+                raise SweepError("--space is required (or --resume DIR)")
             spec = new_spec(opts)
             space = space_of(spec, str(opts.space))
             name = opts.name if opts.name is not None else \
                 f"{opts.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
             problem = check_name(name)
             if problem:
-                return fail(f"--name: {problem}")
+                raise SweepError(f"--name: {problem}")
             exp_dir = storage / name
             if is_sweep_dir(exp_dir):
-                return fail(f"{exp_dir} already holds a sweep; continue it with --resume "
+                raise SweepError(f"{exp_dir} already holds a sweep; continue it with --resume "
                             f"{exp_dir}, or choose another --name")
             spec["trial_storage"] = join_uri(opts.storage_path, name, "tune") if remote else None
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         check_params_fit_config(space, spec["base"])
         data = load_data(base_cfg.data, base_cfg.task)
         _check_model(space, spec, data)
-    except ConfigError as exc:
-        return fail(str(exc))
     except DataError as exc:
-        return fail(f"{spec['space']['base_config']}: {exc}")
+        raise ConfigError(spec["space"]["base_config"], [(exc.key, exc.message)]) from exc
     return _Sweep(spec, space, exp_dir, name, data)
 
 
-def _create(opts: SweepOptions, sweep: _Sweep) -> int | None:
-    """Makes a new sweep's directory and freezes its spec; an exit code if it cannot."""
+def _create(opts: SweepOptions, sweep: _Sweep) -> None:
+    """Makes a new sweep's directory and freezes its spec.
+
+    Raises:
+        SweepError: the storage cannot be written.
+    """
     if sweep.spec["trial_storage"]:
         try:
             TrialStore(sweep.spec["trial_storage"]).check_writable()
         except (OSError, ValueError) as exc:
-            return fail(f"--storage-path: cannot write to {sweep.spec['trial_storage']}: {exc}")
+            raise SweepError(f"--storage-path: cannot write to {sweep.spec['trial_storage']}: "
+                             f"{exc}") from None
     try:
         sweep.exp_dir.mkdir(parents=True, exist_ok=True)
         probe = sweep.exp_dir / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        return fail(f"--storage-path: cannot write to {sweep.exp_dir}: {exc.strerror}")
+        raise SweepError(f"--storage-path: cannot write to {sweep.exp_dir}: "
+                         f"{exc.strerror}") from None
     write_spec(sweep.exp_dir, sweep.spec)
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,30 +313,42 @@ def main(argv: list[str] | None = None) -> int:
     if opts.ray.dashboard and not _dashboard_available():
         return fail("--dashboard needs Ray's dashboard dependencies: "
                     "pip install -e \".[dashboard]\"")
-    return run_sweep(opts)
+    try:
+        code, _ = drive(opts)
+    except (ConfigError, SweepError) as exc:
+        return fail(str(exc))
+    return code
 
 
-def run_sweep(opts: SweepOptions) -> int:
-    """Starts or resumes the sweep ``opts`` describe; returns the exit code (0, 2 or 130)."""
+def drive(opts: SweepOptions) -> tuple[int, Path]:
+    """Starts or resumes the sweep ``opts`` describe and runs it until it ends.
+
+    Returns:
+        The exit code (``EXIT_OK``; ``EXIT_INTERRUPTED`` when interrupted, or when trials are
+        still missing without a time budget; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA
+        MPS, said on stderr) and the experiment directory.
+
+    Raises:
+        ConfigError: the space, the base config or the data are invalid (file and key named).
+        SweepError: a bad directory, name or flag, or the sweep is running elsewhere.
+        Nothing is written before these checks pass.
+    """
     sweep = _prepare(opts)
-    if isinstance(sweep, int):
-        return sweep
-    if opts.resume is None:
-        code = _create(opts, sweep)
-        if code is not None:
-            return code
-    holder = running_pid(sweep.exp_dir)
+    holder = running_pid(sweep.exp_dir) if opts.resume is not None else None
     if holder is not None:
-        return fail(f"{sweep.exp_dir}: the sweep is running (driver pid {holder}); stop it first")
+        raise SweepError(f"{sweep.exp_dir}: the sweep is running (driver pid {holder}); stop it "
+                         "first")
+    if opts.resume is None:
+        _create(opts, sweep)
     setup_logging("tuning", sweep.exp_dir / LOG_FILE)
     with hold_lock(sweep.exp_dir):
         try:
-            return _run(opts, sweep)
+            return _run(opts, sweep), sweep.exp_dir
         except KeyboardInterrupt:
             # A second Ctrl-C, or one outside Tune's own handler: the study and disk are
             # consistent at every point (a resume reconciles them), so stopping here loses no
             # finished work.
-            return _interrupted(sweep.exp_dir, None)
+            return _interrupted(sweep.exp_dir, None), sweep.exp_dir
 
 
 def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import core.run as run
 import core.train as train
 from core.checkpoint import load_checkpoint
 
@@ -57,7 +58,7 @@ def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
     assert train.main(args + ["--output-dir", str(tmp_path / "full")]) == 0
 
     calls = {"n": 0}
-    real = train.metrics_csv
+    real = run.metrics_csv
 
     def interrupt_after_two(history, *args):
         calls["n"] += 1
@@ -65,10 +66,10 @@ def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(history, *args)
 
-    monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
+    monkeypatch.setattr(run, "metrics_csv", interrupt_after_two)
     part = tmp_path / "part"
     assert train.main(args + ["--output-dir", str(part)]) == 130
-    monkeypatch.setattr(train, "metrics_csv", real)
+    monkeypatch.setattr(run, "metrics_csv", real)
     assert load_checkpoint(part / "checkpoints" / "last.pt")["epoch"] == 2
     assert train.main(["--resume", str(part), "--quiet"]) == 0
 

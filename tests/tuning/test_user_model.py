@@ -14,6 +14,7 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
+import core.run as run
 import core.train as train
 from core.checkpoint import load_checkpoint
 from tests.tuning.conftest import kill_when
@@ -51,7 +52,7 @@ def test_user_model_trains_and_resumes_bit_exactly(project, monkeypatch):
     assert train.main(args + ["--output-dir", str(project / "full")]) == 0
 
     calls = {"n": 0}
-    real = train.metrics_csv
+    real = run.metrics_csv
 
     def interrupt_after_two(history, *args):
         calls["n"] += 1
@@ -59,10 +60,10 @@ def test_user_model_trains_and_resumes_bit_exactly(project, monkeypatch):
             raise KeyboardInterrupt
         return real(history, *args)
 
-    monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
+    monkeypatch.setattr(run, "metrics_csv", interrupt_after_two)
     part = project / "part"
     assert train.main(args + ["--output-dir", str(part)]) == 130
-    monkeypatch.setattr(train, "metrics_csv", real)
+    monkeypatch.setattr(run, "metrics_csv", real)
     assert train.main(["--resume", str(part), "--quiet"]) == 0
 
     a = load_checkpoint(project / "full" / "checkpoints" / "last.pt")
