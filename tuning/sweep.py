@@ -191,9 +191,10 @@ def _sampler(space: SearchSpace, offset: int = 0):
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     # constant_liar: trials running in parallel are treated as pessimistic results so that
     # concurrent suggestions spread out instead of piling onto one region.
-    return optuna.samplers.TPESampler(seed=seed,
-                                      n_startup_trials=space.n_startup_trials,
-                                      multivariate=True, group=True, constant_liar=True)
+    from tuning.failures import FailureAwareTPESampler
+
+    return FailureAwareTPESampler(seed=seed, n_startup_trials=space.n_startup_trials,
+                                  multivariate=True, group=True, constant_liar=True)
 
 
 def _open_study(exp_dir: Path, name: str, space: SearchSpace):
@@ -823,7 +824,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler
 
-        from tuning.searcher import StudySearcher
+        from tuning.searcher import StudySearcher, TrialErrors
         from tuning.trainable import SharedData, asha_rungs, train_trial
 
         if args.address is None and not share_idle_workers():
@@ -852,6 +853,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
         searcher = StudySearcher(
             study, compile_space(space.params), metric=space.metric, mode=space.mode,
             max_epochs=space.max_epochs, continuing=continuing,
+            error_reason=(errors := TrialErrors()).reason,
             on_change=_throttled(lambda: write_trials_csv(study, exp_dir, space),
                                  CSV_REFRESH_S))
         scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
@@ -871,7 +873,7 @@ def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_r
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
-                verbose=1))
+                verbose=1, callbacks=[errors]))
         t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
         took = time.perf_counter() - t0
