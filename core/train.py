@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from core.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
+from core.cli import int_at_least
 from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, load_data
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="YAML config (see configs/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set training.epochs=3 (repeatable)")
-    p.add_argument("--epochs", type=int, help="shorthand for --set training.epochs=N")
+    p.add_argument("--epochs", type=int_at_least(1), help="shorthand for --set training.epochs=N")
     p.add_argument("--output-dir", type=Path,
                    help="run directory (default runs/train/<name>-<timestamp>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
@@ -97,7 +98,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.resume is not None:
-        if args.config or args.overrides or args.epochs or args.smoke:
+        if args.config or args.overrides or args.epochs is not None or args.smoke:
             return _fail("--resume continues a run with its saved config; it takes no --config, "
                          "--set, --epochs or --smoke")
         return _resume(args)
@@ -134,10 +135,22 @@ def _resume(args) -> int:
         state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     except (ConfigError, CheckpointError) as exc:
         return _fail(str(exc))
-    if state["epoch"] >= cfg.training.epochs:
-        return _fail(f"{run_dir}: already finished ({state['epoch']} of "
-                     f"{cfg.training.epochs} epochs)")
+    finished = finished_reason(cfg, state)
+    if finished is not None:
+        return _fail(f"{run_dir}: already finished ({finished}); nothing to resume")
     return _run(cfg, str(snapshot), run_dir, resume=state, quiet=args.quiet)
+
+
+def finished_reason(cfg: Config, state: dict) -> str | None:
+    """Why the run whose latest checkpoint is ``state`` has ended, or None if it can go on:
+    all ``training.epochs`` done, or early stopping (the checkpoint counts the epochs without
+    improvement, so this holds whether or not summary.json was written)."""
+    if state["epoch"] >= cfg.training.epochs:
+        return f"all {cfg.training.epochs} epochs done"
+    es = cfg.training.early_stopping
+    if es.patience and state.get("es_bad_epochs", 0) >= es.patience:
+        return f"early stopping after epoch {state['epoch']}"
+    return None
 
 
 def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bool) -> int:

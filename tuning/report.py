@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.checkpoint import atomic_write_text
+from core.cli import int_at_least
 from core.config import load_yaml
 from tuning.searcher import finite
 
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tuning.report", description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
     p.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")
-    p.add_argument("--top", type=int, default=10, help="rows of the terminal table")
+    p.add_argument("--top", type=int_at_least(1), default=10, help="rows of the terminal table")
     args = p.parse_args(argv)
     if not (args.sweep / "sweep.yaml").is_file() or not (args.sweep / "study.db").is_file():
         print(f"error: {args.sweep}: not a sweep directory (no sweep.yaml and study.db)",

@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from core.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
+from core.cli import int_at_least, port, positive_seconds
 from core.config import ConfigError, config_from_dict, config_to_dict, load_config, load_yaml
 from core.data import DataError, load_data
 from core.train import SMOKE_OVERRIDES
@@ -63,13 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "or a URI such as s3://bucket/sweeps for the trials' results and "
                         "checkpoints (the study and trials.csv then stay in runs/sweeps/<name> "
                         "and are copied there when the sweep stops)")
-    p.add_argument("--num-samples", type=int, help="trials in total (overrides the space)")
-    p.add_argument("--max-epochs", type=int, help="epochs of a full trial (overrides the space)")
-    p.add_argument("--trials-per-gpu", type=int, help="trials sharing one GPU (overrides)")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+    p.add_argument("--num-samples", type=int_at_least(1),
+                   help="trials in total (overrides the space)")
+    p.add_argument("--max-epochs", type=int_at_least(1),
+                   help="epochs of a full trial (overrides the space)")
+    p.add_argument("--trials-per-gpu", type=int_at_least(1),
+                   help="trials sharing one GPU (overrides)")
+    p.add_argument("--time-budget", type=positive_seconds, metavar="SECONDS",
                    help="stop the sweep after this much Tune time; trials still running are "
                         "recorded as pruned, and the sweep ends normally")
-    p.add_argument("--max-failures", type=int, default=2,
+    p.add_argument("--max-failures", type=int_at_least(0), default=2,
                    help="retries of an errored trial, from its last checkpoint (default 2)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the base config (repeatable)")
@@ -78,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CUDA MPS for trials sharing a GPU (auto: when trials_per_gpu > 1)")
     p.add_argument("--dashboard", action="store_true",
                    help="start Ray's dashboard on 127.0.0.1 (needs the 'dashboard' extra)")
-    p.add_argument("--dashboard-port", type=int, default=8265)
+    p.add_argument("--dashboard-port", type=port, default=8265)
     p.add_argument("--warm-start", type=Path, metavar="DIR",
                    help="seed the study with the finished trials of an earlier sweep")
     p.add_argument("--smoke", action="store_true",
