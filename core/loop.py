@@ -42,6 +42,7 @@ from core.cuda_graph import (
 )
 from core.data import BatchSource, DataSplits, SequenceData, eval_batches, load_data
 from core.models import build_model, count_parameters
+from core.plan import warmup_intervals
 
 __all__ = ["fit", "evaluate", "FitResult", "TrainingError", "NonFiniteLossError", "Reporter",
            "resolve_device", "resolve_precision", "build_optimizer", "build_scheduler",
@@ -172,7 +173,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, steps_per_epo
     """
     s = cfg.schedule
     total = cfg.training.epochs * (steps_per_epoch if s.interval == "step" else 1)
-    warmup = min(s.warmup_steps, max(total - 1, 0))
+    warmup = min(warmup_intervals(cfg, total), max(total - 1, 0))
     lr_lambda: Callable[[int], float] | None = None
     if s.name == "none":
         if not warmup:

@@ -32,6 +32,7 @@ from core.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
 from core.cli import int_at_least
 from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, load_data
+from core.plan import plan_steps
 
 log = logging.getLogger("core")
 
@@ -166,6 +167,10 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
         return _fail(str(ConfigError(source, [(exc.key, exc.message)])))
     except TrainingError as exc:
         return _fail(f"{source}: {exc}")
+    plan = plan_steps(cfg, len(data.train))
+    errors, warnings = plan.problems()
+    if errors:
+        return _fail(str(ConfigError(source, errors)))
 
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +181,9 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
     atomic_write_text(run_dir / "environment.txt", environment_report(device))
     log.info("run directory %s", run_dir)
     log.info("%s", data.describe())
+    log.info("%s", plan.describe())
+    for warning in warnings:
+        log.warning("warning: %s", warning)
 
     tb = _tensorboard(run_dir)
 

@@ -89,6 +89,18 @@ CASES = [
      "training.epoch"),
     ("sweep data path", "sweep", {"s.yaml": _space(BASE, P)},
      ["--set", "data.source=npz", "--set", "data.path=/nonexistent.npz"], "data.path"),
+    # Issue 16 §1: drop_last and a batch larger than the train split leave no training batch.
+    ("no training batch", "train", {"c.yaml": SMALL},
+     ["--set", "loader.drop_last=true", "--set", "training.batch_size=512"],
+     "training.batch_size"),
+    ("sweep without a training batch", "sweep", {"s.yaml": _space(BASE, P)},
+     ["--set", "loader.drop_last=true", "--set", "training.batch_size=512",
+      "--set", "data.synthetic.num_samples=360"], "training.batch_size"),
+    ("searched batch without a training batch", "sweep",
+     {"s.yaml": _space(BASE, "params:\n  training.batch_size: {type: categorical, "
+                             "choices: [16, 512]}\n")},
+     ["--set", "loader.drop_last=true", "--set", "data.synthetic.num_samples=360"],
+     "params.training.batch_size"),
     ("grace > max_epochs", "sweep", {"s.yaml": _space(BASE, "scheduler: {grace_period: 9}\n" + P)},
      [], "scheduler.grace_period"),
     ("unknown sampler", "sweep", {"s.yaml": _space(BASE, "sampler: {name: cmaes}\n" + P)}, [],
@@ -116,7 +128,7 @@ def test_bad_input_exits_2_names_file_and_key_writes_nothing(tmp_path, monkeypat
         code = sweep.main(["--space", str(paths["s.yaml"]), "--storage-path", str(target),
                            "--name", "x", *extra])
         named = paths["b.yaml"] if "b.yaml" in paths else paths["s.yaml"]
-        if name in ("sweep data path",):
+        if name in ("sweep data path", "sweep without a training batch"):
             named = BASE
     err = capsys.readouterr().err
     assert code == 2, err

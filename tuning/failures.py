@@ -36,8 +36,8 @@ _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exce
 
 def error_reason(text: str) -> str:
     """The reason in a Tune ``error.txt`` (or any traceback text): its last ``XError: message``
-    line, which is the trial's own exception under Ray's wrapper (``RayTaskError``), or for a
-    worker that died, Ray's ``ActorDiedError`` line; else the last non-empty line.
+    line, which is the trial's own exception under Ray's wrapper (``RayTaskError``); for a worker
+    that died, Ray's first line and the worker's exit detail; else the first non-empty line.
 
     Example:
         >>> error_reason("ray::ImplicitFunc.train()\\n  File x\\nRuntimeError: boom\\n")
@@ -50,7 +50,11 @@ def error_reason(text: str) -> str:
         m = _EXCEPTION_LINE.match(line)
         if m:
             return f"{m.group(1)}: {m.group(2)}".rstrip(": ")
-    return lines[-1] if lines else "error (no reason recorded)"
+    if not lines:
+        return "error (no reason recorded)"
+    # A dead worker: Ray's first line, and its exit detail without the paragraph of causes.
+    detail = re.search(r"Worker exit detail: (.*?\.)(?: |$)", last)
+    return f"{lines[0]} {detail.group(1)}" if detail else lines[0]
 
 
 def most_common_failure(trials: list[FrozenTrial]) -> tuple[str, int] | None:

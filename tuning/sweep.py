@@ -143,13 +143,16 @@ def _space_of(spec: dict, source: str) -> SearchSpace:
 
 def _check_params_fit_config(space: SearchSpace, base: dict) -> None:
     """Every bound and choice of every parameter must give a valid config."""
+    from tuning.preflight import fixed_params
+
     problems = []
+    fixed = fixed_params(space)  # every trial has them: a value is checked together with them
     for p in space.params:
         samples = {"float": [p.low, p.high], "int": [p.low, p.high],
                    "categorical": list(p.choices or ()), "fixed": [p.value]}[p.type]
         for v in samples:
             try:
-                trial_config(base, {p.name: v}, space.max_epochs, "<check>")
+                trial_config(base, {**fixed, p.name: v}, space.max_epochs, "<check>")
             except ConfigError as exc:
                 msgs = "; ".join(m for _, m in exc.problems)
                 problems.append((f"params.{p.name}", f"value {v!r} gives an invalid config: "
@@ -645,6 +648,9 @@ def main(argv: list[str] | None = None) -> int:
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         _check_params_fit_config(space, spec["base"])
         data = load_data(base_cfg.data)
+        from tuning.preflight import preflight
+
+        checked = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"])
     except ConfigError as exc:
         return _fail(str(exc))
     except DataError as exc:
@@ -668,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
     if holder is not None:
         return _fail(f"{exp_dir}: the sweep is running (driver pid {holder}); stop it first")
     _setup_logging(exp_dir)
+    for level, line in checked:
+        getattr(log, level)("%s%s", "warning: " if level == "warning" else "", line)
     lock = exp_dir / LOCK_FILE
     atomic_write_text(lock, f"{os.getpid()} {socket.gethostname()}\n")
     try:

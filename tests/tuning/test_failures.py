@@ -14,22 +14,24 @@ ray::ImplicitFunc.train() (pid=123, ip=127.0.0.1, actor_id=ab, repr=train_trial)
     raise RuntimeError(f"injected fault: {key} raises after epoch {epoch}")
 RuntimeError: injected fault: t0004 raises after epoch 1
 """
-ACTOR_DIED = """Failure # 1 (occurred at 2026-11-30_04-40-00)
-ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task.
+ACTOR_DIED = """Failure # 1 (occurred at 2026-11-30_04-21-07)
+The actor died unexpectedly before finishing this task.
 \tclass_name: ImplicitFunc
-\tactor_id: 5c
-\tpid: 321
-The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR
+\tpid: 11387
+The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker \
+exit detail: Worker unexpectedly exits with a connection error code 2. End of file. Some common \
+causes include: (1) the process was killed by the OOM killer due to high memory usage.
 """
 
 
 @pytest.mark.parametrize("text,reason", [
     (RAY_TASK_ERROR, "RuntimeError: injected fault: t0004 raises after epoch 1"),
-    (ACTOR_DIED, "ActorDiedError: The actor died unexpectedly before finishing this task."),
+    (ACTOR_DIED, "The actor died unexpectedly before finishing this task. Worker unexpectedly "
+                 "exits with a connection error code 2."),
     # Two attempts: the last one's reason.
     (RAY_TASK_ERROR.replace("t0004", "t0001") + RAY_TASK_ERROR.replace("# 1", "# 2"),
      "RuntimeError: injected fault: t0004 raises after epoch 1"),
-    ("something odd\n\n", "something odd"),
+    ("something odd\nand more\n", "something odd"),
     ("", "error (no reason recorded)"),
 ])
 def test_error_reason_is_the_trials_own_exception(text, reason):
