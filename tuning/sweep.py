@@ -784,10 +784,29 @@ def _sweep(args, spec: dict, space: SearchSpace, exp_dir: Path, name: str, data,
     code = EXIT_OK
     if to_run > 0:
         code = _tune(args, spec, space, exp_dir, study, continuing, to_run, data)
+        _write_events(study, exp_dir)
     write_trials_csv(study, exp_dir, space)
     if code == EXIT_OK and _finished(study) < space.num_samples and args.time_budget is None:
         code = EXIT_INTERRUPTED
     return code
+
+
+def _write_events(study, exp_dir: Path) -> None:
+    """Every epoch of every trial into ``tensorboard/<trial>/`` (tuning.tensorboard)."""
+    from tuning.searcher import trial_key
+    from tuning.tensorboard import write_trial_events
+
+    try:
+        for t in study.get_trials(deepcopy=False):
+            key = trial_key(t.number)
+            rows = _results(exp_dir, key)
+            if rows:  # warm-started trials have no epochs here
+                write_trial_events(exp_dir / "tensorboard", key, rows)
+    except (OSError, ImportError) as exc:
+        log.warning("could not write the TensorBoard files: %s", exc)
+        return
+    log.info("TensorBoard, every epoch of every trial: tensorboard --logdir %s",
+             exp_dir / "tensorboard")
 
 
 def _tune(args, spec, space: SearchSpace, exp_dir: Path, study, continuing, to_run, data) -> int:

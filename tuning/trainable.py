@@ -124,7 +124,9 @@ def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s:
     return epoch >= max_epochs or interval_s <= 0 or since_last_s >= interval_s
 
 
-REPORT_INTERVAL_S = 2.0  # longest a trial keeps epochs from Tune between rungs
+# Longest a trial keeps epochs from Tune between rungs. SEQTUNE_REPORT_INTERVAL_S changes it
+# (tests set it high, so that only rungs, checkpoints and the last epoch report, whatever the load).
+REPORT_INTERVAL_S = float(os.environ.get("SEQTUNE_REPORT_INTERVAL_S", "2.0"))
 
 
 def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:

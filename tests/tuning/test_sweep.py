@@ -45,7 +45,8 @@ def test_smoke_sweep_finishes_with_truthful_study(smoke):
 def test_nan_trial_is_fail_and_never_best(smoke):
     exp, _ = smoke
     t2 = _study(exp).trials[2]
-    assert t2.state == TrialState.FAIL and t2.user_attrs["failure"] == "non-finite loss"
+    assert t2.state == TrialState.FAIL and t2.user_attrs["failure_kind"] == "non-finite loss"
+    assert "training loss became NaN or inf" in t2.user_attrs["failure"]
     header = (exp / "best_config.yaml").read_text().splitlines()[1]
     assert "t0002" not in header
 
@@ -179,10 +180,9 @@ def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):
             continue
         if any(t.state.is_finished() for t in trials):
             break
-    t0 = time.time()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert time.time() - t0 < 30
+    # Ctrl-C ends the sweep (a generous bound guards against a hang, not a speed check).
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130 and f"--resume {exp}" in err, (proc.returncode, err[-3000:])
     assert not (exp / "best_config.yaml").exists()  # no best config for a partial sweep
     # The report reads an unfinished sweep from disk.
@@ -240,28 +240,32 @@ def test_trials_report_their_start_latency_and_tune_share(smoke):
     assert spent[0] == 0 and spent == sorted(spent) and spent[-1] > 0
 
 
-def test_time_budget_and_batched_reports_end_to_end(tmp_path):
-    """A sweep with the shipped reporting (checkpoints every 10 s, epochs between ASHA rungs
-    batched into the next report) and a time budget: every epoch still reaches the study."""
+def _tiny_space(tmp_path, **top):
+    """The shipped space on smoke-sized data, with ``top`` replacing its top-level keys."""
     import yaml
 
+    raw = yaml.safe_load(SPACE.read_text())
+    raw.update(base_config=str((SPACE.parent / raw["base_config"]).resolve()),
+               resources={"trials_per_gpu": 1, "cpus_per_trial": 1}, **top)
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(raw))
+    args = ["--space", str(space), "--storage-path", str(tmp_path)]
     from core.train import SMOKE_OVERRIDES
 
-    raw = yaml.safe_load(SPACE.read_text())
+    for o in SMOKE_OVERRIDES + ["data.synthetic.num_samples=200"]:
+        args += ["--set", o]
+    return args
+
+
+def test_time_budget_ends_the_sweep_normally(tmp_path):
+    """A time budget cuts a sweep short: running trials are closed, nothing stays running.
+    (What is asserted holds however fast the machine is.)"""
     # More trials than 20 s can run (since the driver reads the study from memory, 60 tiny
     # trials could all finish inside the budget on the 2-core CI machine).
     samples = 400
-    raw.update(base_config=str((SPACE.parent / raw["base_config"]).resolve()),
-               num_samples=samples,
-               max_epochs=6, scheduler={"grace_period": 2, "reduction_factor": 3},
-               resources={"trials_per_gpu": 1, "cpus_per_trial": 1}, checkpoint_interval_s=10)
-    space = tmp_path / "space.yaml"
-    space.write_text(yaml.safe_dump(raw))
-    args = ["--space", str(space), "--time-budget", "20", "--storage-path", str(tmp_path),
-            "--name", "b"]
-    for o in SMOKE_OVERRIDES + ["data.synthetic.num_samples=200"]:
-        args += ["--set", o]
-    proc = _sweep(args)
+    args = _tiny_space(tmp_path, num_samples=samples, max_epochs=6,
+                       scheduler={"grace_period": 2, "reduction_factor": 3})
+    proc = _sweep(args + ["--time-budget", "20", "--name", "b"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     exp = tmp_path / "b"
     trials = _study(exp).get_trials()
@@ -272,18 +276,38 @@ def test_time_budget_and_batched_reports_end_to_end(tmp_path):
     with open(exp / "trials.csv") as f:
         rows = {r["trial"]: r for r in csv.DictReader(f)}
     assert all(r["status"] != "running" for r in rows.values())
-    full = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert full, "no trial reached 6 epochs in 20 s"
-    for t in full:
-        stored = [json.loads(line) for line in next(
-            (exp / "tune").glob(f"run-0/{rows[f't{t.number:04d}']['trial']}/result.json"))
-            .read_text().splitlines()]
-        # Tune got a report at each rung (2 and 6) and fewer reports than epochs (a report
-        # also goes out once 2 s passed); the study has all six epochs.
-        reported = [r["epoch"] for r in stored]
-        assert {2, 6} <= set(reported) and len(reported) < 6
-        assert sorted(t.intermediate_values) == [1, 2, 3, 4, 5, 6]
-        assert rows[f"t{t.number:04d}"]["epochs"] == "6"
+
+
+def test_batched_reports_reach_the_study_and_tensorboard_every_epoch(tmp_path):
+    """Epochs between ASHA's rungs are batched into the next report; the study, trials.csv and
+    each trial's TensorBoard folder still have every epoch (issue 16 §5)."""
+    from tuning.tensorboard import SCALARS, read_scalars
+
+    # Checkpoints only at the last epoch and no time-driven reports: Tune gets exactly the
+    # rungs (2 and 6), whatever the machine's load.
+    args = _tiny_space(tmp_path, num_samples=3, max_epochs=6, checkpoint_interval_s=3600,
+                       scheduler={"grace_period": 2, "reduction_factor": 3})
+    proc = _sweep(args + ["--name", "tb"], env={"SEQTUNE_REPORT_INTERVAL_S": "3600"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = tmp_path / "tb"
+    trials = _study(exp).get_trials()
+    with open(exp / "trials.csv") as f:
+        rows = {r["trial"]: r for r in csv.DictReader(f)}
+    assert any(t.state == TrialState.COMPLETE for t in trials)
+    for t in trials:
+        key = f"t{t.number:04d}"
+        stored = [json.loads(line) for line in
+                  (exp / "tune" / "run-0" / key / "result.json").read_text().splitlines()]
+        epochs = sorted(t.intermediate_values)
+        assert epochs == list(range(1, epochs[-1] + 1))
+        # Tune saw the rungs only; the study and TensorBoard have every epoch.
+        assert [r["epoch"] for r in stored] == [e for e in (2, 6) if e <= epochs[-1]]
+        assert rows[key]["epochs"] == str(epochs[-1])
+        scalars = read_scalars(exp / "tensorboard" / key)
+        assert set(scalars) == set(SCALARS)
+        for tag in SCALARS:
+            assert sorted(scalars[tag]) == epochs, (key, tag)
+        assert scalars["val_accuracy"] == pytest.approx(t.intermediate_values)
 
 
 def test_checkpoints_follow_the_interval_and_the_last_epoch_is_always_saved():
