@@ -25,9 +25,10 @@ from typing import Any
 
 from core.config import ConfigError, load_yaml, reference
 
-__all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space", "condition_holds"]
+__all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space", "condition_holds",
+           "distributions", "misfits", "CPU_KEYS", "scaled_for_cpu"]
 
-SPACE_KEYS = {"base_config", "metric", "mode", "num_samples", "max_epochs",
+SPACE_KEYS = {"base_config", "metric", "mode", "num_samples", "max_epochs", "cpu",
               "checkpoint_interval_s", "scheduler",
               "sampler", "resources", "params"}
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
@@ -297,6 +298,8 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
     space.cpus_per_trial = get(s, "cpus_per_trial", "resources.cpus_per_trial", float, 1.0,
                                lambda v: v > 0, "must be > 0")
 
+    if "cpu" in raw:
+        _check_cpu(raw, source, base_dir, problems)
     params_raw = raw.get("params")
     if not isinstance(params_raw, dict) or not params_raw:
         problems.append(("params", "expected a non-empty mapping of config keys to "
@@ -353,3 +356,106 @@ def compile_space(params: list[Param]) -> Callable[[Any], dict[str, Any]]:
         return values
 
     return define
+
+
+def distributions(params: list[Param]) -> dict[str, Any]:
+    """The Optuna distribution ``compile_space`` suggests each sampled parameter from (fixed
+    parameters are not suggested)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.type == "float":
+            out[p.name] = FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+        elif p.type == "int":
+            out[p.name] = IntDistribution(int(p.low), int(p.high), log=p.log,
+                                          step=int(p.step or 1))
+        elif p.type == "categorical":
+            out[p.name] = CategoricalDistribution(list(p.choices))
+    return out
+
+
+def misfits(values: dict[str, Any], params: list[Param]) -> list[str]:
+    """Why ``values`` (an earlier trial's parameters) cannot be a trial of this space: one
+    reason per parameter the space does not sample or whose value it cannot draw. Empty when
+    the trial fits (then ``distributions(params)`` can describe it)."""
+    dists = distributions(params)
+    out = []
+    for name, value in values.items():
+        dist = dists.get(name)
+        if dist is None:
+            out.append(f"{name} is not sampled by this space")
+            continue
+        choices = getattr(dist, "choices", None)
+        if choices is not None:
+            if value not in choices:
+                out.append(f"{name}={value!r} is not among the choices "
+                           f"{list(choices)!r}")
+            continue
+        inside = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            dist.low <= value <= dist.high
+        if inside and dist.step is not None:
+            inside = math.isclose((value - dist.low) / dist.step,
+                                  round((value - dist.low) / dist.step), abs_tol=1e-8)
+        if not inside:
+            out.append(f"{name}={value!r} is outside [{dist.low:g}, {dist.high:g}]"
+                       + (f" in steps of {dist.step:g}" if dist.step is not None else ""))
+    return out
+
+
+# What a space's ``cpu:`` section may change when the sweep runs without a GPU.
+CPU_KEYS = {"note", "num_samples", "max_epochs", "scheduler", "params", "set"}
+
+
+def scaled_for_cpu(raw: dict) -> tuple[dict, list[str], list[str]]:
+    """The space as it runs on a machine without a GPU: ``raw`` with its ``cpu:`` section
+    applied (top-level keys replaced, ``params`` entries replaced one by one) and the section
+    removed. Returns (that space, base-config overrides as ``KEY=VALUE`` from ``cpu.set``,
+    one line per change, "old -> new"). Without a ``cpu:`` section: (raw, [], [])."""
+    import copy
+
+    cpu = raw.get("cpu")
+    out = {k: copy.deepcopy(v) for k, v in raw.items() if k != "cpu"}
+    if not isinstance(cpu, dict):
+        return out, [], []
+    changes = []
+    for key in ("num_samples", "max_epochs", "scheduler"):
+        if key in cpu:
+            changes.append(f"{key} {out.get(key)!r} -> {cpu[key]!r}")
+            out[key] = copy.deepcopy(cpu[key])
+    for name, spec in (cpu.get("params") or {}).items():
+        changes.append(f"params.{name} {(out.get('params') or {}).get(name)!r} -> {spec!r}")
+        out.setdefault("params", {})[name] = copy.deepcopy(spec)
+    overrides = []
+    for key, value in (cpu.get("set") or {}).items():
+        overrides.append(f"{key}={value}")
+        changes.append(f"{key} -> {value!r}")
+    return out, overrides, changes
+
+
+def _check_cpu(raw: dict, source: str, base_dir: Path, problems: list) -> None:
+    cpu = raw["cpu"]
+    if not isinstance(cpu, dict):
+        problems.append(("cpu", f"expected a mapping, got {cpu!r}"))
+        return
+    for k in cpu:
+        if k not in CPU_KEYS:
+            problems.append((f"cpu.{k}", f"unknown key (known: {', '.join(sorted(CPU_KEYS))})"))
+    for k in ("params", "set"):
+        if cpu.get(k) is not None and not isinstance(cpu[k], dict):
+            problems.append((f"cpu.{k}", f"expected a mapping, got {cpu[k]!r}"))
+    if any(key.startswith("cpu") for key, _ in problems):
+        return
+    known = {k for k, _, _ in reference()}
+    for key in cpu.get("set") or {}:
+        if key not in known:
+            problems.append((f"cpu.set.{key}", "not a config key (see the config reference)"))
+    scaled, _, _ = scaled_for_cpu(raw)
+    try:
+        parse_space(scaled, source, base_dir)
+    except ConfigError as exc:
+        # Only what the section changed; the rest of the space reports its own problems.
+        changed = [k for k in ("num_samples", "max_epochs", "scheduler") if k in cpu]
+        changed += [f"params.{name}" for name in cpu.get("params") or {}]
+        problems.extend((f"cpu.{k}", m) for k, m in exc.problems
+                        if any(k == c or k.startswith(c + ".") for c in changed))
