@@ -190,7 +190,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, steps_per_epo
     elif s.name == "step":
         lr_lambda = _warmup_then(lambda step: s.gamma ** (step // s.step_size), warmup)
     elif s.name == "onecycle":
-        pct = warmup / total if warmup else 0.3
+        # OneCycleLR divides by its rising phase's length less one step: at least two steps
+        # (a warmup of one step raised ZeroDivisionError).
+        pct = max(warmup, 2) / total if warmup else 0.3
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=cfg.optim.lr, total_steps=max(total, 2), pct_start=min(pct, 0.99),
             cycle_momentum=cfg.optim.name == "sgd")
