@@ -53,7 +53,7 @@ def child(overrides: list[str]) -> dict:
 
     marks["imports"] = time.time()
     cfg = load_config(ROOT / "configs" / "gru.yaml", overrides + ["training.epochs=2"])
-    data = load_data(cfg.data)
+    data = load_data(cfg.data, cfg.task)
     marks["data"] = time.time()
     if torch.cuda.is_available():
         torch.cuda.init()

@@ -113,7 +113,7 @@ def _ray_method(method: str, seed: int, budget: float, out: Path, smoke: bool) -
     from core.loop import NonFiniteLossError
 
     space, cfg, max_epochs, grace, rf = _space_and_base(smoke)
-    base, data = config_to_dict(cfg), load_data(cfg.data)
+    base, data = config_to_dict(cfg), load_data(cfg.data, cfg.task)
 
     def trainable(config, data=None):
         def on_epoch(metrics, first_step):
@@ -171,7 +171,7 @@ def _optuna_worker(journal: Path, seed: int, budget: float, smoke: bool) -> None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, cfg, max_epochs, grace, rf = _space_and_base(smoke)
-    base, data = config_to_dict(cfg), load_data(cfg.data)
+    base, data = config_to_dict(cfg), load_data(cfg.data, cfg.task)
     define = compile_space(space.params)
     study = optuna.load_study(
         study_name="d", storage=JournalStorage(JournalFileBackend(str(journal))),

@@ -93,7 +93,7 @@ def step_table(args, gpu: str) -> list[str]:
         for mode, sets in modes:
             cfg = load_config(BASE, args.overrides + extra + sets +
                               [f"training.epochs={args.step_epochs}"])
-            data = data or load_data(cfg.data)
+            data = data or load_data(cfg.data, cfg.task)
             if eager_hist is None:
                 fit(cfg, data)  # warm: CUDA context, cuDNN plans, allocator
             hist = fit(cfg, data).history
@@ -161,7 +161,7 @@ def _samples(trials: list[list[dict]], n_train: int) -> int:
 
 def trial_table(args, tmp: Path, n_train: int) -> list[str]:
     cfg = load_config(BASE, args.overrides)
-    data = load_data(cfg.data)
+    data = load_data(cfg.data, cfg.task)
     fit(cfg, data)  # cold run: CUDA context, cuDNN plans
     seen = []
     t0 = time.perf_counter()
@@ -338,7 +338,8 @@ def main() -> None:
     tables = set(args.tables.split(","))
     gpus = torch.cuda.device_count()
     gpu = torch.cuda.get_device_name(0) if gpus else "CPU"
-    n_train = len(load_data(load_config(BASE, args.overrides).data).train)
+    base_cfg = load_config(BASE, args.overrides)
+    n_train = len(load_data(base_cfg.data, base_cfg.task).train)
     out = [f"## {gpu} x {gpus}, torch {torch.__version__}, {n_train} training sequences", ""]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)

@@ -42,7 +42,8 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     base = args.overrides + [f"training.epochs={args.epochs}"]
-    data = load_data(load_config(args.config, base).data)
+    base_cfg = load_config(args.config, base)
+    data = load_data(base_cfg.data, base_cfg.task)
     rows = []
     for name, over in CANDIDATES.items():
         cfg = load_config(args.config, base + over)

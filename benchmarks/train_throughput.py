@@ -66,7 +66,7 @@ def main() -> None:
                 cfg = load_config(args.config, args.overrides + [
                     f"experiment.device={dev}", f"loader.mode={mode}",
                     f"training.precision={precision}", f"training.epochs={args.epochs}"])
-                data = load_data(cfg.data)
+                data = load_data(cfg.data, cfg.task)
                 result = fit(cfg, data)
                 rate = statistics.median(h["samples_per_s"] for h in result.history[1:])
                 device = result.device
@@ -81,7 +81,7 @@ def main() -> None:
             cfg = load_config(args.config, args.overrides + extra + [
                 f"experiment.device={dev}", "loader.mode=tensor", "training.precision=fp32",
                 f"training.epochs={args.epochs}"])
-            result = fit(cfg, load_data(cfg.data))
+            result = fit(cfg, load_data(cfg.data, cfg.task))
             rate = statistics.median(h["samples_per_s"] for h in result.history[1:])
             name = torch.cuda.get_device_name(result.device)
             mode, precision = label.split(" ", 1)[0], label.split(" ", 1)[1]

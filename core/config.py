@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -42,6 +43,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "apply_overrides",
+    "is_config_key",
     "parse_override",
     "reference",
     "reference_markdown",
@@ -90,6 +92,9 @@ class SyntheticConfig:
     noise: float = spec(0.5, "Standard deviation of the background noise (motif peaks: 1.5 to "
                         "2.5).", ge=0.0)
     seed: int = spec(0, "Generator seed: the same seed gives the same data, bit for bit.")
+    positive_fraction: float = spec(0.05, "task.type binary: share of positive sequences (the "
+                                    "motif pair m0 then m1; every other pair is negative).",
+                                    gt=0.0, lt=1.0)
 
 
 @dataclass
@@ -158,15 +163,36 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = spec("gru", "Architecture from the model registry.", choices=("gru", "lstm", "tcn"))
-    hidden_size: int = spec(128, "Hidden units per direction (RNN) or channels (TCN).", ge=1)
-    num_layers: int = spec(1, "Stacked recurrent layers, or residual blocks (TCN).", ge=1)
-    dropout: float = spec(0.0, "Dropout between layers (RNN: only when num_layers > 1).",
+    name: str = spec("gru", "A built-in model (gru, lstm, tcn, transformer), a name a "
+                     "model.plugins module registered, or a user model as 'module:callable' "
+                     "(docs/models.md).")
+    plugins: list[str] = spec(None, "Modules imported before the model is built (they may call "
+                              "core.models.register); importable from the working directory "
+                              "or an installed package.", factory=list)
+    kwargs: dict[str, Any] = spec(None, "User models only: keyword arguments of the model "
+                                  "callable, free-form; a search space tunes them as "
+                                  "model.kwargs.<name>. The fields below are the built-in "
+                                  "models' and do not reach user models.", factory=dict)
+    hidden_size: int = spec(128, "Hidden units per direction (RNN), channels (TCN) or model "
+                            "width d_model (transformer).", ge=1)
+    num_layers: int = spec(1, "Stacked recurrent layers, residual blocks (TCN) or encoder "
+                           "layers (transformer).", ge=1)
+    dropout: float = spec(0.0, "Dropout between layers (RNN: only when num_layers > 1; "
+                          "transformer: attention, feed-forward and residual dropout).",
                           ge=0.0, lt=1.0)
     bidirectional: bool = spec(False, "Bidirectional recurrence (RNN only).")
     kernel_size: int = spec(3, "TCN convolution width; dilation doubles per block.", ge=2)
+    num_heads: int = spec(4, "Transformer attention heads; hidden_size must be divisible by "
+                          "it.", ge=1)
+    ff_size: int = spec(0, "Transformer feed-forward width; 0 means 4 * hidden_size.", ge=0)
+    positions: str = spec("sinusoidal", "Transformer position encoding: fixed sinusoids (any "
+                          "length) or learned embeddings (up to max_len steps).",
+                          choices=("sinusoidal", "learned"))
+    max_len: int = spec(1024, "Transformer with learned positions: the longest sequence it "
+                        "accepts.", ge=1)
     pooling: str = spec("last", "Sequence summary fed to the head: last valid step, mean or max "
-                        "over valid steps.", choices=("last", "mean", "max"))
+                        "over valid steps, or a learned cls token (transformer only).",
+                        choices=("last", "mean", "max", "cls"))
     head_hidden: int = spec(0, "Hidden units of the MLP head; 0 means a linear head.", ge=0)
     head_dropout: float = spec(0.0, "Dropout before the head's output layer.", ge=0.0, lt=1.0)
     layer_norm: bool = spec(False, "LayerNorm on the pooled features before the head.")
@@ -373,6 +399,12 @@ def _coerce(value: Any, tp, key: str, problems: list) -> Any:
             if not trial:
                 return out
         return _coerce(value, args[-1], key, problems)
+    if origin is dict:
+        # A free-form mapping (model.kwargs): string keys, any YAML value; its user checks it.
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            problems.append((key, f"expected a mapping with string keys, got {value!r}"))
+            return None
+        return copy.deepcopy(value)
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
@@ -473,9 +505,11 @@ def _cross_checks(cfg: Config, problems: list) -> None:
         problems.append(("data.path", f"required when data.source is {d.source!r}"))
     if d.val_fraction + d.test_fraction >= 0.9:
         problems.append(("data.test_fraction", "val_fraction + test_fraction must be < 0.9"))
+    _data_cross_checks(cfg, problems)
     if m.name == "tcn" and m.bidirectional:
         problems.append(("model.bidirectional", "the tcn model is causal; bidirectional must be "
                                                 "false"))
+    _check_model_names(m, problems)
     if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):
         problems.append(("optim.betas", f"expected two numbers in [0, 1), got {o.betas!r}"))
     if s.name == "plateau" and s.interval != "epoch":
@@ -508,6 +542,77 @@ def _cross_checks(cfg: Config, problems: list) -> None:
                          f"{METRICS[t.checkpoint_metric]}, not {t.checkpoint_mode}"))
 
 
+def _data_cross_checks(cfg: Config, problems: list) -> None:
+    """Data fields that only some sources or task types read are errors elsewhere."""
+    d, task = cfg.data, cfg.task.type
+    long_only = ("split_column", "group_column", "feature_columns", "label_columns",
+                 "target_columns")
+    if d.source in ("synthetic", "npz"):
+        for key in long_only:
+            if getattr(d, key) is not None:
+                hint = " (an NPZ file gives them as its 'split' / 'groups' arrays)" \
+                    if d.source == "npz" and key in ("split_column", "group_column") else ""
+                problems.append((f"data.{key}", f"applies to csv and parquet files, not "
+                                                f"data.source {d.source}{hint}"))
+    if d.label_columns is not None and task != "multilabel":
+        problems.append(("data.label_columns", f"is for task.type multilabel, not {task}"))
+    if d.target_columns is not None and task != "regression":
+        problems.append(("data.target_columns", f"is for task.type regression, not {task}"))
+    for key in ("label_columns", "target_columns", "feature_columns"):
+        cols = getattr(d, key)
+        if cols is not None and (not cols or len(set(cols)) != len(cols)):
+            problems.append((f"data.{key}", f"expected distinct column names, got {cols!r}"))
+    if d.split_column is not None and d.split_column == d.group_column:
+        problems.append(("data.group_column", "must differ from data.split_column"))
+    if cfg.loader.sampler == "balanced" and task not in ("multiclass", "binary"):
+        problems.append(("loader.sampler", f"balanced draws classes equally often; task.type "
+                                           f"{task} has no classes (use random)"))
+    if cfg.task.positive_class is not None and task != "binary":
+        problems.append(("task.positive_class", f"is for task.type binary, not {task}"))
+
+
+def _dotted_names(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def _check_model_names(m: ModelConfig, problems: list) -> None:
+    """The model section's syntax; whether the names exist is ``core.models.check_model``'s job."""
+    if ":" in m.name:
+        module, _, attr = m.name.partition(":")
+        if not (_dotted_names(module) and _dotted_names(attr)):
+            problems.append(("model.name", f"expected a registered name or 'module:callable' "
+                                           f"(e.g. mypkg.nets:build_net), got {m.name!r}"))
+    elif not _dotted_names(m.name):
+        problems.append(("model.name", f"expected a registered name or 'module:callable', "
+                                       f"got {m.name!r}"))
+    for i, module in enumerate(m.plugins):
+        if not _dotted_names(module):
+            problems.append((f"model.plugins[{i}]", f"expected a module name such as "
+                                                    f"mypkg.nets, got {module!r}"))
+    if m.pooling == "cls" and m.name != "transformer":
+        problems.append(("model.pooling", "cls pools a transformer's cls token; use last, mean "
+                                          "or max with this model"))
+    if m.name == "transformer" and m.hidden_size % m.num_heads:
+        problems.append(("model.hidden_size", f"must be divisible by model.num_heads "
+                                              f"({m.num_heads}), got {m.hidden_size}"))
+
+
+def is_config_key(key: str) -> bool:
+    """Whether a dotted key names a config field or an entry of a free-form mapping
+    (``model.kwargs.<name>``): the keys a search space may tune."""
+    cls, parts = Config, key.split(".")
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) \
+            else {}
+        if part not in fields:
+            return False
+        tp = typing.get_type_hints(cls)[part]
+        if typing.get_origin(tp) is dict:
+            return i < len(parts) - 1 and all(parts[i + 1:])
+        cls = tp
+    return not dataclasses.is_dataclass(cls)
+
+
 def config_from_dict(raw: dict, source: str = "<config>") -> Config:
     """Validates a nested mapping and returns the typed config, or raises ``ConfigError``."""
     problems: list[tuple[str, str]] = []
@@ -537,8 +642,6 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def apply_overrides(raw: dict, overrides: list[tuple[str, Any]], source: str = "--set") -> dict:
     """Returns a copy of ``raw`` with dotted-key overrides set. Keys are validated later."""
-    import copy
-
     out = copy.deepcopy(raw)
     for key, value in overrides:
         node = out

@@ -92,13 +92,15 @@ def resolve_device(spec: str) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device, model_name: str = "gru") -> str:
-    """``auto``: bf16 for convolutional models on bf16-capable GPUs, fp32 (TF32) otherwise.
+    """``auto``: bf16 for the convolutional and attention models on bf16-capable GPUs (flash
+    attention needs 16-bit inputs), fp32 (TF32) otherwise, user models included.
 
     Small recurrent models are bound by kernel launches, and autocast adds weight casts to every
     step: on an H100 the default GRU was never faster in bf16 than in fp32 (README, Measured).
     """
     if precision == "auto":
-        if device.type == "cuda" and model_name == "tcn" and torch.cuda.is_bf16_supported():
+        if device.type == "cuda" and model_name in ("tcn", "transformer") and \
+                torch.cuda.is_bf16_supported():
             return "bf16"
         return "fp32"
     return precision
@@ -310,7 +312,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                  "the default GRU measured 6-20%% fewer samples/s on an H100")
     _seed_everything(cfg.experiment.seed)
     if data is None:
-        data = load_data(cfg.data)
+        data = load_data(cfg.data, cfg.task)
     for name in ("train", "val"):
         if len(getattr(data, name)) == 0:
             raise TrainingError(f"the {name} split is empty")

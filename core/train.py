@@ -157,12 +157,16 @@ def finished_reason(cfg: Config, state: dict) -> str | None:
 def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bool) -> int:
     from core.env import environment_report
     from core.loop import NonFiniteLossError, TrainingError, evaluate, fit, resolve_device
-    from core.models import build_model
+    from core.models import build_model, check_model
 
     # Everything that can be checked is checked before the run directory is created.
     try:
         device = resolve_device(cfg.experiment.device)
-        data = load_data(cfg.data)
+        data = load_data(cfg.data, cfg.task)
+        check_model(cfg.model, data.num_features, data.num_outputs,
+                    seq_len=int(data.train.x.shape[1]), source=source)
+    except ConfigError as exc:
+        return _fail(str(exc))
     except DataError as exc:
         return _fail(str(ConfigError(source, [(exc.key, exc.message)])))
     except TrainingError as exc:

@@ -19,15 +19,14 @@ MODULES = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts)
 EXAMPLES = {
     "core.config.ConfigError": lambda cls: cls("configs/x.yaml", [("model.bidirectional",
                                                                    "must be false")]),
-    "core.data.DataError": lambda cls: cls("data.path", "file not found"),
+    "core.data.errors.DataError": lambda cls: cls("data.label_column", "no such column",
+                                                  "data/x.csv"),
+    "core.models.registry._Problem": lambda cls: cls("model.name", "unknown model"),
     "core.checkpoint.CheckpointError": lambda cls: cls("last.pt: checkpoint is empty"),
     "core.loop.TrainingError": lambda cls: cls("the train split is empty"),
     "core.loop.NonFiniteLossError": lambda cls: cls("training loss became NaN"),
     "tuning.storage.StudyWriteError": lambda cls: cls("study.db refused a write"),
 }
-# DataError's pickling belongs to the data helper's change (issue 16 §4); it is checked here
-# once that lands on main.
-PENDING = {"core.data.DataError"}
 
 
 def project_exceptions() -> dict[str, type]:
@@ -46,7 +45,7 @@ def test_every_exception_type_has_an_example():
     assert set(project_exceptions()) == set(EXAMPLES)
 
 
-@pytest.mark.parametrize("name", sorted(set(EXAMPLES) - PENDING))
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_exception_survives_copy_and_pickle(name):
     cls = project_exceptions()[name]
     exc = EXAMPLES[name](cls)

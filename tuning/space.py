@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, load_yaml, reference
+from core.config import ConfigError, is_config_key, load_yaml
 
 __all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space", "condition_holds",
            "distributions", "misfits", "CPU_KEYS", "scaled_for_cpu"]
@@ -305,11 +305,10 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
         problems.append(("params", "expected a non-empty mapping of config keys to "
                                    "distributions"))
         params_raw = {}
-    known_keys = {k for k, _, _ in reference()}
     params = []
     for name, spec in params_raw.items():
         key = f"params.{name}"
-        if name not in known_keys:
+        if not is_config_key(name):
             problems.append((key, "not a config key (see the README's config reference)"))
             continue
         if name == "training.epochs":
@@ -446,9 +445,8 @@ def _check_cpu(raw: dict, source: str, base_dir: Path, problems: list) -> None:
             problems.append((f"cpu.{k}", f"expected a mapping, got {cpu[k]!r}"))
     if any(key.startswith("cpu") for key, _ in problems):
         return
-    known = {k for k, _, _ in reference()}
     for key in cpu.get("set") or {}:
-        if key not in known:
+        if not is_config_key(key):
             problems.append((f"cpu.set.{key}", "not a config key (see the config reference)"))
     scaled, _, _ = scaled_for_cpu(raw)
     try:

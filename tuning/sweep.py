@@ -162,6 +162,26 @@ def _check_params_fit_config(space: SearchSpace, base: dict) -> None:
         raise ConfigError(space.source, problems)
 
 
+def _check_model(space: SearchSpace, spec: dict, data) -> None:
+    """The model builds and answers a probe batch, with every tuned ``model.kwargs`` name set (to
+    its first value); a user model is tuned through ``model.kwargs`` only."""
+    from core.models import check_model, is_builtin
+
+    tuned = {p.name: p.low if p.type in ("float", "int") else
+             (p.choices[0] if p.type == "categorical" else p.value)
+             for p in space.params if p.name.startswith("model.")}
+    cfg = trial_config(spec["base"], tuned, space.max_epochs, space.source)
+    source = f"{spec['space']['base_config']} with {space.source}" if tuned else \
+        spec["space"]["base_config"]
+    stray = [k for k in tuned if not k.startswith("model.kwargs.")]
+    if stray and not is_builtin(cfg.model):
+        raise ConfigError(space.source, [(f"params.{k}", f"{cfg.model.name} is a user model: it "
+                                          "gets model.kwargs only; tune model.kwargs.<name>")
+                                         for k in stray])
+    check_model(cfg.model, data.num_features, data.num_outputs,
+                seq_len=int(data.train.x.shape[1]), source=source)
+
+
 # ---------------------------------------------------------------------------------------------
 # Study and disk
 
@@ -647,7 +667,8 @@ def main(argv: list[str] | None = None) -> int:
             spec["trial_storage"] = join_uri(args.storage_path, name, "tune") if remote else None
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         _check_params_fit_config(space, spec["base"])
-        data = load_data(base_cfg.data)
+        data = load_data(base_cfg.data, base_cfg.task)
+        _check_model(space, spec, data)
         from tuning.preflight import preflight
 
         checked = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"])

@@ -16,6 +16,7 @@ training data with NaN, ``inf`` with inf.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -28,7 +29,7 @@ import torch
 
 from core.checkpoint import load_checkpoint
 from core.config import ConfigError, apply_overrides, config_from_dict
-from core.data import DataSplits, SequenceData
+from core.data import DataSplits
 from core.loop import NonFiniteLossError, TrainingError, fit
 
 __all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "asha_rungs", "checkpoint_due",
@@ -112,9 +113,7 @@ def _inject(key: str, epoch: int, first_report: bool) -> None:
 def _poisoned(data: DataSplits, value: float) -> DataSplits:
     x = data.train.x.clone()
     x[:, 0, 0] = value
-    train = SequenceData(x, data.train.y, data.train.lengths)
-    return DataSplits(train, data.val, data.test, data.class_names, data.feature_names,
-                      data.mean, data.std)
+    return dataclasses.replace(data, train=dataclasses.replace(data.train, x=x))
 
 
 def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s: float) -> bool:

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core.config import DataConfig, LoaderConfig
+from core.config import DataConfig, LoaderConfig, TaskConfig
 from core.data import BatchSource, DataError, from_arrays, generate_synthetic, load_data
 
 
@@ -45,7 +45,7 @@ def test_npz_with_lengths(tmp_path):
     x[np.arange(8)[None, :] >= lengths[:, None]] = np.nan  # padding may hold anything
     y = np.array(["a", "b"] * 20)
     np.savez(tmp_path / "d.npz", X=x, y=y, lengths=lengths)
-    d = load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")))
+    d = load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")), TaskConfig())
     assert d.class_names == ["a", "b"] and d.train.lengths is not None
     assert torch.isfinite(d.train.x).all()
     # Padding is zero after normalisation.
@@ -58,7 +58,7 @@ def test_npz_nan_in_valid_steps_is_an_error(tmp_path):
     x[3, 1, 0] = np.inf
     np.savez(tmp_path / "d.npz", X=x, y=np.arange(20) % 2)
     with pytest.raises(DataError, match="NaN/inf") as info:
-        load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")))
+        load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")), TaskConfig())
     assert info.value.key == "data.path" and "sample 3" in str(info.value)
 
 
@@ -80,13 +80,13 @@ def _long_csv(path, n_seq=30, with_label=True, nan=False):
 
 def test_long_csv_and_parquet(tmp_path):
     _long_csv(tmp_path / "d.csv")
-    d = load_data(DataConfig(source="csv", path=str(tmp_path / "d.csv")))
+    d = load_data(DataConfig(source="csv", path=str(tmp_path / "d.csv")), TaskConfig())
     assert d.feature_names == ["f1", "f2"] and d.num_classes == 2
     assert d.train.x.shape[1] == 6
     assert sorted(set(torch.cat([d.train.lengths, d.val.lengths, d.test.lengths]).tolist())) == \
         [3, 4, 5, 6]
     pd.read_csv(tmp_path / "d.csv").to_parquet(tmp_path / "d.parquet")
-    p = load_data(DataConfig(source="parquet", path=str(tmp_path / "d.parquet")))
+    p = load_data(DataConfig(source="parquet", path=str(tmp_path / "d.parquet")), TaskConfig())
     assert torch.equal(p.train.x, d.train.x)
 
 
@@ -103,7 +103,7 @@ def test_long_format_errors(tmp_path, problem, key, words):
                                              else tmp_path / "none.csv"),
                      feature_columns=["f1", "zz"] if problem == "bad_feature" else None)
     with pytest.raises(DataError) as info:
-        load_data(cfg)
+        load_data(cfg, TaskConfig())
     assert info.value.key == key and words in str(info.value)
 
 

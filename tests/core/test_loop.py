@@ -98,7 +98,7 @@ def test_accumulation_equals_one_big_batch(tiny):
 
 def test_non_finite_loss_stops_with_a_clear_message(tiny):
     cfg = tiny()
-    data = load_data(cfg.data)
+    data = load_data(cfg.data, cfg.task)
     data.train.x[0, 0, 0] = float("nan")
     with pytest.raises(NonFiniteLossError, match="NaN or inf in epoch 1"):
         fit(cfg, data)
@@ -106,7 +106,7 @@ def test_non_finite_loss_stops_with_a_clear_message(tiny):
 
 def test_empty_split_fails_before_training(tiny):
     cfg = tiny()
-    d = load_data(cfg.data)
+    d = load_data(cfg.data, cfg.task)
     empty = SequenceData(d.val.x[:0], d.val.y[:0], None)
     with pytest.raises(TrainingError, match="val split is empty"):
         fit(cfg, DataSplits(d.train, empty, d.test, d.class_names, d.feature_names))

@@ -1,0 +1,296 @@
+"""Users' files as read: NPZ arrays and long-format tables (CSV, Parquet), not yet encoded.
+
+``read_npz`` and ``read_long`` return a ``RawData``: features padded to [N, T, F], the raw
+targets, and the optional split and group assignment, together with the config keys and the words
+that name each of them in error messages (an NPZ names its arrays, a table its columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.config import DataConfig, TaskConfig
+from core.data.errors import DataError
+
+__all__ = ["RawData", "Origin", "read_npz", "read_long"]
+
+
+@dataclass
+class Origin:
+    """Where targets, split and groups came from: the key to blame and how to name them."""
+
+    label_key: str = "task.type"  # config key of target faults
+    label_what: str = "the targets"  # "array 'y'", "column 'label'"
+    split_key: str = "data.path"
+    split_what: str = "array 'split'"
+    group_key: str = "data.path"
+    group_what: str = "array 'groups'"
+    row_offset: int | None = None  # CSV: row number of data row 0 (header is row 1); else None
+
+
+@dataclass
+class RawData:
+    """A data set before its targets are encoded and before it is split."""
+
+    x: np.ndarray  # [N, T, F] float32, zero beyond each length
+    y: np.ndarray  # [N] labels or values, or [N, K] / [N, D]; long multilabel: [N] label lists
+    lengths: np.ndarray | None  # [N] int64, or None when every sequence spans T steps
+    feature_names: list[str]
+    ids: np.ndarray  # [N] sequence ids (NPZ: the 'ids' array or row numbers)
+    split: np.ndarray | None = None  # [N] "train" / "val" / "test", or None
+    groups: np.ndarray | None = None  # [N] group of each sequence, or None
+    label_names: list[str] | None = None  # multilabel labels / regression targets, if named
+    label_lists: bool = False  # y holds separator-joined label lists (long multilabel)
+    ignored_columns: list[str] = field(default_factory=list)  # non-numeric, not used
+    origin: Origin = field(default_factory=Origin)
+
+
+# ---------------------------------------------------------------------------------------------
+# NPZ
+
+
+def read_npz(path: Path) -> RawData:
+    """Reads ``X`` [N, T, F], ``y`` and the optional ``lengths``, ``split``, ``groups``, ``ids``,
+    ``label_names`` and ``target_names`` arrays. Raises ``DataError`` (``data.path``)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except ValueError as exc:
+        raise DataError("data.path", f"cannot read as NPZ without pickle ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile, OSError, ...
+        raise DataError("data.path", f"not a readable NPZ file ({exc})") from None
+    for key in ("X", "y"):
+        if key not in arrays:
+            raise DataError("data.path", f"missing array {key!r} (found {sorted(arrays)})")
+    x, y, lengths = arrays["X"], arrays["y"], arrays.get("lengths")
+    if x.ndim != 3:
+        raise DataError("data.path", f"array 'X' must be [N, T, F], got shape {x.shape}")
+    n = x.shape[0]
+    if y.ndim == 0 or y.shape[0] != n:
+        raise DataError("data.path", f"array 'y' must have N = {n} rows like 'X', got shape "
+                                     f"{y.shape}")
+    if lengths is not None:
+        if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer):
+            raise DataError("data.path", "array 'lengths' must be [N] integers")
+        if lengths.min(initial=1) < 1 or lengths.max(initial=0) > x.shape[1]:
+            raise DataError("data.path", f"array 'lengths' must lie in [1, T={x.shape[1]}]")
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError("data.path", f"array 'X' must be numeric, got {x.dtype}")
+    for name in ("split", "groups", "ids"):
+        if name in arrays and arrays[name].shape != (n,):
+            raise DataError("data.path", f"array {name!r} must be [N] = [{n}], got shape "
+                                         f"{arrays[name].shape}")
+    x = x.astype(np.float32)
+    if lengths is not None:
+        valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
+        x[~valid] = 0.0
+    else:
+        valid = None
+    bad = ~np.isfinite(x if valid is None else np.where(valid[..., None], x, 0.0))
+    if bad.any():
+        i, step, feat = np.argwhere(bad)[0]
+        raise DataError("data.path", f"array 'X' has {int(bad.sum())} NaN/inf values (first at "
+                                     f"sample {i}, step {step}, feature {feat})")
+    names = None
+    for key in ("label_names", "target_names"):
+        if key in arrays:
+            names = [str(v) for v in arrays[key].reshape(-1)]
+    return RawData(x, y, lengths, [f"f{i}" for i in range(x.shape[2])],
+                   arrays["ids"] if "ids" in arrays else np.arange(n),
+                   split=arrays.get("split"), groups=arrays.get("groups"), label_names=names,
+                   origin=Origin(label_key="task.type", label_what="array 'y'"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Long format: one row per (sequence, time step)
+
+
+def _rows(mask: np.ndarray, offset: int | None) -> str:
+    """The first few rows where ``mask`` holds, as a user counts them."""
+    idx = np.flatnonzero(mask)
+    shown = [str(i + (offset or 0)) for i in idx[:5]]
+    more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+    return f"row{'s' if len(idx) > 1 else ''} {', '.join(shown)}{more}" + \
+        (" (the header is row 1)" if offset else "")
+
+
+def _check_columns(df, cfg: DataConfig, task: TaskConfig) -> list[str]:
+    """Required columns exist; returns the columns that are never features."""
+    cols = set(df.columns)
+
+    def need(key: str, col) -> None:
+        if col not in cols:
+            raise DataError(key, f"column {col!r} not in the file (columns: "
+                                 f"{', '.join(map(str, df.columns))})")
+
+    need("data.id_column", cfg.id_column)
+    need("data.time_column", cfg.time_column)
+    reserved = [cfg.id_column, cfg.time_column]
+    if task.type == "multilabel" and cfg.label_columns:
+        for col in cfg.label_columns:
+            need("data.label_columns", col)
+        reserved += cfg.label_columns
+    elif task.type == "regression" and cfg.target_columns:
+        for col in cfg.target_columns:
+            need("data.target_columns", col)
+        reserved += cfg.target_columns
+    else:
+        need("data.label_column", cfg.label_column)
+    for key in ("split_column", "group_column"):
+        col = getattr(cfg, key)
+        if col is not None:
+            need(f"data.{key}", col)
+            reserved.append(col)
+    # A label column is never a feature, even when the targets come from other columns.
+    return reserved + [c for c in (cfg.label_column,) if c in cols]
+
+
+def _time_order(df, col: str, offset: int | None):
+    """The time column as numbers or datetimes; text that is neither is an error."""
+    import pandas as pd
+
+    t = df[col]
+    if pd.api.types.is_bool_dtype(t):
+        raise DataError("data.time_column", f"column {col!r} holds true/false, not times")
+    if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
+        parsed = pd.to_datetime(t, errors="coerce")
+        bad = parsed.isna() & t.notna()
+        if bad.any():
+            first = t[bad].iloc[0]
+            raise DataError("data.time_column", f"column {col!r} is neither numeric nor dates: "
+                                                f"{first!r} ({_rows(bad.to_numpy(), offset)})")
+        t = parsed
+    missing = t.isna().to_numpy()
+    if missing.any():
+        raise DataError("data.time_column", f"column {col!r} is empty on "
+                                            f"{_rows(missing, offset)}")
+    return t
+
+
+def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawData:
+    """Reads a CSV or Parquet table with one row per time step of each sequence.
+
+    Rows are grouped by ``data.id_column`` and ordered by ``data.time_column`` (numbers, or
+    dates and times given as text, which are parsed). Targets, split and group are constant
+    within a sequence. Raises ``DataError`` naming the key of the faulty column and its rows.
+    """
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+    except Exception as exc:
+        raise DataError("data.path", f"cannot read as {fmt} ({exc})") from None
+    offset = 2 if fmt == "csv" else None
+    if df.empty:
+        raise DataError("data.path", "no rows")
+    df = df.reset_index(drop=True)
+    reserved = _check_columns(df, cfg, task)
+    ignored: list[str] = []
+    if cfg.feature_columns is not None:
+        missing = [c for c in cfg.feature_columns if c not in df.columns]
+        if missing:
+            raise DataError("data.feature_columns", f"columns {missing} not in the file")
+        clash = [c for c in cfg.feature_columns if c in reserved]
+        if clash:
+            raise DataError("data.feature_columns", f"columns {clash} are id, time, target, "
+                                                    "split or group columns, never features")
+        features = list(cfg.feature_columns)
+        non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(df[c])]
+        if non_numeric:
+            raise DataError("data.feature_columns", f"columns {non_numeric} are not numeric")
+    else:
+        features, ignored = [], []
+        for c in df.columns:
+            if c in reserved:
+                continue
+            if pd.api.types.is_numeric_dtype(df[c]):
+                features.append(c)
+                continue
+            # Numbers with a few stray words (``n/a``) would otherwise vanish as a feature.
+            as_num = pd.to_numeric(df[c], errors="coerce")
+            stray = as_num.isna() & df[c].notna()
+            if as_num.notna().sum() > stray.sum():
+                raise DataError("data.feature_columns", f"column {c!r} is mostly numbers but "
+                                                        f"holds {df[c][stray].iloc[0]!r} "
+                                                        f"({_rows(stray.to_numpy(), offset)}); "
+                                                        "fix those values, or list the feature "
+                                                        "columns in data.feature_columns")
+            ignored.append(str(c))
+    if not features:
+        raise DataError("data.feature_columns", "no numeric feature columns")
+
+    ids = df[cfg.id_column]
+    missing_id = ids.isna().to_numpy()
+    if missing_id.any():
+        raise DataError("data.id_column", f"column {cfg.id_column!r} is empty on "
+                                          f"{_rows(missing_id, offset)}")
+    times = _time_order(df, cfg.time_column, offset)
+    values = df[features].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError("data.path", f"{int(bad.sum())} NaN/inf feature values (first in column "
+                                     f"{features[col]!r}, {_rows(bad[:, col], offset)})")
+
+    work = pd.DataFrame({"id": ids, "time": times, "row": np.arange(len(df))})
+    work = work.sort_values(["id", "time"], kind="stable")
+    dup = work.duplicated(["id", "time"], keep=False).to_numpy()
+    if dup.any():
+        first = work[dup].iloc[0]
+        rows = np.zeros(len(df), bool)
+        rows[work["row"].to_numpy()[dup]] = True
+        raise DataError("data.time_column", f"sequence {first['id']!r} has more than one row at "
+                                            f"time {first['time']!r} ({_rows(rows, offset)})")
+    order = work["row"].to_numpy()
+    codes, uniques = pd.factorize(work["id"], sort=True)
+    pos = work.groupby(codes, sort=True).cumcount().to_numpy()
+    n, t_len = int(codes.max()) + 1, int(pos.max()) + 1
+    x = np.zeros((n, t_len, len(features)), dtype=np.float32)
+    x[codes, pos] = values[order].astype(np.float32)
+    lengths = np.bincount(codes, minlength=n).astype(np.int64)
+    starts = np.flatnonzero(pos == 0)  # first row of each sequence, in sequence order
+
+    def per_sequence(col, key: str, allow_missing: bool = False) -> np.ndarray:
+        s = df[col].iloc[order].reset_index(drop=True)
+        if not allow_missing and s.isna().any():
+            raise DataError(key, f"column {col!r} is empty on "
+                                 f"{_rows(df[col].isna().to_numpy(), offset)}")
+        varies = s.groupby(codes).nunique(dropna=False) > 1
+        if varies.any():
+            bad_seq = uniques[int(np.flatnonzero(varies.to_numpy())[0])]
+            raise DataError(key, f"column {col!r} is not constant within sequence {bad_seq!r}")
+        return s.iloc[starts].to_numpy()
+
+    origin = Origin(row_offset=offset)
+    label_lists = False
+    names = None
+    if task.type == "multilabel" and cfg.label_columns:
+        y = np.stack([per_sequence(c, "data.label_columns") for c in cfg.label_columns], axis=1)
+        names = list(cfg.label_columns)
+        origin.label_key, origin.label_what = "data.label_columns", \
+            f"columns {cfg.label_columns}"
+    elif task.type == "regression" and cfg.target_columns:
+        y = np.stack([per_sequence(c, "data.target_columns") for c in cfg.target_columns], axis=1)
+        names = list(cfg.target_columns)
+        origin.label_key, origin.label_what = "data.target_columns", \
+            f"columns {cfg.target_columns}"
+    else:
+        label_lists = task.type == "multilabel"
+        y = per_sequence(cfg.label_column, "data.label_column", allow_missing=label_lists)
+        names = [cfg.label_column] if task.type == "regression" else None
+        origin.label_key, origin.label_what = "data.label_column", f"column {cfg.label_column!r}"
+    split = groups = None
+    if cfg.split_column is not None:
+        split = per_sequence(cfg.split_column, "data.split_column")
+        origin.split_key, origin.split_what = "data.split_column", \
+            f"column {cfg.split_column!r}"
+    if cfg.group_column is not None:
+        groups = per_sequence(cfg.group_column, "data.group_column")
+        origin.group_key, origin.group_what = "data.group_column", \
+            f"column {cfg.group_column!r}"
+    return RawData(x, y, lengths, [str(f) for f in features], np.asarray(uniques), split=split,
+                   groups=groups, label_names=names, label_lists=label_lists,
+                   ignored_columns=ignored, origin=origin)
