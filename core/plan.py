@@ -38,6 +38,10 @@ def warmup_intervals(cfg: Config, total: int) -> int:
     return s.warmup_steps
 
 
+def _steps(n: int) -> str:
+    return f"{n} optimizer step" + ("" if n == 1 else "s")
+
+
 @dataclass(frozen=True)
 class StepPlan:
     n_train: int  # training sequences
@@ -61,7 +65,7 @@ class StepPlan:
             warm = (f"; warmup {self.warmup} {self.interval}s "
                     f"({100 * self.warmup / max(self.total_intervals, 1):.0f}% of the run)")
         return (f"{self.n_train} training sequences in batches of {self.batch_size}: "
-                f"{self.steps_per_epoch} optimizer steps per epoch, {self.total_steps} in "
+                f"{_steps(self.steps_per_epoch)} per epoch, {self.total_steps} in "
                 f"{self.epochs} epochs{warm}")
 
     def problems(self, key: str = "training.batch_size") -> tuple[list[tuple[str, str]],
@@ -77,8 +81,8 @@ class StepPlan:
             warnings.append(f"{key} {self.batch_size} exceeds the train split ({self.n_train} "
                             "sequences): every epoch is one smaller batch")
         elif self.steps_per_epoch < MIN_STEPS_PER_EPOCH:
-            warnings.append(f"{key} {self.batch_size} leaves {self.steps_per_epoch} optimizer "
-                            f"steps per epoch ({self.total_steps} in {self.epochs} epochs); for "
+            warnings.append(f"{key} {self.batch_size} leaves {_steps(self.steps_per_epoch)} "
+                            f"per epoch ({self.total_steps} in {self.epochs} epochs); for "
                             f"small data use smaller batches or more epochs (docs/small-data.md)")
         if self.schedule != "plateau" and self.warmup >= self.total_intervals:
             warnings.append(f"the warmup ({self.warmup} {self.interval}s) is not shorter than the "

@@ -69,8 +69,9 @@ def preflight(space: SearchSpace, base: dict, n_train: int,
             if found:
                 errors += [(k, f"value {m}") for k, m in found]
                 continue
-            lines.append(("info", f"  {BATCH} {size}: {plan.steps_per_epoch} optimizer steps "
-                                  f"per epoch, {plan.total_steps} per full trial"))
+            lines.append(("info", f"  {BATCH} {size}: {plan.steps_per_epoch} optimizer "
+                                  f"step{'' if plan.steps_per_epoch == 1 else 's'} per epoch, "
+                                  f"{plan.total_steps} per full trial"))
             lines += [("warning", w) for w in warnings]
         if errors:
             raise ConfigError(space.source, errors)
