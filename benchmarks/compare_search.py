@@ -247,7 +247,7 @@ def _ours(seed: int, budget: float, out: Path, smoke: bool) -> None:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"sweep exited {proc.returncode}: {proc.stderr[-3000:]}")
-    from tuning.trainable import unbatch
+    from tuning.results import unbatch
 
     trials = []
     for result in sorted((out / "sweep" / "tune").glob("run-*/t*/result.json")):

@@ -46,7 +46,7 @@ from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
 from core.config import Config, load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
-from tuning.trainable import unbatch  # noqa: E402
+from tuning.results import unbatch  # noqa: E402
 
 SPACE = ROOT / "search_spaces" / "gru.yaml"
 BASE = ROOT / "configs" / "gru.yaml"

@@ -3,77 +3,30 @@
 A checkpoint is a dict of tensors and plain Python values, so it loads with
 ``torch.load(weights_only=True)``; nothing in it is unpickled as code. Each ``X.pt`` has a
 ``X.pt.sha256`` beside it; ``load_checkpoint`` refuses a file whose digest does not match. Every
-write goes to a temporary file in the same directory, is fsynced and then renamed, so readers see
-the old file or the new one, never half of one.
+write is atomic (``core.files``), so readers see the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from core.files import atomic_write_bytes, atomic_write_text
+
 __all__ = ["CheckpointError", "atomic_write_bytes", "atomic_write_text", "save_checkpoint",
            "load_checkpoint", "capture_rng", "restore_rng", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, truncated, corrupted or not ours; names the file."""
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
-    """Writes ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename.
-
-    ``durable=False`` skips the fsyncs (still atomic for readers, not across a power cut): for
-    files that a caller copies elsewhere at once, such as a trial's checkpoint handed to Tune.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if durable:
-        _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | Path, text: str, durable: bool = True) -> None:
-    atomic_write_bytes(path, text.encode(), durable)
 
 
 def _digest_path(path: Path) -> Path:

@@ -18,9 +18,15 @@ from importlib import metadata
 from pathlib import Path
 
 import yaml
+from optuna.trial import TrialState
 
-from core.checkpoint import atomic_write_text
-from core.config import config_to_dict, load_yaml
+from core.cli import EXIT_OK, fail
+from core.config import config_to_dict
+from core.files import atomic_write_text
+from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
+from tuning.results import trial_rows
+from tuning.study import load_study
+from tuning.trainable import trial_config
 
 __all__ = ["export_best", "main"]
 
@@ -33,19 +39,13 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
         ValueError: no eligible trial, an unknown trial, or an unfinished sweep without
             ``allow_partial``.
     """
-    from optuna.trial import TrialState
-
-    from tuning.searcher import trial_key
-    from tuning.sweep import SPEC_FILE, _space_of, load_study, running_pid, trial_rows
-    from tuning.trainable import trial_config
-
     exp_dir = exp_dir.resolve()
     holder = running_pid(exp_dir)
     if holder is not None and not allow_partial:
         raise ValueError(f"{exp_dir}: the sweep is still running (driver pid {holder}); pass "
                          "--allow-partial to export from what is on disk now")
-    spec = load_yaml(exp_dir / SPEC_FILE)
-    space = _space_of(spec, str(exp_dir / SPEC_FILE))
+    spec = read_spec(exp_dir)
+    space = space_of(spec, str(exp_dir / SPEC_FILE))
     study = load_study(exp_dir)
     own = [t for t in study.get_trials(deepcopy=False) if "warm_start_from" not in t.user_attrs]
     done = [t for t in own if t.state.is_finished()]
@@ -93,16 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trial", help="export this trial (e.g. t0007) instead of the best")
     p.add_argument("--allow-partial", action="store_true", help="export from an unfinished sweep")
     args = p.parse_args(argv)
-    if not (args.sweep / "sweep.yaml").is_file():
-        print(f"error: {args.sweep}: not a sweep directory (no sweep.yaml)", file=sys.stderr)
-        return 2
+    if not is_sweep_dir(args.sweep):
+        return fail(f"{args.sweep}: not a sweep directory (no {SPEC_FILE})")
     try:
         chosen = export_best(args.sweep, args.out, args.trial, args.allow_partial)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']} -> {args.out}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

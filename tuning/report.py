@@ -18,10 +18,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from core.checkpoint import atomic_write_text
-from core.cli import int_at_least
-from core.config import load_yaml
-from tuning.searcher import finite
+from core.cli import EXIT_OK, fail, int_at_least
+from core.files import atomic_write_text
+from tuning.experiment import REPORT_DIR, SPEC_FILE, STUDY_FILE, is_sweep_dir, read_spec, space_of
+from tuning.results import finite, trial_history, trial_rows
+from tuning.study import load_study
 
 __all__ = ["collect", "write_report", "main"]
 
@@ -31,16 +32,13 @@ COLOURS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "errored": "#d62728",
 
 def collect(exp_dir: Path) -> dict:
     """Everything the report shows, read from the study and the trial directories."""
-    from tuning.sweep import SPEC_FILE, _results, _space_of, load_study, trial_rows
-
     exp_dir = exp_dir.resolve()
-    spec = load_yaml(exp_dir / SPEC_FILE)
-    space = _space_of(spec, str(exp_dir / SPEC_FILE))
+    space = space_of(read_spec(exp_dir), str(exp_dir / SPEC_FILE))
     study = load_study(exp_dir)
     rows = trial_rows(study, exp_dir, space)
     curves = {}
     for r in rows:
-        results = _results(exp_dir, r["trial"])
+        results = trial_history(exp_dir, r["trial"])
         curves[r["trial"]] = [(res["epoch"], res.get(space.metric), res.get("timestamp"))
                               for res in results]
     return {"space": space, "study": study, "rows": rows, "curves": curves, "name": exp_dir.name}
@@ -294,15 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")
     p.add_argument("--top", type=int_at_least(1), default=10, help="rows of the terminal table")
     args = p.parse_args(argv)
-    if not (args.sweep / "sweep.yaml").is_file() or not (args.sweep / "study.db").is_file():
-        print(f"error: {args.sweep}: not a sweep directory (no sweep.yaml and study.db)",
-              file=sys.stderr)
-        return 2
+    if not is_sweep_dir(args.sweep) or not (args.sweep / STUDY_FILE).is_file():
+        return fail(f"{args.sweep}: not a sweep directory (no {SPEC_FILE} and {STUDY_FILE})")
     data = collect(args.sweep)
     print(format_table(data, args.top))
-    report = write_report(args.sweep, args.out or args.sweep / "report")
+    report = write_report(args.sweep, args.out or args.sweep / REPORT_DIR)
     print(f"\nreport: {report}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ truncated value, this searcher records every epoch as an intermediate value and 
   reason's text and ``failure_kind`` its kind (``tuning.failures``).
 
 It can also hand out *continuing* trials first: trials of an interrupted sweep that resume from
-their last checkpoint under their original Optuna trial number (see ``tuning.sweep``).
+their last checkpoint under their original Optuna trial number (see ``tuning.resume``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,16 +27,14 @@ from optuna.trial import TrialState
 from ray.tune import Callback
 from ray.tune.search import Searcher
 
+from tuning.experiment import trial_key
 from tuning.failures import error_reason
+from tuning.optuna_internals import trial_by_number
+from tuning.results import finite
 
-__all__ = ["Continuing", "StudySearcher", "TrialErrors", "finite", "trial_by_number", "trial_key"]
+__all__ = ["Continuing", "StudySearcher", "TrialErrors"]
 
 log = logging.getLogger("tuning")
-
-
-def trial_key(number: int) -> str:
-    """Stable name of a trial across resumes: its Optuna number, e.g. ``t0007``."""
-    return f"t{number:04d}"
 
 
 @dataclass
@@ -189,15 +186,3 @@ class TrialErrors(Callback):
             return error_reason(Path(path).read_text(errors="replace"))
         except OSError:
             return None
-
-
-def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.Trial:
-    """A live handle on a study's trial. Optuna has no public "Trial by number"; this storage
-    lookup is stable across its versions."""
-    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    return optuna.trial.Trial(study, trial_id)
-
-
-def finite(v: Any) -> bool:
-    """A real, finite number (not a bool, not NaN or inf)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

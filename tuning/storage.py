@@ -15,7 +15,7 @@ what SQLite would, e.g. a write to a finished trial, and then nothing reaches th
 writer thread copies the writes to SQLite in order. Only new trials are written at once, so the
 file always holds every trial Tune may have started; a driver killed with ``kill -9`` can lose
 at most the writes still queued (milliseconds of them), which a resumed sweep recovers from the
-trials on disk (``tuning.sweep.reconcile``). A write SQLite fails is raised at the next write,
+trials on disk (``tuning.resume.reconcile``). A write SQLite fails is raised at the next write,
 ``flush`` or ``close``.
 """
 
@@ -33,8 +33,9 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.study import StudyDirection
-from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
+
+from tuning.optuna_internals import FrozenStudy, storage_study_id, storage_trial_id
 
 __all__ = ["MirroredStorage", "StudyWriteError", "network_filesystem", "sqlite_storage"]
 
@@ -111,13 +112,14 @@ class MirroredStorage(BaseStorage):
         self._trial: dict[int, int] = {}  # memory trial id -> durable trial id
         for s in durable.get_all_studies():
             sid = self.memory.create_new_study(s.directions, s.study_name)
-            self._study[sid] = s._study_id
+            self._study[sid] = storage_study_id(s)
             for k, v in s.user_attrs.items():
                 self.memory.set_study_user_attr(sid, k, v)
             for k, v in s.system_attrs.items():
                 self.memory.set_study_system_attr(sid, k, v)
-            for t in durable.get_all_trials(s._study_id, deepcopy=False):
-                self._trial[self.memory.create_new_trial(sid, template_trial=t)] = t._trial_id
+            for t in durable.get_all_trials(storage_study_id(s), deepcopy=False):
+                tid = self.memory.create_new_trial(sid, template_trial=t)
+                self._trial[tid] = storage_trial_id(t)
         self._start_writer()
 
     def __getstate__(self) -> dict:

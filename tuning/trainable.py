@@ -3,9 +3,9 @@
 A trial's config is ``{"params": {dotted key: value}, "trial_key": "t0007", "resume_from": path}``;
 the base config, the shared data set and the epoch budget arrive once per sweep through
 ``tune.with_parameters``. Every epoch reaches Tune (``report_due`` batches the epochs between ASHA
-rungs; ``unbatch`` expands them), with a checkpoint when ``checkpoint_due`` says so (the last
-epoch always); a retried or restored trial
-resumes from ``tune.get_checkpoint()`` (or from ``resume_from`` when a resumed sweep continues it).
+rungs; ``tuning.results.unbatch`` expands them), with a checkpoint when ``checkpoint_due`` says so
+(the last epoch always); a retried or restored trial resumes from ``tune.get_checkpoint()`` (or
+from ``resume_from`` when a resumed sweep continues it).
 
 Fault injection for tests, ``SEQTUNE_FAULTS="KIND:TRIAL:EPOCH,..."``: ``raise_once`` raises after
 reporting EPOCH, once (a marker in ``SEQTUNE_FAULT_DIR`` remembers it); ``kill_once`` SIGKILLs the
@@ -31,12 +31,10 @@ from core.checkpoint import load_checkpoint
 from core.config import ConfigError, apply_overrides, config_from_dict
 from core.data import DataSplits
 from core.loop import NonFiniteLossError, TrainingError, fit
+from tuning.experiment import CHECKPOINT_FILE
 
 __all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "asha_rungs", "checkpoint_due",
-           "failure_result", "process_started_at", "report_due", "train_trial", "trial_config",
-           "unbatch"]
-
-CHECKPOINT_FILE = "checkpoint.pt"
+           "failure_result", "process_started_at", "report_due", "train_trial", "trial_config"]
 
 
 def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str,
@@ -143,15 +141,6 @@ def report_due(epoch: int, max_epochs: int, rungs: tuple[int, ...], since_report
     ``REPORT_INTERVAL_S`` seconds."""
     return (checkpoint or epoch in rungs or epoch >= max_epochs
             or since_report_s >= REPORT_INTERVAL_S)
-
-
-def unbatch(results: list[dict]) -> list[dict]:
-    """Result rows as Tune stored them -> one row per epoch (batched epochs expanded)."""
-    rows = []
-    for r in results:
-        rows.extend(r.get("earlier_epochs") or [])
-        rows.append({k: v for k, v in r.items() if k != "earlier_epochs"})
-    return rows
 
 
 def _load_resume(path_or_uri: str) -> dict:

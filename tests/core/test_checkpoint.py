@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from core import checkpoint as ck
-from core.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def test_round_trip_and_digest(tmp_path):
@@ -45,20 +45,6 @@ def test_pickle_payload_is_refused_and_not_executed(tmp_path):
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
     assert not canary.exists()
-
-
-def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path, monkeypatch):
-    path = tmp_path / "c.pt"
-    atomic_write_bytes(path, b"old")
-
-    def boom(fd):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(ck.os, "fsync", boom)
-    with pytest.raises(OSError):
-        atomic_write_bytes(path, b"new")
-    assert path.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
 
 def test_rng_round_trip():

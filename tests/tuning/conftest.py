@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tuning.study import load_study
+
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = ROOT / "search_spaces" / "gru.yaml"
 
@@ -39,15 +41,13 @@ def smoke(tmp_path_factory):
 def kill_when(exp, proc, ready) -> None:
     """SIGKILLs the process group of the sweep driver ``proc`` once ``ready(trials)`` holds for
     the study in ``exp`` (polled every 0.5 s, at most 300 s), or when the driver ends."""
-    from tuning import sweep
-
     deadline = time.time() + 300
     try:
         while time.time() < deadline and proc.poll() is None:
             time.sleep(0.5)
             if (exp / "study.db").exists():
                 try:
-                    trials = sweep.load_study(exp).get_trials()
+                    trials = load_study(exp).get_trials()
                 except Exception:
                     continue
                 if ready(trials):

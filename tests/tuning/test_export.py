@@ -11,6 +11,8 @@ import yaml
 
 from core.config import load_config
 from tuning import export, sweep
+from tuning.experiment import LOCK_FILE
+from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
@@ -56,7 +58,7 @@ def test_export_a_chosen_trial_and_errors(smoke, tmp_path, capsys):
     exp, _ = smoke
     out = tmp_path / "t.yaml"
     assert export.main([str(exp), "--trial", "t0000", "--out", str(out)]) == 0
-    params = sweep.load_study(exp).trials[0].user_attrs["params"]
+    params = load_study(exp).trials[0].user_attrs["params"]
     raw = yaml.safe_load(out.read_text())
     assert raw["optim"]["lr"] == params["optim.lr"]
     assert export.main([str(exp), "--trial", "t9999", "--out", str(out)]) == 2
@@ -68,7 +70,7 @@ def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
     exp, _ = smoke
     # A live process holding the sweep's lock looks like a running driver.
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    lock = exp / sweep.LOCK_FILE
+    lock = exp / LOCK_FILE
     try:
         import socket
 

@@ -6,7 +6,7 @@ import json
 from optuna.trial import TrialState
 
 from tests.tuning.conftest import ROOT, SPACE, run_sweep
-from tuning import sweep
+from tuning.study import load_study
 
 
 def test_dying_and_failing_trials_are_retried_then_errored_and_nothing_hangs(tmp_path):
@@ -19,7 +19,7 @@ def test_dying_and_failing_trials_are_retried_then_errored_and_nothing_hangs(tmp
                           "SEQTUNE_FAULT_DIR": str(faults)})
     exp = tmp_path / "f"
     assert proc.returncode == 0, proc.stderr[-3000:]
-    trials = sweep.load_study(exp).trials
+    trials = load_study(exp).trials
     assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
     # A worker SIGKILLed once is retried from its checkpoint and finishes normally.
     assert (faults / "t0003.kill_once").exists()
@@ -60,7 +60,7 @@ def test_trial_with_an_invalid_config_fails_at_once_with_the_reason_and_is_not_r
                       str(tmp_path), "--name", "p"])
     exp = tmp_path / "p"
     assert "ConfigError.__init__" not in proc.stderr
-    trials = sweep.load_study(exp).trials
+    trials = load_study(exp).trials
     invalid = [t for t in trials if t.params == {"model.name": "tcn",
                                                  "model.bidirectional": True}]
     assert invalid, [t.params for t in trials]  # the seeded sampler draws the pair

@@ -12,6 +12,7 @@ import pytest
 
 from tests.tuning.conftest import ROOT, SPACE, kill_when, run_sweep
 from tuning import sweep
+from tuning.study import load_study
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                "AWS_DEFAULT_REGION": "us-east-1"}
@@ -57,7 +58,7 @@ def test_killed_sweep_on_s3_resumes_from_its_checkpoints_there(s3, tmp_path):
     # written its checkpoint to the bucket: the smoke sweep saves every epoch).
     kill_when(ledger, proc, lambda ts: sum(t.state.is_finished() for t in ts) >= 3 and any(
         t.intermediate_values and not t.state.is_finished() for t in ts))
-    before = {t.number: dict(t.intermediate_values) for t in sweep.load_study(ledger).trials
+    before = {t.number: dict(t.intermediate_values) for t in load_study(ledger).trials
               if t.state.is_finished()}
     assert 3 <= len(before) < 8, "the kill should land mid-sweep"
     checkpoints = [p for p in _files(fs, "bucket/sweeps/s3-kill/tune")
@@ -68,7 +69,7 @@ def test_killed_sweep_on_s3_resumes_from_its_checkpoints_there(s3, tmp_path):
     resumed = run_sweep(["--resume", str(ledger)], env={**CREDENTIALS, "PYTHONPATH": str(ROOT)},
                         cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    study = sweep.load_study(ledger)
+    study = load_study(ledger)
     assert len(study.trials) == 8 and all(t.state.is_finished() for t in study.trials)
     for number, values in before.items():
         assert study.trials[number].intermediate_values == values

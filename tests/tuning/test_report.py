@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,18 @@ def test_report_renders_in_headless_chromium(smoke, tmp_path):
     # Not blank: a sizeable share of pixels is not the white background.
     non_white = (pixels[..., :3].min(axis=-1) < 0.9).mean()
     assert non_white > 0.03, non_white
+
+
+def test_report_runs_without_ray_or_torch(smoke, tmp_path):
+    exp, _ = smoke
+    # The report reads files only: a machine without the training stack can make it.
+    code = ("import sys; from tuning import report; "
+            f"assert report.main([{str(exp)!r}, '--out', {str(tmp_path)!r}]) == 0; "
+            "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "[]"
 
 
 def test_report_refuses_a_non_sweep(tmp_path, capsys):

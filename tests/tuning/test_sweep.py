@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from core.config import load_config
 from tests.tuning.conftest import kill_when
 from tests.tuning.conftest import run_sweep as _sweep
 from tuning import sweep
+from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = ROOT / "search_spaces" / "gru.yaml"
@@ -24,7 +24,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _study(exp):
-    return sweep.load_study(exp)
+    return load_study(exp)
 
 
 def test_smoke_sweep_finishes_with_truthful_study(smoke):
@@ -199,20 +199,6 @@ def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):
     assert len({json.dumps(t.user_attrs["params"], sort_keys=True) for t in trials}) == 8
 
 
-def test_warm_start_copies_finished_trials(smoke, tmp_path):
-    exp, _ = smoke
-    spec = sweep.load_yaml(exp / "sweep.yaml")
-    space = sweep._space_of(spec, "sweep.yaml")
-    study, _ = sweep._open_study(tmp_path, "new", space)
-    added = sweep._warm_start(study, exp, space)
-    old = _study(exp).get_trials()
-    kept = [t for t in old if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert added == len(kept) > 0
-    new = study.get_trials()
-    assert [t.params for t in new] == [t.params for t in kept]
-    assert [t.intermediate_values for t in new] == [t.intermediate_values for t in kept]
-
-
 def test_study_opens_by_url_as_optuna_dashboard_does(smoke):
     exp, _ = smoke
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{exp / 'study.db'}")
@@ -309,53 +295,3 @@ def test_batched_reports_reach_the_study_and_tensorboard_every_epoch(tmp_path):
             assert sorted(scalars[tag]) == epochs, (key, tag)
         assert scalars["val_accuracy"] == pytest.approx(t.intermediate_values)
 
-
-def test_checkpoints_follow_the_interval_and_the_last_epoch_is_always_saved():
-    from tuning.trainable import checkpoint_due
-
-    assert checkpoint_due(20, 20, 0.0, 10.0)  # last epoch
-    assert not checkpoint_due(5, 20, 9.9, 10.0)
-    assert checkpoint_due(5, 20, 10.0, 10.0)
-    assert checkpoint_due(5, 20, 0.0, 0.0)  # 0: every epoch
-
-
-def test_worker_bytecode_cache_only_where_bytecode_is_forbidden(tmp_path):
-    # Allowed, or a prefix already chosen by the user: nothing changes.
-    for env in ({}, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/x"}):
-        before = dict(env)
-        assert sweep.worker_bytecode_cache(env) is None and env == before
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path)}
-    cache = sweep.worker_bytecode_cache(env)
-    assert cache == str(tmp_path / "seqtune" / "pycache") and Path(cache).is_dir()
-    assert env["PYTHONDONTWRITEBYTECODE"] == "" and env["PYTHONPYCACHEPREFIX"] == cache
-
-
-def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(smoke):
-    exp, proc = smoke  # ran with PYTHONDONTWRITEBYTECODE=1 and XDG_CACHE_HOME=<root>/cache
-    cache = exp.parent / "cache" / "seqtune" / "pycache"
-    # The trials' workers compiled this project's trainable (and torch) into the cache.
-    assert list(cache.rglob("trainable.cpython-*.pyc"))
-    assert list(cache.rglob("torch/__init__.cpython-*.pyc"))
-    assert f"Ray workers keep their bytecode in {cache}" in (exp / "sweep.log").read_text()
-
-
-def test_worker_preload_lets_trials_use_idle_workers():
-    # Ray gives an actor with a runtime environment of its own only a new worker process, never
-    # an idle (preloaded) one; Tune must therefore give trial actors none, and the workers must
-    # inherit what Tune would have given them.
-    from ray.tune.execution import class_cache
-
-    env = {"PYTHONPATH": "/elsewhere"}
-    config = sweep.worker_preload(env)
-    assert config == {"preload_python_modules": list(sweep.WORKER_PRELOAD)}
-    assert env["PL_DISABLE_FORK"] == "1"
-    assert env["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
-    tune_defaults = dict(class_cache.DEFAULT_ENV_VARS)
-    assert tune_defaults.items() <= sweep.TUNE_TRIAL_ENV.items()  # empty once shared before
-    assert sweep.share_idle_workers()
-
-    class Trainable:
-        pass
-
-    remote = class_cache._ActorClassCache().get(Trainable)
-    assert not remote._default_options["runtime_env"].get("env_vars")

@@ -1,0 +1,66 @@
+"""tuning.resume: reconciling a study with the disk after a crash, without Ray."""
+
+import json
+
+import optuna
+from optuna.trial import TrialState
+
+from tests.tuning.conftest import SPACE
+from tuning.resume import reconcile, spec_changes
+from tuning.space import load_space
+from tuning.study import open_study
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path):
+    space = load_space(SPACE)
+    study, _ = open_study(tmp_path, "x", space)
+    trial = study.ask()
+    lr = trial.suggest_float("optim.lr", 1e-4, 3e-2, log=True)  # the kill came after one draw
+    continuing = reconcile(study, tmp_path, space)
+    assert [c.number for c in continuing] == [trial.number]
+    params = continuing[0].params
+    # The value already drawn is kept; the missing ones are drawn now; no checkpoint to use.
+    assert params["optim.lr"] == lr and {"model.num_layers", "training.batch_size"} <= set(params)
+    assert continuing[0].checkpoint is None
+    assert study.trials[0].user_attrs["params"] == params
+
+
+def test_started_trial_whose_parameters_never_reached_the_file_keeps_them(tmp_path):
+    # The driver was killed after the trial was created and Tune started it, but before the
+    # study's writer thread wrote its parameters: Tune's params.json has them.
+    space = load_space(SPACE)
+    study, _ = open_study(tmp_path, "x", space)
+    trial = study.ask()
+    started = {"optim.lr": 0.0123, "model.num_layers": 2, "model.dropout": 0.25,
+               "training.batch_size": 256, "schedule.name": "onecycle"}
+    trial_dir = tmp_path / "tune" / "run-0" / "t0000"
+    trial_dir.mkdir(parents=True)
+    (trial_dir / "params.json").write_text(json.dumps({"params": started, "trial_key": "t0000"}))
+    continuing = reconcile(study, tmp_path, space)
+    assert [c.number for c in continuing] == [trial.number]
+    assert {k: continuing[0].params[k] for k in started} == started
+    assert {k: study.trials[0].params[k] for k in started} == started
+
+
+def test_trial_whose_checkpoints_are_all_damaged_is_fail(tmp_path):
+    space = load_space(SPACE)
+    study, _ = open_study(tmp_path, "x", space)
+    trial = study.ask()
+    trial.set_user_attr("params", {})
+    ckpt = tmp_path / "tune" / "run-0" / "t0000" / "checkpoint_000000" / "checkpoint.pt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"not a checkpoint")
+    assert reconcile(study, tmp_path, space) == []
+    t = study.trials[0]
+    assert t.state == TrialState.FAIL and t.user_attrs["failure"] == "checkpoints damaged"
+
+
+def test_spec_changes_name_the_changed_keys_and_the_base_config():
+    old = {"space": {"num_samples": 8, "metric": "val_accuracy"}, "base": {"optim": {"lr": 1}}}
+    assert spec_changes(old, old) == []
+    new = {"space": {"num_samples": 9, "mode": "max", "metric": "val_accuracy"},
+           "base": {"optim": {"lr": 2}}}
+    # Added, removed and changed keys count alike; the base config comes last.
+    assert spec_changes(old, new) == ["mode", "num_samples", "base config"]

@@ -1,0 +1,216 @@
+"""The one reader of trial results: per-epoch histories, checkpoints, trials.csv rows.
+
+A trial's ``result.json`` (written by Ray Tune) holds one JSON line per ``tune.report``. To save
+round trips, ``tuning.trainable`` batches the epochs between ASHA's rungs into the next report
+under ``earlier_epochs``; ``unbatch`` expands them, and every reader here sees one row per epoch.
+A trial resumed in a later run (``run-<k>``) has a directory there too: later runs' epochs win.
+
+This module imports neither Ray nor torch (torch only inside ``latest_checkpoint``), so the
+report can use it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from core.files import atomic_write_text
+from tuning.experiment import (
+    CHECKPOINT_FILE,
+    PARAMS_FILE,
+    RESULT_FILE,
+    TRIALS_CSV_FILE,
+    trial_key,
+    trial_store,
+)
+from tuning.space import SearchSpace
+from tuning.trial_store import TrialStore, local_file
+
+__all__ = ["STATUS", "finite", "latest_checkpoint", "parse_results", "started_params",
+           "trial_history", "trial_rows", "unbatch", "write_trials_csv"]
+
+log = logging.getLogger("tuning")
+
+# Optuna's trial states as trials.csv and the report name them.
+STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "errored", "RUNNING": "running",
+          "WAITING": "waiting"}
+
+
+def finite(v: Any) -> bool:
+    """A real, finite number (not a bool, not NaN or inf).
+
+    Example:
+        >>> [finite(x) for x in (1, 0.5, float("nan"), True, "1")]
+        [True, True, False, False, False]
+    """
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def unbatch(results: list[dict]) -> list[dict]:
+    """Result rows as Tune stored them -> one row per epoch (batched epochs expanded, in order).
+
+    Example:
+        >>> unbatch([{"epoch": 3, "earlier_epochs": [{"epoch": 1}, {"epoch": 2}]}])
+        [{'epoch': 1}, {'epoch': 2}, {'epoch': 3}]
+    """
+    rows = []
+    for r in results:
+        rows.extend(r.get("earlier_epochs") or [])
+        rows.append({k: v for k, v in r.items() if k != "earlier_epochs"})
+    return rows
+
+
+def parse_results(text: str) -> list[dict]:
+    """The epoch rows of one ``result.json``'s text: unbatched, rows without an ``epoch``
+    dropped, and a last line cut short by a crash ignored.
+
+    Example:
+        >>> parse_results('{"epoch": 2, "earlier_epochs": [{"epoch": 1}]}\\n{"epo')
+        [{'epoch': 1}, {'epoch': 2}]
+    """
+    parsed = []
+    for line in text.splitlines():
+        try:
+            parsed.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return [r for r in unbatch(parsed) if "epoch" in r]
+
+
+_PARSED: dict[str, tuple[tuple[int, int], list[dict]]] = {}  # result.json -> (stat, rows)
+
+
+def _file_rows(store: TrialStore, path: str) -> list[dict]:
+    """The epoch rows of one result.json, re-read only when its size or mtime changed: the
+    driver refreshes trials.csv from every trial's file, and finished trials' files never
+    change. Each row also names its trial directory (``_dir``)."""
+    stamp = store.stat(path)
+    if stamp is None:
+        return []
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    rows = parse_results(store.read_text(path))
+    for r in rows:
+        r["_dir"] = path.rsplit("/", 1)[0]
+    _PARSED[path] = (stamp, rows)
+    return rows
+
+
+def trial_history(exp_dir: Path, key: str) -> list[dict]:
+    """Every epoch the trial ``key`` reported, across runs, in epoch order (a later run's row
+    replaces an earlier one's). Each row is the trial's report (metrics, timings) plus ``_dir``,
+    its trial directory. The rows are shared with a cache: read them, do not change them. (With a
+    URI store, Tune uploads result.json files periodically and at the end of each run; the study
+    has every epoch.)"""
+    store = trial_store(exp_dir)
+    rows: dict[int, dict] = {}
+    for d in store.trial_dirs(key):
+        rows.update((int(r["epoch"]), r) for r in _file_rows(store, f"{d}/{RESULT_FILE}"))
+    return [rows[e] for e in sorted(rows)]
+
+
+def started_params(exp_dir: Path, key: str) -> dict | None:
+    """The parameters the trial was started with, from Tune's ``params.json`` in its newest
+    directory, or None."""
+    store = trial_store(exp_dir)
+    for d in reversed(store.trial_dirs(key)):
+        try:
+            params = json.loads(store.read_text(f"{d}/{PARAMS_FILE}")).get("params")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(params, dict):
+            return params
+    return None
+
+
+def latest_checkpoint(exp_dir: Path, key: str) -> tuple[str | None, dict | None, int]:
+    """The trial's newest verified checkpoint across runs (its path or URI), its state, and how
+    many files failed to verify.
+
+    A damaged checkpoint (truncated, empty, bit-flipped: its SHA-256 disagrees) is skipped with a
+    warning naming it, and the newest older verified one is used instead.
+    """
+    from core.checkpoint import CheckpointError, load_checkpoint  # torch: only here
+
+    store = trial_store(exp_dir)
+    found = [f for d in store.trial_dirs(key) for f in store.checkpoint_files(d, CHECKPOINT_FILE)]
+    best: tuple[str | None, dict | None] = (None, None)
+    damaged = 0
+    with tempfile.TemporaryDirectory(prefix="seqtune-") as tmp:
+        for path in found:
+            try:
+                state = load_checkpoint(local_file(store.uri(path), tmp))
+            except CheckpointError as exc:
+                log.warning("skipping damaged checkpoint: %s",
+                            f"{store.uri(path)}: {exc}" if store.remote else exc)
+                damaged += 1
+                continue
+            if best[1] is None or state["epoch"] > best[1]["epoch"]:
+                best = (store.uri(path), state)
+    return best[0], best[1], damaged
+
+
+def _checkpoint_near(exp_dir: Path, store: TrialStore, key: str, metric: str,
+                     value: float) -> tuple[str, Any]:
+    """The checkpoint of the epoch that scored ``value`` where one was saved (trials save every
+    checkpoint_interval_s and at their last epoch), else the trial's newest; ("", "") if none."""
+    saved = [r for r in trial_history(exp_dir, key) if r.get("checkpoint_dir_name")]
+    best_first = sorted(saved, key=lambda r: (r.get(metric) == value, r["epoch"]), reverse=True)
+    for r in best_first:
+        folder = f"{r['_dir']}/{r['checkpoint_dir_name']}"
+        if store.exists(folder):
+            return store.uri(f"{folder}/{CHECKPOINT_FILE}"), r["epoch"]
+    return "", ""
+
+
+def trial_rows(study, exp_dir: Path, space: SearchSpace) -> list[dict]:
+    """One row per trial of ``study`` (an ``optuna.Study``), from the study (states, values,
+    parameters) and the disk (checkpoints): the rows of trials.csv, in trial order.
+
+    Columns: trial, number, status (``STATUS``), epochs, best_<metric>, best_epoch,
+    last_<metric>, failure, gpu, node, checkpoint (path or URI, "" if none), checkpoint_epoch,
+    then ``param:<dotted key>`` per parameter. Empty cells are "".
+    """
+    rows = []
+    pick = max if space.mode == "max" else min
+    store = trial_store(exp_dir)
+    for t in study.get_trials(deepcopy=False):
+        key = trial_key(t.number)
+        values = t.intermediate_values
+        best_epoch = pick(values, key=values.get) if values else None
+        checkpoint, checkpoint_epoch = "", ""
+        if best_epoch is not None:
+            checkpoint, checkpoint_epoch = _checkpoint_near(exp_dir, store, key, space.metric,
+                                                            values[best_epoch])
+        row = {"trial": key, "number": t.number, "status": STATUS.get(t.state.name, t.state.name),
+               "epochs": max(values) if values else 0,
+               f"best_{space.metric}": values[best_epoch] if values else "",
+               "best_epoch": best_epoch or "",
+               f"last_{space.metric}": values[max(values)] if values else "",
+               "failure": t.user_attrs.get("failure", ""),
+               "gpu": t.user_attrs.get("gpu", ""), "node": t.user_attrs.get("node", ""),
+               "checkpoint": checkpoint, "checkpoint_epoch": checkpoint_epoch}
+        for k, v in (t.user_attrs.get("params") or t.params).items():
+            row[f"param:{k}"] = v
+        rows.append(row)
+    return rows
+
+
+def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
+    """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (columns in first-seen order)."""
+    rows = trial_rows(study, exp_dir, space)
+    columns: list[str] = []
+    for r in rows:
+        columns += [k for k in r if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(Path(exp_dir) / TRIALS_CSV_FILE, buf.getvalue())

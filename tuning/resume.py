@@ -1,0 +1,89 @@
+"""Resuming an interrupted sweep: the study is reconciled with the disk, never trusted alone.
+
+A driver killed at any moment leaves trials RUNNING in the study. ``reconcile`` closes as
+COMPLETE a trial whose final epoch is on disk, without running it again; continues an unfinished
+one from its latest verified checkpoint under its original trial number; and records as FAIL one
+whose checkpoints are all damaged (never a silent restart). The driver then samples only the
+missing trials, so the sweep ends with exactly ``num_samples`` trials.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from tuning.experiment import trial_key
+from tuning.optuna_internals import fix_params, trial_by_number
+from tuning.results import finite, latest_checkpoint, started_params
+from tuning.searcher import Continuing
+from tuning.space import SearchSpace, compile_space
+
+__all__ = ["reconcile", "spec_changes"]
+
+log = logging.getLogger("tuning")
+
+
+def spec_changes(old: dict, new: dict) -> list[str]:
+    """What differs between two frozen specs: the space's top-level keys, sorted, then
+    "base config" if the resolved base config differs. Empty when a resume may use ``new``.
+
+    Example:
+        >>> spec_changes({"space": {"a": 1, "b": 2}, "base": {}},
+        ...              {"space": {"a": 1, "b": 3}, "base": {"x": 1}})
+        ['b', 'base config']
+    """
+    changed = sorted(k for k in set(new["space"]) | set(old["space"])
+                     if new["space"].get(k) != old["space"].get(k))
+    if new["base"] != old["base"]:
+        changed.append("base config")
+    return changed
+
+
+def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace) -> list[Continuing]:
+    """Brings RUNNING trials of an interrupted sweep in line with the disk.
+
+    Returns the trials to continue. A trial whose last epoch (``max_epochs``) is on disk is closed
+    as COMPLETE with its best value; one with no checkpoint restarts from scratch; any other one
+    continues from its latest verified checkpoint; one whose checkpoints are all damaged is FAIL.
+    Epochs a checkpoint holds but the study lost are reported to the study again.
+    """
+    continuing = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+        key = trial_key(t.number)
+        path, state, damaged = latest_checkpoint(exp_dir, key)
+        trial = trial_by_number(study, t.number)
+        if state is None and damaged:
+            # Never a silent restart from scratch: its work is lost, so the trial is FAIL.
+            trial.set_user_attr("failure", "checkpoints damaged")
+            study.tell(t.number, state=TrialState.FAIL)
+            log.error("%s: all %d checkpoints are damaged; recorded as FAIL", key, damaged)
+            continue
+        history = state["history"] if state else []
+        if "params" not in t.user_attrs:
+            # Killed while its parameters were being drawn or written: the values it started
+            # with (Tune's params.json) are fixed, define-by-run again returns them and those
+            # already drawn, and samples only what is missing (a trial that never started).
+            started = started_params(exp_dir, key)
+            if started:
+                fix_params(study, t.number, started)
+                trial = trial_by_number(study, t.number)  # a Trial reads fixed_params once
+            trial.set_user_attr("params", compile_space(space.params)(trial))
+        for h in history:
+            value = h.get(space.metric)
+            if h["epoch"] not in t.intermediate_values and finite(value):
+                trial.report(float(value), int(h["epoch"]))
+        params = study.get_trials(deepcopy=False)[t.number].user_attrs["params"]
+        if state is not None and state["epoch"] >= space.max_epochs:
+            values = [h[space.metric] for h in history if finite(h.get(space.metric))]
+            best = (max if space.mode == "max" else min)(values)
+            study.tell(t.number, best)
+            log.info("%s: finished on disk (%d epochs); recorded as COMPLETE", key,
+                     state["epoch"])
+        else:
+            continuing.append(Continuing(t.number, params, path))
+            log.info("%s: continues from %s", key,
+                     f"epoch {state['epoch']}" if state else "the start (no checkpoint)")
+    return continuing

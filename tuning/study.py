@@ -1,0 +1,106 @@
+"""The sweep's Optuna study: opening it (driver) or loading it (readers), its sampler, warm start.
+
+The study in ``<experiment>/study.db`` is the sweep's ledger: one Optuna trial per sweep trial,
+an intermediate value per epoch, COMPLETE / PRUNED / FAIL as ``tuning.searcher`` records them.
+The driver works on a copy in memory (``tuning.storage.MirroredStorage``); every other reader
+(report, export, optuna-dashboard) opens the SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from tuning.experiment import STUDY_FILE
+from tuning.space import SearchSpace
+from tuning.storage import MirroredStorage, sqlite_storage
+
+__all__ = ["count_finished", "load_study", "make_sampler", "open_study", "warm_start"]
+
+
+def _direction(space: SearchSpace) -> str:
+    return "maximize" if space.mode == "max" else "minimize"
+
+
+def load_study(exp_dir: Path) -> optuna.Study:
+    """The sweep's study, whatever the directory is called now, read from ``study.db``.
+
+    Never creates a database: opening an SQLite URL creates and migrates one, which must be the
+    driver's job alone.
+
+    Raises:
+        ValueError: there is no study.db yet, or it holds other than one study.
+    """
+    exp_dir = Path(exp_dir)
+    if not (exp_dir / STUDY_FILE).is_file():
+        raise ValueError(f"{exp_dir}: no {STUDY_FILE} (yet)")
+    storage = sqlite_storage(exp_dir / STUDY_FILE)
+    names = optuna.get_all_study_names(storage)
+    if len(names) != 1:
+        raise ValueError(f"{exp_dir / STUDY_FILE}: expected one study, found {len(names)}")
+    return optuna.load_study(study_name=names[0], storage=storage)
+
+
+def make_sampler(space: SearchSpace, offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The space's sampler (``sampler.name``: tpe, random or qmc). ``offset`` (trials already in
+    the study) shifts the seed, so that a resumed sweep does not replay the random draws of its
+    first start and repeat configs."""
+    seed = space.sampler_seed + offset
+    if space.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if space.sampler == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    # constant_liar: trials running in parallel are treated as pessimistic results so that
+    # concurrent suggestions spread out instead of piling onto one region.
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=space.n_startup_trials,
+                                      multivariate=True, group=True, constant_liar=True)
+
+
+def open_study(exp_dir: Path, name: str, space: SearchSpace) -> tuple[optuna.Study,
+                                                                       MirroredStorage]:
+    """The driver's study ``name`` in ``exp_dir/study.db``, created if missing, read from a copy
+    in memory; and that storage (``close`` it when the sweep ends: it flushes the writes)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = Path(exp_dir) / STUDY_FILE
+    if not db.exists():
+        # Build the schema in a private file, then rename it into place: a reader that opens
+        # study.db (report, export, optuna-dashboard) never meets a half-created database.
+        tmp = db.with_name(f".{STUDY_FILE}.tmp")
+        tmp.unlink(missing_ok=True)
+        storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
+        optuna.create_study(storage=storage, study_name=name, direction=_direction(space))
+        storage.engine.dispose()
+        os.replace(tmp, db)
+    storage = MirroredStorage(sqlite_storage(db))
+    study = optuna.create_study(storage=storage, study_name=name, direction=_direction(space),
+                                sampler=make_sampler(space), load_if_exists=True)
+    existing = len(study.get_trials(deepcopy=False))
+    if existing:
+        study.sampler = make_sampler(space, offset=existing)
+    return study, storage
+
+
+def count_finished(study: optuna.Study) -> int:
+    """The sweep's own finished trials (warm-start copies not counted)."""
+    return sum(t.state.is_finished() and "warm_start_from" not in t.user_attrs
+               for t in study.get_trials(deepcopy=False))
+
+
+def warm_start(study: optuna.Study, source: Path, space: SearchSpace) -> int:
+    """Adds the finished (COMPLETE or PRUNED) trials of the sweep in ``source`` whose parameters
+    all belong to ``space`` to ``study``, marked ``warm_start_from``; returns how many."""
+    old = load_study(source)
+    names = {p.name for p in space.params}
+    added = 0
+    for t in old.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if not set(t.params) <= names:
+            continue
+        study.add_trial(optuna.trial.create_trial(
+            params=t.params, distributions=t.distributions, value=t.value if t.state ==
+            TrialState.COMPLETE else None, intermediate_values=t.intermediate_values,
+            state=t.state, user_attrs={"warm_start_from": str(source)}))
+        added += 1
+    return added

@@ -1,0 +1,180 @@
+"""One run of a sweep's trials on Ray Tune: Ray's start, trial resources, ASHA, the Tuner.
+
+``run_trials`` is called by the driver (``tuning.sweep``) with the study already reconciled; it
+starts (or joins) Ray, runs ``to_run`` trials (continuing ones first) into ``<trials>/run-<k>``,
+and shuts Ray down again. The study, not Tune's experiment state, is what a resume reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail
+from core.data import DataSplits
+from tuning.experiment import trial_store
+from tuning.searcher import Continuing
+from tuning.space import SearchSpace, compile_space
+from tuning.workers import MPSDaemon, share_idle_workers, worker_bytecode_cache, worker_preload
+
+__all__ = ["RayOptions", "run_trials"]
+
+log = logging.getLogger("tuning")
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """How the sweep uses Ray (the sweep's command-line flags of the same names)."""
+
+    address: str | None = None  # a Ray cluster to join ("auto": a running one); None: local
+    mps: str = "auto"  # auto | on | off: CUDA MPS for trials that share a GPU
+    dashboard: bool = False  # start Ray's dashboard on 127.0.0.1
+    dashboard_port: int = 8265
+    time_budget: float | None = None  # seconds of Tune time; then running trials are closed
+    smoke: bool = False  # a local Ray uses every CPU (at least 2) for the tiny CPU sweep
+
+
+def _init_kwargs(opts: RayOptions) -> dict[str, Any]:
+    # Without --address the sweep starts its own Ray instance ("local"), never joining a cluster
+    # that happens to run on the machine; --address auto joins one on purpose.
+    kwargs: dict[str, Any] = {"address": opts.address or "local",
+                              "include_dashboard": opts.dashboard,
+                              "logging_level": logging.WARNING}
+    if opts.dashboard:
+        kwargs.update(dashboard_host="127.0.0.1", dashboard_port=opts.dashboard_port)
+    if opts.smoke:
+        kwargs["num_cpus"] = max(2, os.cpu_count() or 2) if opts.address is None else None
+    if opts.address is None:
+        pycache = worker_bytecode_cache(os.environ)
+        if pycache:
+            log.info("PYTHONDONTWRITEBYTECODE is set: Ray workers keep their bytecode in %s "
+                     "instead (a new worker then starts in a third of the time)", pycache)
+        kwargs["_system_config"] = worker_preload(os.environ)
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _local_gpus() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:
+        return 0
+
+
+def _start_mps(opts: RayOptions, space: SearchSpace, exp_dir: Path) -> MPSDaemon | None | int:
+    """The MPS daemon for trials sharing a GPU, None where there is none, or an exit code when
+    ``--mps on`` cannot be honoured."""
+    k = space.trials_per_gpu
+    if k <= 1 or opts.mps == "off" or not _local_gpus() or opts.address is not None:
+        return None
+    if not MPSDaemon.available():
+        if opts.mps == "on":
+            return fail("--mps on: nvidia-cuda-mps-control is not available")
+        log.info("MPS unavailable: %d trials per GPU will time-slice", k)
+        return None
+    mps = MPSDaemon(exp_dir / "mps")
+    if mps.start():
+        log.info("CUDA MPS started for %d trials per GPU", k)
+        return mps
+    if opts.mps == "on":
+        return fail("--mps on: the MPS control daemon could not be started")
+    return None
+
+
+def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
+               study: optuna.Study, continuing: list[Continuing], to_run: int, data: DataSplits,
+               on_change: Callable[[], None]) -> int:
+    """Runs ``to_run`` trials (``continuing`` first, then new ones the study samples) and
+    returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, or ``EXIT_USAGE`` when
+    ``--mps on`` cannot start MPS. ``on_change`` runs (throttled by the caller) whenever a trial
+    ends. At a time budget, trials still running are closed in the study (PRUNED or FAIL)."""
+    import ray
+
+    store = trial_store(exp_dir)
+    run_index = len(store.runs())
+    init_kwargs = _init_kwargs(opts)
+    mps = _start_mps(opts, space, exp_dir)
+    if isinstance(mps, int):
+        return mps
+    k = space.trials_per_gpu
+    try:
+        ctx = ray.init(**init_kwargs)
+        # Tune is imported only now (seconds where the driver may not write bytecode): the idle
+        # workers Ray has just started import their own copy meanwhile.
+        from ray import tune
+        from ray.tune.schedulers import ASHAScheduler
+
+        from tuning.searcher import StudySearcher
+        from tuning.trainable import SharedData, asha_rungs, train_trial
+
+        if opts.address is None and not share_idle_workers():
+            log.info("Tune's trial environment is not as expected: trials start new workers "
+                     "instead of preloaded idle ones")
+        if opts.dashboard:
+            log.info("Ray dashboard: http://%s", ctx.dashboard_url)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        cpus = resources.get("CPU", 1)
+        if gpus:
+            per_trial = {"cpu": space.cpus_per_trial, "gpu": 1.0 / k}
+            concurrency = gpus * k
+        else:
+            per_trial = {"cpu": space.cpus_per_trial}
+            concurrency = max(1, int(cpus // space.cpus_per_trial))
+        log.info("resources: %d GPU(s), %g CPU(s); %s per trial; up to %d trials at once", gpus,
+                 cpus, per_trial, concurrency)
+        trainable = tune.with_resources(
+            tune.with_parameters(train_trial, base=spec["base"], data=SharedData.put(data),
+                                 max_epochs=space.max_epochs, metric=space.metric,
+                                 cpus_per_trial=space.cpus_per_trial,
+                                 checkpoint_interval_s=space.checkpoint_interval_s,
+                                 rungs=asha_rungs(space.grace_period, space.reduction_factor,
+                                                  space.max_epochs)), per_trial)
+        searcher = StudySearcher(
+            study, compile_space(space.params), metric=space.metric, mode=space.mode,
+            max_epochs=space.max_epochs, continuing=continuing, on_change=on_change)
+        scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
+                                  grace_period=space.grace_period,
+                                  reduction_factor=space.reduction_factor)
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                metric=space.metric, mode=space.mode, search_alg=searcher, scheduler=scheduler,
+                num_samples=to_run, max_concurrent_trials=concurrency, reuse_actors=True,
+                time_budget_s=opts.time_budget,
+                trial_name_creator=lambda t: t.config["trial_key"],
+                trial_dirname_creator=lambda t: t.config["trial_key"]),
+            run_config=tune.RunConfig(
+                name=f"run-{run_index}", storage_path=store.root,
+                failure_config=tune.FailureConfig(max_failures=spec["max_failures"]),
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=2, checkpoint_score_attribute=space.metric,
+                    checkpoint_score_order=space.mode),
+                verbose=1))
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        tuner.fit()
+        took = time.perf_counter() - t0
+        # The driver's CPU (all its threads) over Tune's wall time: near 100% means the driver,
+        # not the trials, limits the sweep.
+        log.info("tune run-%d took %.1f s; driver CPU %.0f%%", run_index, took,
+                 100 * (time.process_time() - cpu0) / max(took, 1e-9))
+        if opts.time_budget is not None:
+            closed = searcher.close_unfinished("time budget")
+            if closed:
+                log.info("time budget of %g s reached: %d unfinished trial(s) closed",
+                         opts.time_budget, closed)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        ray.shutdown()
+        if mps is not None:
+            mps.stop()
+    return EXIT_OK
