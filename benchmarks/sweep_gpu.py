@@ -2,14 +2,19 @@
 
     python benchmarks/sweep_gpu.py [--tables step,trial,packing,scaling] [--budget 40]
                                    [--ks 1,2,4,8] [--mps off,on] [--set KEY=VALUE ...]
+    python benchmarks/sweep_gpu.py --model transformer --tables step,packing --ks 1,8
+
+``--model`` picks the config and search space (``configs/<model>.yaml``,
+``search_spaces/<model>.yaml``): gru (the default) or transformer.
 
 Prints, in one run, the tables it is asked for (all by default):
 
 - step: samples/s of one training run of the default config (``configs/gru.yaml``) and of the
-  issue's reference (1-layer GRU, hidden 64, batch 64) with eager, ``training.compile`` and
-  ``training.cuda_graph`` steps; time per optimizer step; the loss curves' largest relative
-  difference from eager; achieved TFLOP/s (matrix products of the recurrent layers, forward plus
-  backward) against the GPU's dense bf16 peak.
+  issue's reference (1-layer GRU, hidden 64, batch 64), or of ``configs/transformer.yaml`` and a
+  small transformer, with eager, ``training.compile`` and ``training.cuda_graph`` steps in each
+  of ``--precisions`` (gru: auto, the config's; transformer: fp32 and bf16); time per optimizer
+  step; the loss curves' largest relative difference from eager; achieved TFLOP/s (matrix
+  products, forward plus backward) against the GPU's dense bf16 peak.
 - trial: ``--trial-runs`` trials of the default config run one after the other in a sweep (the
   later ones reuse the first one's worker) against the standalone loop: each trial's wall time
   from the searcher's suggestion to its completion in the study, and the time to its first
@@ -48,8 +53,16 @@ from core.data import load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
 from tuning.results import unbatch  # noqa: E402
 
-SPACE = ROOT / "search_spaces" / "gru.yaml"
+SPACE = ROOT / "search_spaces" / "gru.yaml"  # --model sets these two
 BASE = ROOT / "configs" / "gru.yaml"
+STEP_CASES = {
+    "gru": [("default (h128, b128)", []),
+            ("reference (1 layer, h64, b64)", ["model.hidden_size=64", "model.num_layers=1",
+                                               "training.batch_size=64"])],
+    "transformer": [("default (d128, 2 layers, b128)", []),
+                    ("small (d64, 1 layer, b64)", ["model.hidden_size=64", "model.num_layers=1",
+                                                   "training.batch_size=64"])],
+}
 # Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, TFLOP/s.
 BF16_PEAK = (("H100 PCIe", 756.0), ("H100", 989.4), ("H200", 989.4), ("A100", 312.0))
 
@@ -59,14 +72,20 @@ def bf16_peak(name: str) -> float | None:
 
 
 def train_flops_per_sample(cfg: Config, num_features: int) -> float:
-    """Multiply-adds x 2 of the recurrent layers' matrix products, forward and backward (3x the
-    forward); element-wise gate math and the head are left out (under 2% here)."""
+    """Multiply-adds x 2 of the recurrent layers' (or the transformer's) matrix products, forward
+    and backward (3x the forward); element-wise math and the head are left out (under 2% here)."""
     m = cfg.model
+    seq = cfg.data.synthetic.seq_len
+    if m.name == "transformer":
+        d, ff = m.hidden_size, m.ff_size or 4 * m.hidden_size
+        tokens = seq + (m.pooling == "cls")
+        # per token: q, k, v and output projections, two feed-forward layers, q.k and a.v
+        per_layer = tokens * (4 * d * d + 2 * d * ff + 2 * tokens * d)
+        return 3 * 2 * (seq * num_features * d + m.num_layers * per_layer)
     gates = {"gru": 3, "lstm": 4}.get(m.name)
     if gates is None:
         return float("nan")
     dirs = 2 if m.bidirectional else 1
-    seq = cfg.data.synthetic.seq_len
     total, inp = 0.0, num_features
     for _ in range(m.num_layers):
         total += dirs * 2 * gates * m.hidden_size * (inp + m.hidden_size) * seq
@@ -78,13 +97,14 @@ def train_flops_per_sample(cfg: Config, num_features: int) -> float:
 # Step speed (in this process)
 
 def step_table(args, gpu: str) -> list[str]:
-    cases = [("default (h128, b128)", []),
-             ("reference (1 layer, h64, b64)", ["model.hidden_size=64", "model.num_layers=1",
-                                                 "training.batch_size=64"])]
-    modes = [("eager", []), ("compiled", ["training.compile=true"]),
+    cases = [(f"{label}, {precision}", extra + [f"training.precision={precision}"])
+             for label, extra in STEP_CASES[args.model] for precision in args.precisions]
+    modes = [("eager", ["training.cuda_graph=false"]), ("compiled", ["training.compile=true",
+                                                                    "training.cuda_graph=false"]),
              ("graphed", ["training.cuda_graph=true"])]
     peak = bf16_peak(gpu)
-    lines = [f"### Step speed ({gpu}, {args.step_epochs} epochs per run, median of epochs 2+)", "",
+    lines = [f"### Step speed ({gpu}, {BASE.name}, {args.step_epochs} epochs per run, median "
+             "of epochs 2+)", "",
              "| config | step | samples/s | ms per step | x eager | largest loss difference "
              "vs eager | TFLOP/s | % of bf16 peak |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     data = None
@@ -320,6 +340,11 @@ def scaling_table(args, tmp: Path, n_train: int, gpu: str, k: int, mps: str) -> 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=("gru", "transformer"), default="gru",
+                   help="configs/<model>.yaml and search_spaces/<model>.yaml")
+    p.add_argument("--precisions", default=None,
+                   help="training.precision values of the step table (default: auto for gru, "
+                        "fp32,bf16 for transformer)")
     p.add_argument("--tables", default="step,trial,packing,scaling")
     p.add_argument("--budget", type=positive_seconds, default=40.0,
                    help="Tune seconds per packing sweep")
@@ -333,6 +358,11 @@ def main() -> None:
                    help="GPU counts of the scaling table")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
+    global BASE, SPACE
+    BASE = ROOT / "configs" / f"{args.model}.yaml"
+    SPACE = ROOT / "search_spaces" / f"{args.model}.yaml"
+    args.precisions = (args.precisions or ("auto" if args.model == "gru" else "fp32,bf16")) \
+        .split(",")
     args.start_rows = []
     logging.basicConfig(level=logging.WARNING)
     tables = set(args.tables.split(","))

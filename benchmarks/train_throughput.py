@@ -2,6 +2,7 @@
 
     python benchmarks/train_throughput.py                       # every device present
     python benchmarks/train_throughput.py --device cpu --set data.synthetic.num_samples=4000
+    python benchmarks/train_throughput.py --config configs/transformer.yaml   # the transformer
 
 Each row trains the config for ``--epochs`` epochs through ``core.loop.fit`` and reports the median
 training samples/s of the epochs after the first (warm-up). The "fixed batch" column runs the same
@@ -49,8 +50,11 @@ def fixed_batch_rate(cfg, data) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="configs/gru.yaml")
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n\n")[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="configs/gru.yaml",
+                   help="config to train (configs/transformer.yaml: the transformer; "
+                        "any config with a user model works too)")
     p.add_argument("--device", default="all", help="all, cpu or cuda")
     p.add_argument("--epochs", type=int_at_least(2), default=8)
     p.add_argument("--set", dest="overrides", action="append", default=[])

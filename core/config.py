@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from core.tasks import LOSSES, TASK_TYPES, default_checkpoint_metric, metrics_for
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -49,13 +51,9 @@ __all__ = [
     "reference_markdown",
 ]
 
-# Metrics the loop records per epoch, and the direction in which each improves.
-METRICS: dict[str, str] = {
-    "val_loss": "min",
-    "val_accuracy": "max",
-    "val_macro_f1": "max",
-    "train_loss": "min",
-}
+# Metrics of the default (multiclass) task and their directions; core.tasks.metrics_for gives
+# every task type's.
+METRICS: dict[str, str] = metrics_for("multiclass")
 
 
 def spec(default: Any, doc: str, *, ge=None, gt=None, le=None, lt=None, choices=None, factory=None):
@@ -102,11 +100,11 @@ class TaskConfig:
     type: str = spec("multiclass", "What the model predicts per sequence: one of K classes "
                      "(multiclass), one positive/negative decision (binary: one logit), any "
                      "subset of K labels (multilabel: K logits) or one or more real numbers "
-                     "(regression).", choices=("multiclass", "binary", "multilabel", "regression"))
+                     "(regression).", choices=TASK_TYPES)
     loss: str | None = spec(None, "Training loss; null picks the task's default (cross_entropy, "
                             "bce, bce, mse). multiclass: cross_entropy or focal; binary and "
                             "multilabel: bce or focal; regression: mse, mae or huber.",
-                            choices=("cross_entropy", "focal", "bce", "mse", "mae", "huber"))
+                            choices=tuple(dict.fromkeys(n for v in LOSSES.values() for n in v)))
     label_smoothing: float = spec(0.0, "multiclass cross_entropy: label smoothing "
                                   "(torch.nn.functional.cross_entropy).", ge=0.0, lt=1.0)
     class_weight: str | list[float] = spec(
@@ -232,9 +230,10 @@ class ScheduleConfig:
 @dataclass
 class EarlyStoppingConfig:
     patience: int = spec(0, "Epochs without improvement before stopping; 0 disables.", ge=0)
-    metric: str = spec("val_loss", "Metric watched.", choices=tuple(METRICS))
-    mode: str = spec("min", "Whether the metric improves downwards or upwards.",
-                     choices=("min", "max"))
+    metric: str = spec("val_loss", "Metric watched: any metric of the task (docs/tasks.md).")
+    mode: str | None = spec(None, "Whether the metric improves downwards or upwards; null takes "
+                            "the metric's known direction (a contradicting mode is an error).",
+                            choices=("min", "max"))
     min_delta: float = spec(0.0, "Smallest change that counts as an improvement.", ge=0.0)
 
 
@@ -259,10 +258,13 @@ class TrainingConfig:
                             "grad_accum_steps 1, adam/adamw, no fp16 and no compile; otherwise "
                             "the run trains eagerly and logs why.")
     log_interval: int = spec(50, "Steps between progress updates and NaN/inf checks.", ge=1)
-    checkpoint_metric: str = spec("val_accuracy", "Metric that selects checkpoints/best.pt.",
-                                  choices=tuple(METRICS))
-    checkpoint_mode: str = spec("max", "Direction in which checkpoint_metric improves.",
-                                choices=("min", "max"))
+    checkpoint_metric: str | None = spec(
+        None, "Metric that selects checkpoints/best.pt: any metric of the task (docs/tasks.md); "
+        "null takes the task's default (val_accuracy, val_auroc, val_map, val_rmse for "
+        "multiclass, binary, multilabel, regression), filled in at validation.")
+    checkpoint_mode: str | None = spec(None, "Direction in which checkpoint_metric improves; null "
+                                       "takes the metric's known direction (a contradicting "
+                                       "mode is an error).", choices=("min", "max"))
     early_stopping: EarlyStoppingConfig = spec(None, "Stop when a metric stops improving.",
                                                factory=EarlyStoppingConfig)
 
@@ -531,15 +533,70 @@ def _cross_checks(cfg: Config, problems: list) -> None:
             or name.startswith("."):
         problems.append(("experiment.name", "use 1-100 letters, digits, '.', '_' or '-', not "
                                             f"starting with '.'; got {name!r}"))
-    es = cfg.training.early_stopping
-    if es.patience and METRICS[es.metric] != es.mode:
-        problems.append(("training.early_stopping.mode",
-                         f"{es.metric} improves when it goes {METRICS[es.metric]}, not {es.mode}"))
-    t = cfg.training
-    if METRICS[t.checkpoint_metric] != t.checkpoint_mode:
-        problems.append(("training.checkpoint_mode",
-                         f"{t.checkpoint_metric} improves when it goes "
-                         f"{METRICS[t.checkpoint_metric]}, not {t.checkpoint_mode}"))
+    _task_checks(cfg, problems)
+    _metric_checks(cfg, problems)
+
+
+def _task_checks(cfg: Config, problems: list) -> None:
+    """task.*: the loss and its options must fit the task type."""
+    t = cfg.task
+    losses = LOSSES[t.type]
+    loss = t.loss or losses[0]
+    if loss not in losses:
+        problems.append(("task.loss", f"{t.type} tasks train with {' or '.join(losses)}; "
+                                      f"got {loss!r}"))
+    if t.label_smoothing and not (t.type == "multiclass" and loss == "cross_entropy"):
+        problems.append(("task.label_smoothing", "applies to multiclass cross_entropy only"))
+    cw = t.class_weight
+    if isinstance(cw, str):
+        if cw not in ("none", "balanced"):
+            problems.append(("task.class_weight", f"expected none, balanced or a list of numbers, "
+                                                  f"got {cw!r}"))
+    elif not cw or any(v is None or v < 0 for v in cw) or not any(v and v > 0 for v in cw):
+        problems.append(("task.class_weight", "a list needs one non-negative number per class, "
+                                              f"at least one positive; got {cw!r}"))
+    if cw != "none" and t.type != "multiclass":
+        problems.append(("task.class_weight", f"applies to multiclass tasks; {t.type} tasks use "
+                         + ("task.pos_weight" if t.type in ("binary", "multilabel")
+                            else "no class weights")))
+    pw = t.pos_weight
+    if isinstance(pw, str) and pw not in ("none", "balanced"):
+        problems.append(("task.pos_weight", f"expected none, balanced or a number, got {pw!r}"))
+    elif not isinstance(pw, str) and pw <= 0:
+        problems.append(("task.pos_weight", f"must be > 0, got {pw!r}"))
+    elif pw != "none":
+        if t.type not in ("binary", "multilabel"):
+            problems.append(("task.pos_weight", f"applies to binary and multilabel tasks, not "
+                                                f"{t.type}"))
+        elif loss != "bce":
+            problems.append(("task.pos_weight", "applies to the bce loss; focal weighs positives "
+                                                "with task.focal_alpha"))
+    if t.focal_alpha is not None and not (loss == "focal" and t.type in ("binary", "multilabel")):
+        problems.append(("task.focal_alpha", "applies to the focal loss of binary and multilabel "
+                                             "tasks (multiclass focal: task.class_weight)"))
+    if t.positive_class is not None and t.type != "binary":
+        problems.append(("task.positive_class", f"applies to binary tasks, not {t.type}"))
+
+
+def _metric_checks(cfg: Config, problems: list) -> None:
+    """Checkpoint and early-stopping metrics must be the task's; null modes take the direction."""
+    known = metrics_for(cfg.task.type)
+    tr, es = cfg.training, cfg.training.early_stopping
+    if tr.checkpoint_metric is None:
+        tr.checkpoint_metric = default_checkpoint_metric(cfg.task.type)
+    for obj, metric_key, mode_key, prefix in (
+            (tr, "checkpoint_metric", "checkpoint_mode", "training"),
+            (es, "metric", "mode", "training.early_stopping")):
+        metric, mode = getattr(obj, metric_key), getattr(obj, mode_key)
+        if metric not in known:
+            problems.append((f"{prefix}.{metric_key}",
+                             f"{cfg.task.type} tasks do not produce {metric!r}; they produce "
+                             f"{', '.join(known)}"))
+        elif mode is None:
+            setattr(obj, mode_key, known[metric])
+        elif mode != known[metric]:
+            problems.append((f"{prefix}.{mode_key}", f"{metric} improves when it goes "
+                                                     f"{known[metric]}, not {mode}"))
 
 
 def _data_cross_checks(cfg: Config, problems: list) -> None:
@@ -592,6 +649,9 @@ def _check_model_names(m: ModelConfig, problems: list) -> None:
     if m.pooling == "cls" and m.name != "transformer":
         problems.append(("model.pooling", "cls pools a transformer's cls token; use last, mean "
                                           "or max with this model"))
+    if m.name == "transformer" and m.bidirectional:
+        problems.append(("model.bidirectional", "applies to gru and lstm; the transformer's "
+                                                "attention already reads both directions"))
     if m.name == "transformer" and m.hidden_size % m.num_heads:
         problems.append(("model.hidden_size", f"must be divisible by model.num_heads "
                                               f"({m.num_heads}), got {m.hidden_size}"))

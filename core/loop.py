@@ -29,7 +29,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from core.checkpoint import capture_rng, restore_rng, save_checkpoint
 from core.config import Config, config_to_dict
@@ -41,12 +40,15 @@ from core.cuda_graph import (
     unsupported_reason,
 )
 from core.data import BatchSource, DataSplits, SequenceData, eval_batches, load_data
+from core.losses import LossSetupError, TaskLoss, build_loss
+from core.metrics import metric_tensors, to_host
 from core.models import build_model, count_parameters
 from core.plan import warmup_intervals
 
 __all__ = ["fit", "evaluate", "FitResult", "TrainingError", "NonFiniteLossError", "Reporter",
            "resolve_device", "resolve_precision", "build_optimizer", "build_scheduler",
-           "optimizer_step", "autocast_context", "forward_backward"]
+           "optimizer_step", "autocast_context", "forward_backward", "task_loss",
+           "imbalance_warning"]
 
 log = logging.getLogger("core")
 
@@ -220,11 +222,15 @@ def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer,
 
 def forward_backward(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                      lengths: torch.Tensor | None, weight: float, precision: str,
-                     device: torch.device, scaler: torch.amp.GradScaler | None) -> torch.Tensor:
-    """One micro-batch: forward under autocast, backward of ``loss * weight``; returns the loss."""
+                     device: torch.device, scaler: torch.amp.GradScaler | None,
+                     loss_fn: TaskLoss) -> torch.Tensor:
+    """One micro-batch: forward under autocast, backward of ``loss * weight``; returns the loss.
+
+    ``loss_fn`` (``core.losses``) gets the logits in fp32 and returns the batch's mean loss.
+    """
     with autocast_context(precision, device):
         logits = model(x, lengths)
-    loss = F.cross_entropy(logits.float(), y)
+    loss = loss_fn(logits, y)
     scaled = loss * weight if weight != 1.0 else loss
     (scaler.scale(scaled) if scaler is not None else scaled).backward()
     return loss.detach()
@@ -232,28 +238,72 @@ def forward_backward(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: SequenceData, batch_size: int, device: torch.device,
-             precision: str, num_classes: int) -> dict[str, float]:
-    """Sample-weighted loss, accuracy and macro F1 over a split, with one host sync at the end."""
+             precision: str, loss_fn: TaskLoss, *, top_k: int = 3,
+             threshold: float | None = None, target_mean: torch.Tensor | None = None,
+             target_std: torch.Tensor | None = None) -> dict[str, float]:
+    """The split's mean loss and the task's metrics (``core.metrics``), one host sync at the end.
+
+    Logits and targets of the whole split stay on ``device`` until the metrics are computed, so
+    every metric is over samples. ``threshold`` (binary) is the one ``f1_best`` applies; None
+    finds the F1-optimal one on this split, returned under ``threshold``. Regression metrics are
+    de-standardised with ``target_mean``/``target_std`` [D].
+
+    Raises:
+        ValueError: the split is empty.
+    """
     model.eval()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    conf = torch.zeros(num_classes * num_classes, device=device, dtype=torch.long)
+    outputs, targets = [], []
     for x, y, lengths in eval_batches(split, batch_size, device):
         with autocast_context(precision, device):
             logits = model(x, lengths)
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
-        conf += torch.bincount(y * num_classes + logits.argmax(-1),
-                               minlength=num_classes * num_classes)
-    n = len(split)
-    conf = conf.view(num_classes, num_classes).double().cpu()
-    tp = conf.diag()
-    precision_k = tp / conf.sum(0).clamp(min=1)
-    recall_k = tp / conf.sum(1).clamp(min=1)
-    f1 = torch.where(tp > 0, 2 * precision_k * recall_k / (precision_k + recall_k),
-                     torch.zeros_like(tp))
-    present = conf.sum(1) > 0
-    return {"loss": float(loss_sum.item()) / max(n, 1),
-            "accuracy": float(tp.sum() / max(n, 1)),
-            "macro_f1": float(f1[present].mean()) if present.any() else 0.0}
+        logits = logits.float()
+        loss_sum += loss_fn(logits, y, reduction="sum").double()
+        outputs.append(logits)
+        targets.append(y)
+    if not outputs:
+        raise ValueError("evaluate: the split is empty")
+    values = metric_tensors(loss_fn.task_type, torch.cat(outputs), torch.cat(targets),
+                            top_k=top_k, threshold=threshold, target_mean=target_mean,
+                            target_std=target_std)
+    return to_host({"loss": loss_sum / len(split), **values})
+
+
+def task_loss(cfg: Config, data: DataSplits) -> TaskLoss:
+    """The loss of ``cfg.task`` with weights from ``data``'s train split (on the CPU).
+
+    Raises:
+        TrainingError: the data were built for another task type, or the loss options do not
+            fit the data (the message names the key, e.g. ``task.class_weight``).
+    """
+    if data.task != cfg.task.type:
+        raise TrainingError(f"task.type is {cfg.task.type} but the data were prepared for "
+                            f"{data.task}")
+    try:
+        return build_loss(cfg.task, data.train.y, data.class_names)
+    except LossSetupError as exc:
+        raise TrainingError(str(exc)) from None
+
+
+def imbalance_warning(task_type: str, train_y: torch.Tensor, class_names: list[str],
+                      metric: str) -> str | None:
+    """A warning when ``metric`` is plain accuracy and the train classes are very imbalanced.
+
+    Very imbalanced: the minority class has fewer than 1/9 of the majority's sequences, which for
+    two classes means under 10% of them. Accuracy then rewards predicting the majority class.
+    """
+    if task_type not in ("multiclass", "binary") or not metric.endswith("_accuracy") or \
+            metric.endswith("balanced_accuracy") or len(train_y) == 0:
+        return None
+    counts = torch.bincount(train_y.long().cpu().reshape(-1), minlength=max(len(class_names), 2))
+    lo, hi = int(counts.min()), int(counts.max())
+    if lo * 9 >= hi:
+        return None
+    share = lo / int(counts.sum())
+    return (f"the minority class is {share:.1%} of the train split and {metric} is plain "
+            f"accuracy, which predicting the majority class scores well on; consider "
+            f"val_balanced_accuracy, val_macro_f1 or (binary) val_auroc / val_average_precision, "
+            f"and task.class_weight / task.pos_weight or loader.sampler: balanced")
 
 
 def _improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
@@ -318,7 +368,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
             raise TrainingError(f"the {name} split is empty")
 
     t = cfg.training
-    model = build_model(cfg.model, data.num_features, data.num_classes).to(device)
+    loss_fn = task_loss(cfg, data).to(device)
+    _log_task(cfg, data, loss_fn)
+    model = build_model(cfg.model, data.num_features, data.num_outputs).to(device)
     step_model = torch.compile(model) if t.compile else model
     optimizer = build_optimizer(model, cfg)
     data_gen = torch.Generator().manual_seed(cfg.experiment.seed)
@@ -359,7 +411,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     graphed: GraphedStep | None = None
 
     def captured_step(x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None):
-        loss = forward_backward(model, x, y, lengths, 1.0, precision, device, None)
+        loss = forward_backward(model, x, y, lengths, 1.0, precision, device, None, loss_fn)
         optimizer_step(model, optimizer, None, t.grad_clip_norm)
         return loss
 
@@ -411,7 +463,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                              time.perf_counter() - t_capture)
                 except Exception as exc:  # capture is an optimisation: train on without it
                     log.warning("training.cuda_graph: capture failed (%s: %s); training "
-                                "eagerly", type(exc).__name__, exc)
+                                "eagerly (a forward that synchronises with the host, such as "
+                                ".item(), .cpu() or a branch on a tensor's value, cannot be "
+                                "captured)", type(exc).__name__, exc)
                     use_graph = False
                     release_optimizer(optimizer)
             if graphed is not None and n_i == graphed.batch:
@@ -421,7 +475,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                 if graphed is not None:
                     optimizer.zero_grad(set_to_none=True)  # drop the last replay's gradients
                 loss = forward_backward(step_model, x, y, lengths, weights[i], precision,
-                                        device, scaler)
+                                        device, scaler, loss_fn)
                 loss_sum.add_(loss, alpha=n_i)
                 stepped = (i + 1) % t.grad_accum_steps == 0 or i + 1 == num_batches
                 if stepped:
@@ -445,14 +499,15 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
             torch.cuda.synchronize(device)
         train_time = time.perf_counter() - t0
         lr = float(optimizer.param_groups[0]["lr"])  # a device tensor when the step is graphed
-        val = evaluate(step_model, val_split, t.eval_batch_size, device, precision,
-                       data.num_classes)
+        val = evaluate(step_model, val_split, t.eval_batch_size, device, precision, loss_fn,
+                       top_k=cfg.task.top_k, target_mean=data.target_mean,
+                       target_std=data.target_std)
         if scheduler is not None and not per_step:
             scheduler.step(val["loss"]) if plateau else scheduler.step()
         epoch_time = time.perf_counter() - t0
         epoch_times.append(epoch_time)
-        metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
-                   "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "lr": lr,
+        metrics = {"epoch": epoch, "train_loss": train_loss,
+                   **{f"val_{k}": v for k, v in val.items()}, "lr": lr,
                    "epoch_time_s": epoch_time, "samples_per_s": seen / train_time,
                    "global_step": state["global_step"]}
         if _improved(metrics[ckpt_metric], state["best_metric"], ckpt_mode):
@@ -467,9 +522,11 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                 state["es_bad_epochs"] += 1
         state["epoch"] = epoch
         state["history"].append(dict(metrics))
-        log.info("epoch %d/%d  train_loss %.4f  val_loss %.4f  val_acc %.4f  val_f1 %.4f  "
-                 "lr %.3g  %.1fs  %.0f samples/s", epoch, t.epochs, train_loss, val["loss"],
-                 val["accuracy"], val["macro_f1"], lr, epoch_time, metrics["samples_per_s"])
+        shown = "  ".join(f"val_{k} {v:.4f}" for k, v in val.items()
+                          if k in ("loss", "threshold") or f"val_{k}" in (ckpt_metric, es.metric)
+                          or k in _HEADLINE)
+        log.info("epoch %d/%d  train_loss %.4f  %s  lr %.3g  %.1fs  %.0f samples/s", epoch,
+                 t.epochs, train_loss, shown, lr, epoch_time, metrics["samples_per_s"])
         if len(epoch_times) == 2 and epoch < t.epochs:
             remaining = (t.epochs - epoch) * sum(epoch_times) / 2
             log.info("projected: %.0f s more, about %.0f s in total", remaining,
@@ -488,6 +545,30 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                      precision=precision)
 
 
+# Metrics shown in each epoch's log line besides the loss and the watched metrics.
+_HEADLINE = ("accuracy", "macro_f1", "auroc", "map", "rmse")
+
+
+def _log_task(cfg: Config, data: DataSplits, loss_fn: TaskLoss) -> None:
+    """The task, its loss and weights, and the warning about accuracy on imbalanced classes."""
+    parts = [f"task {cfg.task.type}, loss {loss_fn.name}"]
+    if loss_fn.class_weight is not None:
+        weights = ", ".join(f"{n} {w:.3g}" for n, w in zip(data.class_names,
+                                                            loss_fn.class_weight.tolist(),
+                                                            strict=True))
+        source = "balanced, from the train split" if cfg.task.class_weight == "balanced" \
+            else "given"
+        parts.append(f"class weights ({source}): {weights}")
+    if loss_fn.pos_weight is not None:
+        parts.append(f"pos_weight ({cfg.task.pos_weight}): "
+                     f"{', '.join(f'{w:.3g}' for w in loss_fn.pos_weight.tolist())}")
+    log.info("%s", "; ".join(parts))
+    warning = imbalance_warning(cfg.task.type, data.train.y, data.class_names,
+                                cfg.training.checkpoint_metric)
+    if warning:
+        log.warning("training.checkpoint_metric: %s", warning)
+
+
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
     if not torch.isfinite(loss_sum).item():
         raise NonFiniteLossError(
@@ -499,7 +580,9 @@ def _load_resume(resume: dict, cfg: Config, model, optimizer, scheduler, scaler,
                  state: dict) -> None:
     saved = resume.get("config", {})
     current = config_to_dict(cfg)
-    for section in ("model", "optim", "data"):
+    for section in ("model", "optim", "data", "task"):
+        if section == "task" and section not in saved:  # written before task types existed
+            continue
         if saved.get(section) != current[section]:
             raise TrainingError(f"cannot resume: the checkpoint's {section} settings differ "
                                 "from the config")

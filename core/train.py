@@ -8,7 +8,8 @@ Writes a run directory::
     metrics.csv            one row per epoch
     checkpoints/last.pt    full training state after the latest epoch (+ .sha256)
     checkpoints/best.pt    the same, at the best epoch by training.checkpoint_metric
-    summary.json           best epoch and metric, test metrics of best.pt, wall time
+    summary.json           best epoch and metric, test metrics of best.pt (binary: at the
+                           threshold chosen on validation), wall time
 
 Exit codes: 0 done, 2 bad config, data or arguments (nothing written), 3 training failed
 (non-finite loss), 130 interrupted (resume with ``--resume RUN_DIR``).
@@ -33,6 +34,7 @@ from core.cli import int_at_least
 from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, load_data
 from core.plan import plan_steps
+from core.tasks import metric_names
 
 log = logging.getLogger("core")
 
@@ -45,8 +47,16 @@ SMOKE_OVERRIDES = [
     "training.log_interval=5",
 ]
 
-METRIC_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr",
-                  "epoch_time_s", "samples_per_s", "global_step", "best_epoch", "best_metric"]
+
+
+def metric_columns(task_type: str) -> list[str]:
+    """metrics.csv's columns: the epoch, the losses, the task's validation metrics (binary: and
+    the validation F1 threshold), then lr, timings, step and the best epoch so far."""
+    val = [f"val_{name}" for name in metric_names(task_type)]
+    if task_type == "binary":
+        val.append("val_threshold")
+    return ["epoch", "train_loss", *val, "lr", "epoch_time_s", "samples_per_s", "global_step",
+            "best_epoch", "best_metric"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def metrics_csv(history: list[dict]) -> str:
+def metrics_csv(history: list[dict], task_type: str = "multiclass") -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore",
+    writer = csv.DictWriter(buf, fieldnames=metric_columns(task_type), extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for row in history:
@@ -156,7 +166,14 @@ def finished_reason(cfg: Config, state: dict) -> str | None:
 
 def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bool) -> int:
     from core.env import environment_report
-    from core.loop import NonFiniteLossError, TrainingError, evaluate, fit, resolve_device
+    from core.loop import (
+        NonFiniteLossError,
+        TrainingError,
+        evaluate,
+        fit,
+        resolve_device,
+        task_loss,
+    )
     from core.models import build_model, check_model
 
     # Everything that can be checked is checked before the run directory is created.
@@ -165,6 +182,7 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
         data = load_data(cfg.data, cfg.task)
         check_model(cfg.model, data.num_features, data.num_outputs,
                     seq_len=int(data.train.x.shape[1]), source=source)
+        loss_fn = task_loss(cfg, data)  # class weights that do not fit the data fail here
     except ConfigError as exc:
         return _fail(str(exc))
     except DataError as exc:
@@ -196,9 +214,9 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
         if metrics["best_epoch"] == metrics["epoch"]:
             write_checkpoint(ckpt_dir / "best.pt")
         history.append(metrics)
-        atomic_write_text(run_dir / "metrics.csv", metrics_csv(history))
+        atomic_write_text(run_dir / "metrics.csv", metrics_csv(history, cfg.task.type))
         if tb is not None:
-            for key in METRIC_COLUMNS[1:8]:
+            for key in metric_columns(cfg.task.type)[1:-4]:
                 tb.add_scalar(key, metrics[key], metrics["epoch"])
             tb.flush()
 
@@ -223,15 +241,21 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
     status = result.stop_reason
 
     test = None
-    if len(data.test) and (ckpt_dir / "best.pt").exists():
+    if len(data.test) == 0:
+        log.info("no test split: summary.json has no test metrics")
+    elif (ckpt_dir / "best.pt").exists():
         best = load_checkpoint(ckpt_dir / "best.pt")
-        model = build_model(cfg.model, data.num_features, data.num_classes).to(device)
+        model = build_model(cfg.model, data.num_features, data.num_outputs).to(device)
         model.load_state_dict(best["model"])
+        # binary: f1_best applies the threshold chosen on validation at best.pt's epoch
+        threshold = best["history"][-1].get("val_threshold")
         test = evaluate(model, data.test, cfg.training.eval_batch_size, device, result.precision,
-                        data.num_classes)
-        log.info("test (best.pt, epoch %d): loss %.4f  accuracy %.4f  macro_f1 %.4f",
-                 best["epoch"], test["loss"], test["accuracy"], test["macro_f1"])
-    _write_summary(run_dir, cfg, history, test, time.perf_counter() - t0, status, None)
+                        loss_fn.to(device), top_k=cfg.task.top_k, threshold=threshold,
+                        target_mean=data.target_mean, target_std=data.target_std)
+        log.info("test (best.pt, epoch %d): %s", best["epoch"],
+                 "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
+    _write_summary(run_dir, cfg, history, test, time.perf_counter() - t0, status, None,
+                   has_test=len(data.test) > 0)
     log.info("done: %s", run_dir)
     return EXIT_OK
 
@@ -247,20 +271,28 @@ def _tensorboard(run_dir: Path):
 
 
 def _write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | None,
-                   wall: float, status: str, error: str | None) -> None:
+                   wall: float, status: str, error: str | None, has_test: bool = True) -> None:
+    """summary.json. ``test``: best.pt's test metrics, null with ``test_split: "absent"`` when
+    the data have no test split; binary runs also record the validation threshold."""
     metric = cfg.training.checkpoint_metric
     best = history[-1]["best_epoch"] if history else 0
     summary = {
         "status": status,
         "error": error,
+        "task": cfg.task.type,
         "epochs_run": len(history),
         "best_epoch": best,
         "checkpoint_metric": metric,
+        "checkpoint_mode": cfg.training.checkpoint_mode,
         "best_metric": history[best - 1][metric] if best else None,
-        "test": {f"test_{k}": v for k, v in test.items()} if test else None,
+        "test_split": "present" if has_test else "absent",
+        "test": {f"test_{k}": v for k, v in test.items() if k != "threshold"} if test else None,
         "wall_time_s": round(wall, 3),
         "finished_at": datetime.now().isoformat(timespec="seconds"),
     }
+    if cfg.task.type == "binary" and best:
+        # chosen on validation at the best epoch, applied unchanged to test_f1_best
+        summary["val_threshold"] = history[best - 1].get("val_threshold")
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 

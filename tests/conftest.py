@@ -34,3 +34,46 @@ def tiny():
         return config_from_dict(tiny_dict(**sections), "<test>")
 
     return make
+
+
+def task_splits(cfg, task_type: str):
+    """The motif data of ``cfg.data`` with targets of another task type, built by hand.
+
+    The labels are ordered motif pairs (first * M + second). binary: positive when both motifs
+    are motif 0 (1 in M**2 sequences: imbalanced); multilabel: motif j occurs (M labels);
+    regression: D=2 targets, 3 * first + 1 and 2 * second - 5, standardised with the train split.
+    """
+    import dataclasses
+
+    from core.config import TaskConfig
+    from core.data import load_data
+
+    data = load_data(cfg.data, TaskConfig())  # multiclass motif pairs, re-labelled below
+    m = cfg.data.synthetic.num_motifs
+
+    def targets(y):
+        first, second = y // m, y % m
+        if task_type == "binary":
+            return ((first == 0) & (second == 0)).float()
+        if task_type == "multilabel":
+            labels = torch.arange(m)
+            return ((first[:, None] == labels) | (second[:, None] == labels)).float()
+        if task_type == "regression":
+            return torch.stack([3.0 * first + 1.0, 2.0 * second - 5.0], dim=1).float()
+        return y
+
+    raw = {name: targets(getattr(data, name).y) for name in ("train", "val", "test")}
+    mean = std = None
+    if task_type == "regression":
+        mean, std = raw["train"].mean(0), raw["train"].std(0)
+        raw = {k: (v - mean) / std for k, v in raw.items()}
+    names = {"binary": ["other", "m0>m0"], "multilabel": [f"m{j}" for j in range(m)],
+             "regression": ["t0", "t1"]}.get(task_type, data.class_names)
+    parts = {k: dataclasses.replace(getattr(data, k), y=raw[k]) for k in raw}
+    return dataclasses.replace(data, **parts, class_names=names, task=task_type,
+                               target_mean=mean, target_std=std)
+
+
+@pytest.fixture
+def task_data():
+    return task_splits

@@ -219,6 +219,15 @@ def _order(params: list[Param], source: str) -> list[Param]:
     return ordered
 
 
+def _base_task_type(base_path: Path) -> str:
+    """task.type of the base config file, or multiclass when it cannot be read."""
+    try:
+        task = load_yaml(base_path).get("task") if base_path.is_file() else None
+    except ConfigError:
+        return "multiclass"
+    return task.get("type", "multiclass") if isinstance(task, dict) else "multiclass"
+
+
 def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
     """Validates a parsed space file; every problem is reported with the file and key."""
     problems: list[tuple[str, str]] = []
@@ -252,10 +261,16 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
             return default
         return v
 
-    from core.config import METRICS
+    from core.tasks import TASK_TYPES, default_checkpoint_metric, metrics_for
 
-    space.metric = get(raw, "metric", "metric", str, "val_accuracy",
-                       lambda v: v in METRICS, f"must be one of {', '.join(METRICS)}")
+    # The metrics the base config's task produces (its own validation reports a bad task.type).
+    task_type = _base_task_type(base_path)
+    task_type = task_type if task_type in TASK_TYPES else "multiclass"
+    METRICS = metrics_for(task_type)  # noqa: N806
+    space.metric = get(raw, "metric", "metric", str, default_checkpoint_metric(task_type),
+                       lambda v: v in METRICS,
+                       f"must be one of the metrics {task_type} tasks produce: "
+                       f"{', '.join(METRICS)}")
     space.mode = get(raw, "mode", "mode", str, METRICS.get(space.metric, "max"),
                      lambda v: v in ("min", "max"), "must be min or max")
     if space.metric in METRICS and space.mode != METRICS[space.metric] and \

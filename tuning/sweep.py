@@ -173,6 +173,26 @@ def check_params_fit_config(space: SearchSpace, base: dict) -> None:
         raise ConfigError(space.source, problems)
 
 
+def _check_model(space: SearchSpace, spec: dict, data) -> None:
+    """The model builds and answers a probe batch, with every tuned ``model.kwargs`` name set (to
+    its first value); a user model is tuned through ``model.kwargs`` only."""
+    from core.models import check_model, is_builtin
+
+    tuned = {p.name: p.low if p.type in ("float", "int") else
+             (p.choices[0] if p.type == "categorical" else p.value)
+             for p in space.params if p.name.startswith("model.")}
+    cfg = trial_config(spec["base"], tuned, space.max_epochs, space.source)
+    source = f"{spec['space']['base_config']} with {space.source}" if tuned else \
+        spec["space"]["base_config"]
+    stray = [k for k in tuned if not k.startswith("model.kwargs.")]
+    if stray and not is_builtin(cfg.model):
+        raise ConfigError(space.source, [(f"params.{k}", f"{cfg.model.name} is a user model: it "
+                                          "gets model.kwargs only; tune model.kwargs.<name>")
+                                         for k in stray])
+    check_model(cfg.model, data.num_features, data.num_outputs,
+                seq_len=int(data.train.x.shape[1]), source=source)
+
+
 def _dashboard_available() -> bool:
     try:
         import ray.dashboard.optional_deps  # noqa: F401  (what ray[default] adds)
@@ -229,7 +249,8 @@ def _prepare(opts: SweepOptions) -> _Sweep | int:
             spec["trial_storage"] = join_uri(opts.storage_path, name, "tune") if remote else None
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         check_params_fit_config(space, spec["base"])
-        data = load_data(base_cfg.data)
+        data = load_data(base_cfg.data, base_cfg.task)
+        _check_model(space, spec, data)
     except ConfigError as exc:
         return fail(str(exc))
     except DataError as exc:

@@ -42,9 +42,9 @@ class BatchSource:
 
     The order (``loader.sampler``): ``random`` is a permutation, each sequence once per epoch;
     ``balanced`` draws N sequences with replacement, each with probability proportional to
-    1 / (count of its class), so every class is drawn equally often on average. Both modes draw
-    the same indices from the same generator state (``torch.multinomial``, which
-    ``WeightedRandomSampler`` calls).
+    1 / (count of its class), so every class is drawn equally often on average. Either order
+    comes from the generator alone, so a run resumed with the saved generator state draws the
+    same epochs.
     """
 
     def __init__(self, split: SequenceData, cfg: LoaderConfig, device: torch.device,

@@ -9,7 +9,7 @@ import torch
 
 from core.config import DataConfig, TaskConfig
 from core.data.dataset import DataSplits, SequenceData
-from core.data.errors import DataError
+from core.data.errors import DataError, shown
 from core.data.files import Origin, RawData, read_long, read_npz
 from core.data.split import given_split, group_split, random_split, split_arrays
 from core.data.synthetic import synthetic_task
@@ -87,8 +87,9 @@ def _check_groups(raw: RawData) -> np.ndarray | None:
     missing = np.asarray([v is None or (isinstance(v, float) and np.isnan(v))
                           for v in g.tolist()])
     if missing.any():
+        first = shown(raw.ids[np.flatnonzero(missing)[0]])
         raise DataError(o.group_key, f"{o.group_what} is empty for {int(missing.sum())} "
-                                     f"sequences (first: {raw.ids[np.flatnonzero(missing)[0]]!r})")
+                                     f"sequences (first: {first})")
     return np.asarray([str(v) for v in g.tolist()])
 
 
@@ -111,7 +112,7 @@ def _assign(raw: RawData, targets: Targets, cfg: DataConfig, task: TaskConfig):
         for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
             both = np.intersect1d(groups[named[a]], groups[named[b]])
             if both.size:
-                raise DataError(o.split_key, f"{o.split_what} puts group {both[0]!r} of "
+                raise DataError(o.split_key, f"{o.split_what} puts group {shown(both[0])} of "
                                              f"{o.group_what} in both {a} and {b} "
                                              f"({both.size} groups in all)")
     if len(va) == 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DataError"]
+__all__ = ["DataError", "shown"]
 
 
 class DataError(ValueError):
@@ -37,3 +37,11 @@ class DataError(ValueError):
 
     def __reduce__(self):
         return type(self), (self.key, self.detail, self.path)
+
+
+def shown(value) -> str:
+    """A value as an error message quotes it: ``'s1'``, ``3``, not ``np.str_('s1')``."""
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", None) == 0:
+        value = item()
+    return repr(value)

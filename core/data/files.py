@@ -7,13 +7,14 @@ that name each of them in error messages (an NPZ names its arrays, a table its c
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.config import DataConfig, TaskConfig
-from core.data.errors import DataError
+from core.data.errors import DataError, shown
 
 __all__ = ["RawData", "Origin", "read_npz", "read_long"]
 
@@ -156,12 +157,19 @@ def _time_order(df, col: str, offset: int | None):
     if pd.api.types.is_bool_dtype(t):
         raise DataError("data.time_column", f"column {col!r} holds true/false, not times")
     if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
-        parsed = pd.to_datetime(t, errors="coerce")
+        numbers = pd.to_numeric(t, errors="coerce")
+        if not (numbers.isna() & t.notna()).any():
+            return numbers  # numbers stored as text (a string-typed Parquet column)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": handled
+            parsed = pd.to_datetime(t, errors="coerce")
+            if (parsed.isna() & t.notna()).any():
+                parsed = pd.to_datetime(t, errors="coerce", format="mixed")
         bad = parsed.isna() & t.notna()
         if bad.any():
             first = t[bad].iloc[0]
             raise DataError("data.time_column", f"column {col!r} is neither numeric nor dates: "
-                                                f"{first!r} ({_rows(bad.to_numpy(), offset)})")
+                                                f"{shown(first)} ({_rows(bad.to_numpy(), offset)})")
         t = parsed
     missing = t.isna().to_numpy()
     if missing.any():
@@ -214,7 +222,7 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
             stray = as_num.isna() & df[c].notna()
             if as_num.notna().sum() > stray.sum():
                 raise DataError("data.feature_columns", f"column {c!r} is mostly numbers but "
-                                                        f"holds {df[c][stray].iloc[0]!r} "
+                                                        f"holds {shown(df[c][stray].iloc[0])} "
                                                         f"({_rows(stray.to_numpy(), offset)}); "
                                                         "fix those values, or list the feature "
                                                         "columns in data.feature_columns")
@@ -242,8 +250,9 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
         first = work[dup].iloc[0]
         rows = np.zeros(len(df), bool)
         rows[work["row"].to_numpy()[dup]] = True
-        raise DataError("data.time_column", f"sequence {first['id']!r} has more than one row at "
-                                            f"time {first['time']!r} ({_rows(rows, offset)})")
+        raise DataError("data.time_column", f"sequence {shown(first['id'])} has more than one "
+                                            f"row at time {first['time']} "
+                                            f"({_rows(rows, offset)})")
     order = work["row"].to_numpy()
     codes, uniques = pd.factorize(work["id"], sort=True)
     pos = work.groupby(codes, sort=True).cumcount().to_numpy()
@@ -261,7 +270,7 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
         varies = s.groupby(codes).nunique(dropna=False) > 1
         if varies.any():
             bad_seq = uniques[int(np.flatnonzero(varies.to_numpy())[0])]
-            raise DataError(key, f"column {col!r} is not constant within sequence {bad_seq!r}")
+            raise DataError(key, f"column {col!r} is not constant within sequence {shown(bad_seq)}")
         return s.iloc[starts].to_numpy()
 
     origin = Origin(row_offset=offset)

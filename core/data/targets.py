@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import DataConfig, TaskConfig
-from core.data.errors import DataError
+from core.data.errors import DataError, shown
 from core.data.files import RawData
 
 __all__ = ["Targets", "encode_targets"]
@@ -142,7 +142,7 @@ def _zero_one(raw: RawData, y: np.ndarray) -> np.ndarray:
         if np.isin(lower, ["true", "false", "0", "1"]).all():
             return np.isin(lower, ["true", "1"]).astype(np.float32)
         bad = y[~np.isin(lower, ["true", "false", "0", "1"])].reshape(-1)[0]
-        raise DataError(o.label_key, f"{o.label_what} holds {bad!r}: task.type multilabel "
+        raise DataError(o.label_key, f"{o.label_what} holds {shown(bad)}: task.type multilabel "
                                      "needs 0/1 (or true/false) per label")
     bad = ~np.isin(f, [0.0, 1.0])
     if bad.any():
@@ -190,7 +190,7 @@ def _regression(raw: RawData) -> Targets:
     if f is None or y.dtype == bool:
         sample = next((v for v in y.reshape(-1).tolist() if _as_float(np.asarray([v])) is None),
                       y.reshape(-1)[0])
-        raise DataError(o.label_key, f"{o.label_what} holds {sample!r}: task.type regression "
+        raise DataError(o.label_key, f"{o.label_what} holds {shown(sample)}: task.type regression "
                                      "needs numbers (class labels are task.type multiclass or "
                                      "binary)")
     f = f.reshape(len(f), -1)

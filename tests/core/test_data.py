@@ -124,3 +124,41 @@ def test_batches_cover_the_split_once_in_seeded_order(mode):
     assert not torch.equal(first, second)
     again = epochs(3)
     assert torch.equal(first, again[0]) and torch.equal(second, again[1])
+
+
+@pytest.mark.parametrize("raw,key", [
+    ({"data": {"source": "npz", "path": "x.npz", "split_column": "split"}}, "data.split_column"),
+    ({"data": {"group_column": "subject"}}, "data.group_column"),
+    ({"data": {"source": "csv", "path": "x.csv", "label_columns": ["a", "b"]}},
+     "data.label_columns"),
+    ({"task": {"type": "multilabel"},
+      "data": {"source": "csv", "path": "x.csv", "target_columns": ["a"]}},
+     "data.target_columns"),
+    ({"task": {"type": "multilabel"},
+      "data": {"source": "csv", "path": "x.csv", "label_columns": ["a", "a"]}},
+     "data.label_columns"),
+    ({"data": {"source": "csv", "path": "x.csv", "split_column": "s", "group_column": "s"}},
+     "data.group_column"),
+    ({"task": {"type": "regression", "positive_class": "1"}}, "task.positive_class"),
+])
+def test_config_cross_checks_of_data_fields(raw, key):
+    from core.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw, "c.yaml")
+    assert f"c.yaml: {key}: " in str(info.value)
+
+
+def test_to_carries_task_and_target_statistics():
+    x = np.random.default_rng(0).standard_normal((30, 4, 2)).astype(np.float32)
+    d = from_arrays(x, np.linspace(10, 20, 30), None, DataConfig(val_fraction=0.2,
+                                                                 test_fraction=0.2),
+                    task=TaskConfig(type="regression"))
+    moved = d.to(torch.device("cpu"))
+    assert moved.task == "regression" and torch.equal(moved.target_mean, d.target_mean)
+    assert torch.equal(moved.target_std, d.target_std)
+    assert np.array_equal(moved.val.ids, d.val.ids)
+    # describe() reports the targets in original units (10..20, mean near 15).
+    line = d.describe().splitlines()[1]
+    mean = float(line.split("target mean/std y ")[1].split("/")[0])
+    assert 13 < mean < 17

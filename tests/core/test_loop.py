@@ -1,3 +1,4 @@
+import logging
 import math
 
 import pytest
@@ -6,7 +7,8 @@ import torch
 import core.loop as loop
 from core.checkpoint import load_checkpoint
 from core.data import DataSplits, SequenceData, load_data
-from core.loop import NonFiniteLossError, TrainingError, fit, optimizer_step
+from core.loop import NonFiniteLossError, TrainingError, fit, imbalance_warning, optimizer_step
+from core.tasks import metrics_for
 
 TIME_KEYS = {"epoch_time_s", "samples_per_s"}
 
@@ -165,3 +167,92 @@ def test_checkpoint_holds_everything_and_loads_weights_only(tiny, tmp_path):
         assert key in state, key
     assert set(state["rng"]) == {"python", "numpy", "torch", "cuda"}
     assert state["scaler"] is not None and state["epoch"] == 1
+
+
+@pytest.mark.parametrize("task_type", ["binary", "multilabel", "regression"])
+def test_each_task_records_its_metrics_and_selects_on_its_default(tiny, task_data, task_type):
+    cfg = tiny(task={"type": task_type})
+    result = fit(cfg, task_data(cfg, task_type))
+    expected = set(metrics_for(task_type))
+    for row in result.history:
+        assert expected <= row.keys(), expected - row.keys()
+        assert all(math.isfinite(row[k]) for k in expected)
+    metric = {"binary": "val_auroc", "multilabel": "val_map", "regression": "val_rmse"}[task_type]
+    assert cfg.training.checkpoint_metric == metric
+    values = [h[metric] for h in result.history]
+    best = min(values) if task_type == "regression" else max(values)
+    # the first epoch reaching the best value wins (later ties do not improve)
+    assert result.best_epoch == values.index(best) + 1 and result.best_metric == best
+    assert ("val_threshold" in result.history[0]) == (task_type == "binary")
+
+
+@pytest.mark.parametrize("task_type", ["binary", "regression"])
+def test_resume_is_bit_exact_for_other_tasks(tiny, task_data, tmp_path, task_type):
+    over = dict(task={"type": task_type}, model={"num_layers": 2, "dropout": 0.3},
+                training={"epochs": 3})
+    cfg = tiny(**over)
+    data = task_data(cfg, task_type)
+
+    def reporter(metrics, write_checkpoint):
+        if metrics["epoch"] == 1:
+            write_checkpoint(tmp_path / "epoch1.pt")
+
+    full = fit(cfg, data, reporter=reporter)
+    resumed = fit(tiny(**over), data, resume=load_checkpoint(tmp_path / "epoch1.pt"))
+    for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    assert _strip(resumed.history) == _strip(full.history)
+
+
+def test_early_stopping_and_checkpoint_on_any_task_metric(tiny, task_data):
+    cfg = tiny(task={"type": "regression"},
+               training={"epochs": 30, "checkpoint_metric": "val_mae",
+                         "early_stopping": {"patience": 1, "metric": "val_r2",
+                                            "min_delta": 10.0}})
+    assert cfg.training.early_stopping.mode == "max" and cfg.training.checkpoint_mode == "min"
+    r = fit(cfg, task_data(cfg, "regression"))
+    # R² never improves by 10: patience + 1 epochs; the best epoch has the lowest val_mae
+    assert r.stop_reason == "early_stopping" and len(r.history) == 2
+    maes = [h["val_mae"] for h in r.history]
+    assert r.best_epoch == maes.index(min(maes)) + 1
+
+
+def test_class_weights_are_logged_and_accuracy_on_imbalanced_classes_warns(tiny, task_data,
+                                                                          caplog):
+    # 4 motifs: the positive class (both motifs 0) is 1 in 16 sequences
+    over = dict(task={"type": "binary", "pos_weight": "balanced"},
+                data={"synthetic": {"num_motifs": 4, "num_samples": 320}},
+                training={"epochs": 1, "checkpoint_metric": "val_accuracy"})
+    cfg = tiny(**over)
+    data = task_data(cfg, "binary")
+    pos = data.train.y.sum().item()
+    with caplog.at_level(logging.INFO, logger="core"):
+        fit(cfg, data)
+    expected = (len(data.train) - pos) / pos
+    assert f"pos_weight (balanced): {expected:.3g}" in caplog.text
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("minority class is" in r.getMessage() and "val_accuracy" in r.getMessage()
+               for r in warnings)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="core"):
+        fit(tiny(**{**over, "training": {"epochs": 1}}), data)  # val_auroc: no warning
+    assert "minority class" not in caplog.text
+
+
+def test_imbalance_warning_threshold():
+    y = torch.tensor([0] * 91 + [1] * 9)
+    assert imbalance_warning("binary", y, ["a", "b"], "val_accuracy") is not None
+    assert imbalance_warning("binary", y, ["a", "b"], "val_balanced_accuracy") is None
+    assert imbalance_warning("binary", torch.tensor([0] * 9 + [1]), ["a", "b"],
+                             "val_accuracy") is None  # exactly 10%: not under
+    assert imbalance_warning("multiclass", torch.arange(16), [str(i) for i in range(16)],
+                             "val_accuracy") is None  # many balanced classes are fine
+
+
+def test_class_weights_that_do_not_fit_the_data_fail_before_training(tiny):
+    cfg = tiny(task={"class_weight": [1.0, 2.0]})  # 2 motifs: 4 classes
+    with pytest.raises(TrainingError, match=r"task.class_weight: expected 4 numbers"):
+        fit(cfg)
+    with pytest.raises(TrainingError, match="task.type is binary but the data were prepared"):
+        fit(tiny(task={"type": "binary"}), load_data(cfg.data, cfg.task))

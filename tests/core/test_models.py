@@ -83,6 +83,7 @@ def test_transformer_options_reach_the_layers():
 @pytest.mark.parametrize("model, key", [
     ({"name": "transformer", "hidden_size": 10, "num_heads": 4}, "model.hidden_size"),
     ({"name": "gru", "pooling": "cls"}, "model.pooling"),
+    ({"name": "transformer", "bidirectional": True}, "model.bidirectional"),
     ({"name": "not a name"}, "model.name"),
     ({"name": "pkg:"}, "model.name"),
     ({"plugins": ["ok.module", "1bad"]}, "model.plugins[1]"),
@@ -173,7 +174,7 @@ def test_register_refuses_a_built_in_name():
     ("unregistered", {}, [], "model.name", "unknown model 'unregistered'"),
     ("unet_path:build", {"depth": 2}, [], "model.kwargs",
      "got an unexpected keyword argument 'depth'"),
-    ("unet_strict:build", {}, [], "model.kwargs", "missing a required argument: 'width'"),
+    ("unet_strict:build", {}, [], "model.kwargs", "argument: 'width'"),
     ("unet_shape:build", {}, [], "model.name", "expected logits [2, 4]"),
     ("unet_crash:build", {}, [], "model.name", "failed on a probe batch"),
     ("unet_notmodule:build", {}, [], "model.name", "not an nn.Module"),
@@ -203,3 +204,28 @@ def test_tuned_kwargs_are_bound_before_any_trial(user_module):
     check_model(cfg, 3, 4, tuned_kwargs=("width",))
     with pytest.raises(ConfigError, match="unexpected keyword argument 'widht'"):
         check_model(cfg, 3, 4, tuned_kwargs=("widht",))
+
+
+def test_shipped_transformer_config_and_space_train_a_tiny_cpu_run():
+    from pathlib import Path
+
+    from core.config import config_to_dict, load_config
+    from core.loop import fit
+    from tuning.space import load_space
+    from tuning.trainable import trial_config
+
+    root = Path(__file__).resolve().parents[2]
+    space = load_space(root / "search_spaces" / "transformer.yaml")
+    assert space.base_config == root / "configs" / "transformer.yaml"
+    base = config_to_dict(load_config(space.base_config, [
+        "experiment.device=cpu", "data.synthetic.num_samples=180", "data.synthetic.seq_len=12"]))
+    # The space's last choices and upper bounds: the widest, deepest point trains too.
+    params = {p.name: p.high if p.type in ("int", "float") else
+              p.choices[-1] if p.type == "categorical" else p.value for p in space.params}
+    params["training.batch_size"] = 16  # several optimizer steps on 126 training sequences
+    cfg = trial_config(base, params, 2, "<test>")
+    assert cfg.model.name == "transformer" and cfg.model.hidden_size == 256
+    check_model(cfg.model, 4, 9, seq_len=12)
+    result = fit(cfg)
+    assert len(result.history) == 2
+    assert all(h["train_loss"] == h["train_loss"] for h in result.history)  # not NaN

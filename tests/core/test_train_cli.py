@@ -59,11 +59,11 @@ def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = train.metrics_csv
 
-    def interrupt_after_two(history):
+    def interrupt_after_two(history, *args):
         calls["n"] += 1
         if calls["n"] == 2:  # epoch 2's checkpoint is on disk, its CSV row is not
             raise KeyboardInterrupt
-        return real(history)
+        return real(history, *args)
 
     monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
     part = tmp_path / "part"
@@ -142,3 +142,94 @@ def test_resume_from_damaged_checkpoint_fails_naming_it(tmp_path, monkeypatch, c
     # The error names the damaged file; nothing restarts and nothing is written.
     assert str(last) in err and "Traceback" not in err
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+
+def _task_run(tmp_path, monkeypatch, task_type, *extra):
+    """core.train --smoke on the shipped config of ``task_type`` (its synthetic variant)."""
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / task_type
+    code = train.main(["--config", f"configs/{task_type}.yaml", "--smoke", "--quiet", *extra,
+                       "--output-dir", str(run)])
+    return code, run
+
+
+@pytest.mark.parametrize("task_type", ["binary", "multilabel", "regression"])
+def test_each_shipped_task_config_trains_end_to_end(tmp_path, monkeypatch, task_type):
+    from core.tasks import metric_names
+
+    code, run = _task_run(tmp_path, monkeypatch, task_type)
+    assert code == 0
+    with (run / "metrics.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header == train.metric_columns(task_type)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["task"] == task_type
+    assert set(summary["test"]) == {f"test_{m}" for m in metric_names(task_type)}
+    assert all(v == v for v in summary["test"].values())  # no NaN
+
+
+def test_binary_run_carries_the_validation_threshold_to_test(tmp_path, monkeypatch):
+    from core.loop import evaluate, task_loss
+    from core.models import build_model
+
+    code, run = _task_run(tmp_path, monkeypatch, "binary")
+    assert code == 0
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert {"val_auroc", "val_average_precision", "val_f1_best", "val_threshold"} <= rows[0].keys()
+    summary = json.loads((run / "summary.json").read_text())
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert summary["checkpoint_metric"] == "val_auroc" and summary["task"] == "binary"
+    assert summary["val_threshold"] == best["history"][-1]["val_threshold"]
+    # test_f1_best is test F1 at the validation threshold, recomputed here from best.pt
+    cfg = train.config_from_dict(best["config"])
+    data = train.load_data(cfg.data, cfg.task)
+    assert data.task == "binary"
+    model = build_model(cfg.model, data.num_features, 1)
+    model.load_state_dict(best["model"])
+    again = evaluate(model, data.test, 64, torch.device("cpu"), "fp32", task_loss(cfg, data),
+                     threshold=summary["val_threshold"])
+    assert summary["test"]["test_f1_best"] == pytest.approx(again["f1_best"])
+    assert set(summary["test"]) == {f"test_{k}" for k in again if k != "threshold"}
+
+
+def test_regression_summary_is_in_original_units_and_says_when_there_is_no_test(tmp_path,
+                                                                               monkeypatch):
+    code, run = _task_run(tmp_path, monkeypatch, "regression")
+    assert code == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["checkpoint_metric"] == "val_rmse" and summary["checkpoint_mode"] == "min"
+    assert summary["test_split"] == "present"
+    # recomputed from best.pt's predictions in the targets' original units
+    from sklearn.metrics import mean_squared_error
+
+    from core.models import build_model
+
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    cfg = train.config_from_dict(best["config"])
+    data = train.load_data(cfg.data, cfg.task)
+    model = build_model(cfg.model, data.num_features, data.num_outputs).eval()
+    model.load_state_dict(best["model"])
+    with torch.no_grad():
+        pred = model(data.test.x, data.test.lengths) * data.target_std + data.target_mean
+    true = data.test.y * data.target_std + data.target_mean
+    rmse = sum(mean_squared_error(true[:, j], pred[:, j]) ** 0.5
+               for j in range(true.shape[1])) / true.shape[1]
+    assert summary["test"]["test_rmse"] == pytest.approx(rmse, rel=1e-4)
+    code, run = _task_run(tmp_path / "b", monkeypatch, "regression", "--set",
+                          "data.test_fraction=0")
+    summary = json.loads((run / "summary.json").read_text())
+    assert code == 0 and summary["test"] is None and summary["test_split"] == "absent"
+
+
+def test_metric_of_another_task_and_unfit_weights_exit_2_writing_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--smoke", "--set", "task.type=regression", "--set",
+                       "training.checkpoint_metric=val_accuracy", "--output-dir",
+                       str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "training.checkpoint_metric: regression tasks do not produce 'val_accuracy'" in err
+    assert "val_rmse, val_mae, val_r2" in err and not run.exists()
+    assert train.main(["--smoke", "--set", "task.class_weight=[1, 2]", "--output-dir",
+                       str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "task.class_weight: expected 9 numbers" in err and not run.exists()

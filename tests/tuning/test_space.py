@@ -186,3 +186,24 @@ def test_cpu_section_scales_the_space_and_is_validated():
     with pytest.raises(ConfigError) as exc:
         parse_space(bad, "space.yaml", ROOT)
     assert {k for k, _ in exc.value.problems} == {"cpu.max_epochs", "cpu.set.data.size"}
+
+
+@pytest.mark.parametrize("task_type", ["binary", "multilabel", "regression"])
+def test_shipped_task_spaces_score_a_metric_of_their_task_in_its_direction(task_type):
+    from core.config import load_config
+    from core.tasks import metrics_for
+
+    space = load_space(ROOT / "search_spaces" / f"{task_type}.yaml")
+    assert load_config(space.base_config).task.type == task_type
+    assert space.mode == metrics_for(task_type)[space.metric]
+
+
+def test_space_metric_must_be_one_its_base_task_produces():
+    base = str(ROOT / "configs" / "regression.yaml")
+    with pytest.raises(ConfigError) as info:
+        parse_space({"base_config": base, "params": {"optim.lr": 0.1}, "metric": "val_auroc"},
+                    "space.yaml", ROOT)
+    assert "metrics regression tasks produce: train_loss, val_loss, val_rmse" in str(info.value)
+    # no metric: the task's default checkpoint metric, in its direction
+    space = parse_space({"base_config": base, "params": {"optim.lr": 0.1}}, "space.yaml", ROOT)
+    assert (space.metric, space.mode) == ("val_rmse", "min")
