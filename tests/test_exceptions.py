@@ -21,6 +21,7 @@ EXAMPLES = {
                                                                    "must be false")]),
     "core.data.errors.DataError": lambda cls: cls("data.label_column", "no such column",
                                                   "data/x.csv"),
+    "core.losses.LossSetupError": lambda cls: cls("task.pos_weight", "no positive examples"),
     "core.models.registry._Problem": lambda cls: cls("model.name", "unknown model"),
     "core.checkpoint.CheckpointError": lambda cls: cls("last.pt: checkpoint is empty"),
     "core.loop.TrainingError": lambda cls: cls("the train split is empty"),

@@ -228,8 +228,10 @@ def _base_task_type(base_path: Path) -> str:
     return task.get("type", "multiclass") if isinstance(task, dict) else "multiclass"
 
 
-def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
-    """Validates a parsed space file; every problem is reported with the file and key."""
+def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False) -> SearchSpace:
+    """Validates a parsed space file; every problem is reported with the file and key.
+    ``frozen``: a sweep's frozen copy, whose base config need not exist any more (the sweep
+    keeps its resolved copy)."""
     problems: list[tuple[str, str]] = []
     for k in raw:
         if k not in SPACE_KEYS:
@@ -241,7 +243,7 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
         base_path = Path()
     else:
         base_path = (base_dir / base).resolve()
-        if not base_path.is_file():
+        if not frozen and not base_path.is_file():
             problems.append(("base_config", f"file not found: {base_path}"))
     space = SearchSpace(source=source, base_config=base_path, raw=raw)
 
