@@ -440,7 +440,8 @@ def scaled_for_cpu(raw: dict) -> tuple[dict, list[str], list[str]]:
             changes.append(f"{key} {out.get(key)!r} -> {cpu[key]!r}")
             out[key] = copy.deepcopy(cpu[key])
     for name, spec in (cpu.get("params") or {}).items():
-        changes.append(f"params.{name} {(out.get('params') or {}).get(name)!r} -> {spec!r}")
+        changes.append(f"params.{name} {_short((out.get('params') or {}).get(name))} -> "
+                       f"{_short(spec)}")
         out.setdefault("params", {})[name] = copy.deepcopy(spec)
     overrides = []
     for key, value in (cpu.get("set") or {}).items():
@@ -474,3 +475,14 @@ def _check_cpu(raw: dict, source: str, base_dir: Path, problems: list) -> None:
         changed += [f"params.{name}" for name in cpu.get("params") or {}]
         problems.extend((f"cpu.{k}", m) for k, m in exc.problems
                         if any(k == c or k.startswith(c + ".") for c in changed))
+
+
+def _short(spec: Any) -> str:
+    """A parameter's distribution in a few words: its choices, its range, or its value."""
+    if not isinstance(spec, dict):
+        return repr(spec)
+    if "choices" in spec:
+        return repr(spec["choices"])
+    if "low" in spec or "high" in spec:
+        return f"[{spec.get('low')}, {spec.get('high')}]"
+    return repr(spec.get("value", spec))

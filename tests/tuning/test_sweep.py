@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from core.config import load_config
@@ -295,3 +296,90 @@ def test_batched_reports_reach_the_study_and_tensorboard_every_epoch(tmp_path):
             assert sorted(scalars[tag]) == epochs, (key, tag)
         assert scalars["val_accuracy"] == pytest.approx(t.intermediate_values)
 
+
+
+def test_resume_refuses_flags_it_cannot_honour_before_anything(tmp_path, capsys):
+    # Issue 16 §2: these were accepted and silently ignored.
+    code = sweep.main(["--resume", str(tmp_path / "s"), "--num-samples", "12", "--max-epochs",
+                       "6", "--set", "training.batch_size=64"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot honour --max-epochs, --set" in err, err
+    assert "--num-samples extends it" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_warm_start_from_no_sweep_is_refused_before_anything(tmp_path, capsys):
+    code = sweep.main(["--space", str(SPACE), "--smoke", "--storage-path", str(tmp_path / "s"),
+                       "--name", "x", "--warm-start", str(tmp_path / "nothing")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--warm-start:" in err and "no study.db" in err, err
+    assert not (tmp_path / "s").exists()
+
+
+def test_resume_hint_pastes_the_way_the_sweep_was_started(tmp_path):
+    assert sweep.resume_command(tmp_path / "d", {"SEQTUNE_VIA_MAKE": "1", "PATH": ""}) == \
+        f'make sweep ARGS="--resume {tmp_path / "d"}"'
+    hint = sweep.resume_command(tmp_path / "d", {"PATH": ""})
+    assert hint == f"{sys.executable} -m tuning.sweep --resume {tmp_path / 'd'}"
+
+
+def test_without_a_gpu_the_default_sweep_is_scaled_down(monkeypatch):
+    from tuning.sweep import SweepOptions, new_spec
+
+    monkeypatch.setattr(sweep, "_has_gpu", lambda: False)
+    spec = new_spec(SweepOptions(space=SPACE))
+    assert spec["space"]["num_samples"] == 20 and spec["space"]["max_epochs"] == 15
+    assert spec["base"]["data"]["synthetic"]["num_samples"] == 4000
+    assert "cpu" not in spec["space"] and any("num_samples 48 -> 20" in c
+                                              for c in spec["scaled_for_cpu"])
+    # A flag still wins; --full-size, a cluster and a GPU keep the full size.
+    assert new_spec(SweepOptions(space=SPACE, num_samples=5))["space"]["num_samples"] == 5
+    for opts in (SweepOptions(space=SPACE, full_size=True),
+                 SweepOptions(space=SPACE, ray=sweep.RayOptions(address="auto"))):
+        full = new_spec(opts)
+        assert full["space"]["num_samples"] == 48 and full["scaled_for_cpu"] == []
+        assert full["base"]["data"]["synthetic"]["num_samples"] == 20000
+    monkeypatch.setattr(sweep, "_has_gpu", lambda: True)
+    assert new_spec(SweepOptions(space=SPACE))["space"]["max_epochs"] == 20
+
+
+def test_sweep_in_which_every_trial_failed_exits_3_with_the_reason(tmp_path):
+    proc = _sweep(["--space", str(SPACE), "--smoke", "--num-samples", "2", "--storage-path",
+                   str(tmp_path), "--name", "n"],
+                  env={"SEQTUNE_FAULTS": "nan:t0000:1,nan:t0001:1"})
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "no trial finished: all 2 failed; the most common reason (2 of them): training " \
+           "loss became NaN or inf" in proc.stderr
+    rows = list(csv.DictReader((tmp_path / "n" / "trials.csv").open()))
+    assert [r["status"] for r in rows] == ["errored", "errored"]
+    assert all("training loss became NaN or inf" in r["failure"] for r in rows)
+
+
+def test_sweep_directory_is_self_contained_and_resume_extends_it(tmp_path):
+    """Export, report and resume read the sweep's frozen spec, not the files it started from;
+    --num-samples on resume extends a finished sweep (issue 16 §2)."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(ROOT / "configs" / "gru.yaml", src / "base.yaml")
+    text = SPACE.read_text().replace("base_config: ../configs/gru.yaml", "base_config: base.yaml")
+    (src / "space.yaml").write_text(text)
+    proc = _sweep(["--space", str(src / "space.yaml"), "--smoke", "--num-samples", "2",
+                   "--storage-path", str(tmp_path), "--name", "s"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = tmp_path / "s"
+    src.rename(tmp_path / "moved")  # the space's folder is gone
+    from tuning import export, report
+
+    assert export.main([str(exp), "--out", str(tmp_path / "best.yaml")]) == 0
+    assert report.main([str(exp), "--out", str(tmp_path / "r")]) == 0
+    resumed = _sweep(["--resume", str(exp), "--num-samples", "3"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "num_samples: 2 -> 3" in resumed.stderr
+    trials = _study(exp).get_trials()
+    assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
+    assert yaml.safe_load((exp / "sweep.yaml").read_text())["space"]["num_samples"] == 3
+    # Fewer than it has is refused, naming the flag.
+    shrunk = _sweep(["--resume", str(exp), "--num-samples", "1"])
+    assert shrunk.returncode == 2 and "--num-samples 1" in shrunk.stderr
