@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import logging
 import sys
 import time
@@ -280,7 +281,9 @@ def _prepare(opts: SweepOptions) -> _Sweep | int:
                 return fail(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
             spec = read_spec(exp_dir)
             if opts.space is not None:
-                changed = spec_changes(spec, new_spec(opts))
+                # --num-samples extends the sweep; the space file itself must be the same.
+                changed = spec_changes(spec, new_spec(dataclasses.replace(opts,
+                                                                          num_samples=None)))
                 if changed:
                     return fail(f"{opts.space}: differs from the space {exp_dir.name} started "
                                 f"with ({', '.join(changed)}); resume without --space, or "
