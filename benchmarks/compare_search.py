@@ -26,7 +26,8 @@ the methods run side by side, one GPU each; otherwise one after another on GPU 0
 
 The analysis prints a table (median and range over seeds) and writes ``anytime.png``: the best
 validation accuracy among trials trained to full length against time. The target is the median
-final result of c. Each method's best configuration per seed is then retrained with
+final result of c; without runs of c, the best available baseline's (b or d; the table says
+which). Each method's best configuration per seed is then retrained with
 ``python -m core.train`` on two fresh seeds and scored on the held-out test split.
 """
 
@@ -247,17 +248,15 @@ def _ours(seed: int, budget: float, out: Path, smoke: bool) -> None:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"sweep exited {proc.returncode}: {proc.stderr[-3000:]}")
-    from tuning.results import unbatch
+    from tuning.results import histories, started_config
 
     trials = []
-    for result in sorted((out / "sweep" / "tune").glob("run-*/t*/result.json")):
-        rows = unbatch([json.loads(line) for line in result.read_text().splitlines()])
-        rows = [r for r in rows if "reported_at" in r]
-        if not rows:
+    for key, history in histories(out / "sweep").items():
+        rows = [r for r in history if "reported_at" in r]
+        config = started_config(out / "sweep", key)
+        if not rows or config is None:
             continue
-        first, config = rows[0], json.loads(result.read_text().splitlines()[0])["config"]
-        trials.append({"first_step": config["suggested_at"]
-                       + first["launch_to_first_step_s"],
+        trials.append({"first_step": config["suggested_at"] + rows[0]["launch_to_first_step_s"],
                        "reports": [r["reported_at"] for r in rows],
                        "scores": [r[METRIC] for r in rows],
                        "params": config["params"]})
@@ -361,17 +360,35 @@ def _fmt(values, spec=".3f", none="-") -> str:
     return text + (f", {miss} never" if miss else "")
 
 
+def target_method(runs: dict[str, list[dict]]) -> tuple[str, str]:
+    """Which method's median final result is the target, and why: c (random search, every trial
+    to full length) when it ran; else the best available baseline (b or d, by median final);
+    else, with no baseline at all, the best method that ran.
+
+    Raises:
+        SystemExit: no method has runs.
+    """
+    if not runs:
+        raise SystemExit("no runs to analyse: run the methods first, or check --out")
+    if "c" in runs:
+        return "c", "c"
+    median = {m: statistics.median(r["final"] for r in rs) for m, rs in runs.items()}
+    baselines = [m for m in runs if m in ("b", "d")] or list(runs)
+    best = max(baselines, key=median.get)
+    kind = "the best available baseline" if best in ("b", "d") else "no baseline ran; the best"
+    return best, f"{best} ({kind}: c was not run)"
+
+
 def analyse(args) -> None:
     runs: dict[str, list[dict]] = {}
     for m in args.methods.split(","):
         for path in sorted(args.out.glob(f"{m}-s*/summary.json")):
             runs.setdefault(m, []).append(_timeline(json.loads(path.read_text()), args.budget))
-    if "c" not in runs:
-        raise SystemExit("no runs of method c: the target is its median final result")
-    target = statistics.median(r["final"] for r in runs["c"])
+    target_m, target_name = target_method(runs)
+    target = statistics.median(r["final"] for r in runs[target_m])
     retrain = _retrain_results(args.out)
-    lines = [f"Budget {args.budget:g} s per run after start-up; target = median final of c = "
-             f"{target:.4f}. Median (range) over {len(runs['c'])} seeds.", "",
+    lines = [f"Budget {args.budget:g} s per run after start-up; target = median final of "
+             f"{target_name} = {target:.4f}. Median (range) over {len(runs[target_m])} seeds.", "",
              "| method | best val acc at budget | time to target (s) | start-up (s) | configs "
              "evaluated | full-length trials | epochs trained | GPU util % | held-out test acc "
              "(retrained, 2 seeds each) |", "|---|---|---|---|---|---|---|---|---|"]
@@ -385,10 +402,10 @@ def analyse(args) -> None:
     text = "\n".join(lines)
     print(text)
     (args.out / "table.md").write_text(text + "\n")
-    _plot(runs, target, args)
+    _plot(runs, target, target_m, args)
 
 
-def _plot(runs, target: float, args) -> None:
+def _plot(runs, target: float, target_m: str, args) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -405,7 +422,7 @@ def _plot(runs, target: float, args) -> None:
                 ax.step([x for x, _ in pts], [y for _, y in pts], where="post",
                         color=colors[m], alpha=0.85, lw=1.5,
                         label=f"{m}: {METHODS[m]}" if i == 0 else None)
-    ax.axhline(target, color="grey", ls="--", lw=1, label="target (median final of c)")
+    ax.axhline(target, color="grey", ls="--", lw=1, label=f"target (median final of {target_m})")
     ax.set_xlim(0, args.budget)
     ax.set_xlabel("seconds since the first training step")
     ax.set_ylabel("best val accuracy, full-length trials")

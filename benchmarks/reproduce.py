@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import subprocess
 import sys
 import tempfile
@@ -24,23 +23,36 @@ sys.path.insert(0, str(ROOT))
 
 from core.cli import int_at_least  # noqa: E402
 from tuning.export import export_best  # noqa: E402
+from tuning.results import trial_history  # noqa: E402
 
 METRICS = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1")
 
 
-def trial_history(exp: Path, key: str) -> list[dict]:
-    rows = {}
-    for path in sorted((exp / "tune").glob(f"run-*/{key}/result.json")):
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            if "epoch" in r:
-                rows[r["epoch"]] = r
-    return [rows[e] for e in sorted(rows)]
-
-
 def max_diff(a: list[dict], b: list[dict], metric: str) -> float:
-    n = min(len(a), len(b))
-    return max(abs(float(a[i][metric]) - float(b[i][metric])) for i in range(n))
+    """The largest absolute difference of ``metric`` between two per-epoch histories (rows with
+    an ``epoch``; values as numbers or strings, as in metrics.csv), over the epochs both have.
+
+    Raises:
+        ValueError: the histories share no epoch.
+    """
+    by_epoch = {int(r["epoch"]): float(r[metric]) for r in b}
+    common = [(float(r[metric]), by_epoch[int(r["epoch"])]) for r in a
+              if int(r["epoch"]) in by_epoch]
+    if not common:
+        raise ValueError("the histories share no epoch")
+    return max(abs(x - y) for x, y in common)
+
+
+def table(trial: list[dict], runs: list[list[dict]]) -> list[str]:
+    """The printed comparison: per metric, each standalone run against the trial, and the first
+    two runs against each other."""
+    lines = ["| metric | max abs diff, standalone vs trial (per run) | max abs diff, run 1 vs "
+             "run 2 |", "|---|---|---:|"]
+    for m in METRICS:
+        diffs = ", ".join(f"{max_diff(r, trial, m):.2e}" for r in runs)
+        between = f"{max_diff(runs[0], runs[1], m):.2e}" if len(runs) > 1 else "-"
+        lines.append(f"| {m} | {diffs} | {between} |")
+    return lines
 
 
 def main() -> None:
@@ -61,12 +73,7 @@ def main() -> None:
             runs.append(list(csv.DictReader((out / "metrics.csv").open())))
     print(f"trial {chosen['trial']} of {args.sweep.name}: {len(trial)} epochs reported; "
           f"standalone runs: {len(runs)} of {len(runs[0])} epochs")
-    print("| metric | max abs diff, standalone vs trial (per run) | max abs diff, run 1 vs run 2 |")
-    print("|---|---|---:|")
-    for m in METRICS:
-        diffs = ", ".join(f"{max_diff(r, trial, m):.2e}" for r in runs)
-        between = f"{max_diff(runs[0], runs[1], m):.2e}" if len(runs) > 1 else "-"
-        print(f"| {m} | {diffs} | {between} |")
+    print("\n".join(table(trial, runs)))
     final = [float(r[-1]["val_accuracy"]) for r in runs]
     print(f"final val_accuracy: trial {float(trial[-1]['val_accuracy']):.4f}, standalone "
           + ", ".join(f"{v:.4f}" for v in final))

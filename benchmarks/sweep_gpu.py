@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 import os
 import re
@@ -51,7 +50,7 @@ from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
 from core.config import Config, load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
-from tuning.results import unbatch  # noqa: E402
+from tuning.results import histories  # noqa: E402
 
 SPACE = ROOT / "search_spaces" / "gru.yaml"  # --model sets these two
 BASE = ROOT / "configs" / "gru.yaml"
@@ -153,9 +152,8 @@ def run_sweep(tmp: Path, name: str, space: Path, extra: list[str], env: dict | N
     log = (exp / "sweep.log").read_text()
     tune_s, driver_cpu = re.findall(r"tune run-\d+ took ([\d.]+) s; driver CPU (\d+)%", log)[-1]
     trials = []
-    for result in sorted((exp / "tune").glob("run-*/t*/result.json")):
-        rows = unbatch([json.loads(line) for line in result.read_text().splitlines()])
-        rows = [r for r in rows if "samples_per_s" in r]
+    for history in histories(exp).values():
+        rows = [r for r in history if "samples_per_s" in r]
         if rows:
             trials.append(rows)
     steady = _steady(trials, util)

@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
-import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from core.files import check_name
+from core.schema import (
+    ConfigError,
+    build,
+    load_yaml,
+    parse_scalar,
+    spec,
+)
+from core.schema import reference as schema_reference
+from core.schema import reference_markdown as schema_reference_markdown
 from core.tasks import LOSSES, TASK_TYPES, default_checkpoint_metric, metrics_for
 
 __all__ = [
@@ -54,14 +60,6 @@ __all__ = [
 # Metrics of the default (multiclass) task and their directions; core.tasks.metrics_for gives
 # every task type's.
 METRICS: dict[str, str] = metrics_for("multiclass")
-
-
-def spec(default: Any, doc: str, *, ge=None, gt=None, le=None, lt=None, choices=None, factory=None):
-    """Declares a config field: its default, its documentation and its constraints."""
-    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -299,207 +297,6 @@ class Config:
     loader: LoaderConfig = spec(None, "Batching.", factory=LoaderConfig)
 
 
-class ConfigError(ValueError):
-    """Invalid configuration: every problem, each with the file and the dotted key."""
-
-    def __init__(self, source: str, problems: list[tuple[str, str]]):
-        self.source = source
-        self.problems = problems
-        lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in problems]
-        super().__init__("\n".join(lines))
-
-    def __reduce__(self):
-        # Ray carries a trial's exception to the driver by pickling it, and copy.copy rebuilds
-        # it the same way: both call the class with these arguments, not with the message.
-        return type(self), (self.source, self.problems)
-
-
-# ---------------------------------------------------------------------------------------------
-# YAML reading
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})",
-                key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _safe_load(text: str) -> Any:
-    loader = _StrictLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-def load_yaml(path: str | Path) -> dict:
-    """Reads a YAML mapping with the safe loader; duplicate keys and non-mappings are errors."""
-    path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(source, [("", "file not found")]) from None
-    except OSError as exc:
-        raise ConfigError(source, [("", f"cannot read: {exc.strerror}")]) from None
-    return parse_yaml_text(text, source)
-
-
-def parse_yaml_text(text: str, source: str) -> dict:
-    try:
-        data = _safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [("", f"invalid YAML: {exc}")]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(source, [("", f"expected a mapping at the top level, got "
-                                        f"{type(data).__name__}")])
-    return data
-
-
-def parse_scalar(text: str) -> Any:
-    """Parses a ``--set`` value as a YAML scalar (``3`` -> int, ``true`` -> bool, ``[1, 2]``)."""
-    try:
-        return _safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation
-
-
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp, key: str, problems: list) -> Any:
-    """Converts ``value`` to the annotated type ``tp`` or records a problem (returns None)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        # Several types (``float | str``): the first that accepts the value wins.
-        for arg in args[:-1]:
-            trial: list = []
-            out = _coerce(value, arg, key, trial)
-            if not trial:
-                return out
-        return _coerce(value, args[-1], key, problems)
-    if origin is dict:
-        # A free-form mapping (model.kwargs): string keys, any YAML value; its user checks it.
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            problems.append((key, f"expected a mapping with string keys, got {value!r}"))
-            return None
-        return copy.deepcopy(value)
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            problems.append((key, f"expected a list of {_type_name(item_tp)}, got {value!r}"))
-            return None
-        out = [_coerce(v, item_tp, f"{key}[{i}]", problems) for i, v in enumerate(value)]
-        return out
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        problems.append((key, f"expected true or false, got {value!r}"))
-        return None
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            problems.append((key, f"expected an integer, got {value!r}"))
-            return None
-        return value
-    if tp is float:
-        if isinstance(value, bool):
-            problems.append((key, f"expected a number, got {value!r}"))
-            return None
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
-            try:
-                value = float(value.strip())
-            except ValueError:
-                problems.append((key, f"expected a number, got {value!r}"))
-                return None
-        if not isinstance(value, (int, float)):
-            problems.append((key, f"expected a number, got {value!r}"))
-            return None
-        value = float(value)
-        if not math.isfinite(value):
-            problems.append((key, f"expected a finite number, got {value!r}"))
-            return None
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            problems.append((key, f"expected a string, got {value!r}"))
-            return None
-        return value
-    raise TypeError(f"unsupported config type {tp!r} for {key}")
-
-
-def _check_constraints(value: Any, meta: dict, key: str, problems: list) -> None:
-    if value is None:
-        return
-    values = value if isinstance(value, list) else [value]
-    for v in values:
-        if meta.get("choices") is not None and v not in meta["choices"]:
-            problems.append((key, f"must be one of {', '.join(map(str, meta['choices']))}; "
-                                  f"got {v!r}"))
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            for op, bound, text in (("ge", meta.get("ge"), ">="), ("gt", meta.get("gt"), ">"),
-                                    ("le", meta.get("le"), "<="), ("lt", meta.get("lt"), "<")):
-                if bound is None:
-                    continue
-                ok = {"ge": v >= bound, "gt": v > bound, "le": v <= bound, "lt": v < bound}[op]
-                if not ok:
-                    problems.append((key, f"must be {text} {bound}, got {v!r}"))
-
-
-def _build(cls, raw: Any, prefix: str, problems: list):
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        problems.append((prefix, f"expected a mapping, got {raw!r}"))
-        return cls()
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            where = f"{prefix}.{key}" if prefix else str(key)
-            known = ", ".join(fields)
-            problems.append((where, f"unknown key (known: {known})"))
-    kwargs = {}
-    for name, f in fields.items():
-        key = f"{prefix}.{name}" if prefix else name
-        tp = hints[name]
-        if dataclasses.is_dataclass(tp):
-            kwargs[name] = _build(tp, raw.get(name), key, problems)
-            continue
-        if name not in raw:
-            continue
-        n_before = len(problems)
-        value = _coerce(raw[name], tp, key, problems)
-        if len(problems) == n_before:
-            _check_constraints(value, f.metadata, key, problems)
-            kwargs[name] = value
-    return cls(**kwargs)
-
-
 def _cross_checks(cfg: Config, problems: list) -> None:
     """Rules that involve more than one field."""
     d, m, s, o = cfg.data, cfg.model, cfg.schedule, cfg.optim
@@ -528,11 +325,9 @@ def _cross_checks(cfg: Config, problems: list) -> None:
     if not (dev in ("auto", "cpu", "cuda") or
             (dev.startswith("cuda:") and dev[5:].isdigit())):
         problems.append(("experiment.device", f"expected auto, cpu, cuda or cuda:N, got {dev!r}"))
-    name = cfg.experiment.name
-    if not name or len(name) > 100 or not all(c.isalnum() or c in "._-" for c in name) \
-            or name.startswith("."):
-        problems.append(("experiment.name", "use 1-100 letters, digits, '.', '_' or '-', not "
-                                            f"starting with '.'; got {name!r}"))
+    name_problem = check_name(cfg.experiment.name)
+    if name_problem:
+        problems.append(("experiment.name", name_problem))
     _task_checks(cfg, problems)
     _metric_checks(cfg, problems)
 
@@ -676,7 +471,7 @@ def is_config_key(key: str) -> bool:
 def config_from_dict(raw: dict, source: str = "<config>") -> Config:
     """Validates a nested mapping and returns the typed config, or raises ``ConfigError``."""
     problems: list[tuple[str, str]] = []
-    cfg = _build(Config, raw, "", problems)
+    cfg = build(Config, raw, "", problems)
     if not problems:
         _cross_checks(cfg, problems)
     if problems:
@@ -738,31 +533,14 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 
 
 def reference(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted key, default, documentation) for every field: the README's config reference."""
-    rows = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        key = f"{prefix}.{f.name}" if prefix else f.name
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            rows.extend(reference(tp, key))
-            continue
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
-            else f.default
-        doc = f.metadata.get("doc", "")
-        if f.metadata.get("choices"):
-            doc += f" One of: {', '.join(map(str, f.metadata['choices']))}."
-        rows.append((key, yaml.safe_dump(default, default_flow_style=True).strip()
-                     .removesuffix("...").strip(), doc))
-    return rows
+    """(dotted key, default, documentation) for every config field (``core.schema.reference``)."""
+    return schema_reference(cls, prefix)
 
 
 def reference_markdown() -> str:
-    """The README's config reference table, generated from the declarations above."""
-    lines = ["| key | default | meaning |", "|---|---|---|"]
-    for key, default, doc in reference():
-        lines.append(f"| `{key}` | `{default}` | {doc} |")
-    return "\n".join(lines) + "\n"
+    """The config reference table (docs/config-reference.md), generated from the declarations
+    above."""
+    return schema_reference_markdown(Config)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Atomic file writes: readers see the old file or the new one, never half of one.
+"""Files of runs and sweeps: atomic writes, and the rule for names that become folder names.
 
-Every write goes to a temporary file in the same directory, is fsynced and then renamed. This
-module needs nothing beyond the standard library, so readers of run and sweep directories (the
-sweep's report, export) can write files without importing torch.
+Readers see the old file or the new one, never half of one: every write goes to a temporary file
+in the same directory, is fsynced and then renamed. This module needs nothing beyond the standard
+library, so readers of run and sweep directories (the sweep's report, export) can write files
+without importing torch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "check_name"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -66,6 +67,22 @@ def atomic_write_bytes(path: str | Path, data: bytes, durable: bool = True) -> N
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` cannot name a run or experiment folder, or None when it can: 1-100 letters,
+    digits, '.', '_' or '-', not starting with '.' (so never a path, never hidden).
+
+    Example:
+        >>> check_name("gru-20260101") is None
+        True
+        >>> check_name("../x")
+        "use 1-100 letters, digits, '.', '_' or '-', not starting with '.'; got '../x'"
+    """
+    if (0 < len(name) <= 100 and not name.startswith(".") and
+            all(c.isalnum() or c in "._-" for c in name)):
+        return None
+    return f"use 1-100 letters, digits, '.', '_' or '-', not starting with '.'; got {name!r}"
 
 
 def atomic_write_text(path: str | Path, text: str, durable: bool = True) -> None:

@@ -30,15 +30,21 @@ from pathlib import Path
 import yaml
 
 from core.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
-from core.cli import int_at_least
+from core.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TRAINING,
+    EXIT_USAGE,
+    int_at_least,
+    setup_logging,
+)
+from core.cli import fail as _fail
 from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, load_data
 from core.plan import plan_steps
 from core.tasks import metric_names
 
 log = logging.getLogger("core")
-
-EXIT_OK, EXIT_USAGE, EXIT_TRAINING, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 # Tiny run for tests and a first look: seconds on a CPU.
 SMOKE_OVERRIDES = [
@@ -83,27 +89,6 @@ def metrics_csv(history: list[dict], task_type: str = "multiclass") -> str:
     for row in history:
         writer.writerow(row)
     return buf.getvalue()
-
-
-def _setup_logging(run_dir: Path | None, quiet: bool) -> None:
-    logger = logging.getLogger("core")
-    logger.setLevel(logging.INFO)
-    logger.handlers.clear()
-    logger.propagate = False
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    stream = logging.StreamHandler(sys.stderr)
-    stream.setLevel(logging.WARNING if quiet else logging.INFO)
-    stream.setFormatter(fmt)
-    logger.addHandler(stream)
-    if run_dir is not None:
-        fh = logging.FileHandler(run_dir / "train.log")
-        fh.setFormatter(fmt)
-        logger.addHandler(fh)
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +181,7 @@ def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bo
 
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    _setup_logging(run_dir, quiet)
+    setup_logging("core", run_dir / "train.log", quiet)
     if resume is None:
         atomic_write_text(run_dir / "config_snapshot.yaml",
                           yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

@@ -105,6 +105,20 @@ CASES = [
      [], "scheduler.grace_period"),
     ("unknown sampler", "sweep", {"s.yaml": _space(BASE, "sampler: {name: cmaes}\n" + P)}, [],
      "sampler.name"),
+    ("metric of another task", "train", {"c.yaml": "task: {type: regression}\ntraining: "
+                                                   "{checkpoint_metric: val_auroc}\n"}, [],
+     "training.checkpoint_metric"),
+    ("contradicting mode", "train", {"c.yaml": "task: {type: binary}\ntraining: "
+                                               "{checkpoint_metric: val_auroc, "
+                                               "checkpoint_mode: min}\n"}, [],
+     "training.checkpoint_mode"),
+    ("loss of another task", "train", {"c.yaml": "task: {type: binary, loss: mse}\n"}, [],
+     "task.loss"),
+    ("class weights of wrong length", "train", {"c.yaml": SMALL + "task: {class_weight: [1, 2]}"
+                                                          "\n"}, [], "task.class_weight"),
+    ("space metric of another task", "sweep",
+     {"s.yaml": _space(ROOT / "configs" / "regression.yaml", "metric: val_auroc\n" + P)}, [],
+     "metric"),
 ]
 
 

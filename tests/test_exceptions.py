@@ -17,7 +17,7 @@ MODULES = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts)
 
 # One instance per exception type, built as the code builds it.
 EXAMPLES = {
-    "core.config.ConfigError": lambda cls: cls("configs/x.yaml", [("model.bidirectional",
+    "core.schema.ConfigError": lambda cls: cls("configs/x.yaml", [("model.bidirectional",
                                                                    "must be false")]),
     "core.data.errors.DataError": lambda cls: cls("data.label_column", "no such column",
                                                   "data/x.csv"),

@@ -36,9 +36,9 @@ from tuning.trial_store import TrialStore
 
 __all__ = ["BEST_CONFIG_FILE", "CHECKPOINT_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE",
            "PARAMS_FILE", "REPORT_DIR", "RESULT_FILE", "SPEC_FILE", "STUDY_FILE",
-           "TENSORBOARD_DIR", "TRIALS_CSV_FILE", "TUNE_DIR", "check_name", "hold_lock",
-           "is_sweep_dir", "publish_ledger", "read_spec", "running_pid", "space_of", "trial_key",
-           "trial_store", "write_spec"]
+           "TENSORBOARD_DIR", "TRIALS_CSV_FILE", "TUNE_DIR", "hold_lock", "is_sweep_dir",
+           "publish_ledger", "read_spec", "running_pid", "space_of", "trial_key", "trial_store",
+           "write_spec"]
 
 log = logging.getLogger("tuning")
 
@@ -68,22 +68,6 @@ def trial_key(number: int) -> str:
         't0007'
     """
     return f"t{number:04d}"
-
-
-def check_name(name: str) -> str | None:
-    """Why ``name`` cannot name an experiment directory, or None when it can: 1-100 letters,
-    digits, '.', '_' or '-', not starting with '.'.
-
-    Example:
-        >>> check_name("gru-20260101") is None
-        True
-        >>> check_name("../x")
-        "use 1-100 letters, digits, '.', '_' or '-', not starting with '.'; got '../x'"
-    """
-    if (0 < len(name) <= 100 and not name.startswith(".") and
-            all(c.isalnum() or c in "._-" for c in name)):
-        return None
-    return f"use 1-100 letters, digits, '.', '_' or '-', not starting with '.'; got {name!r}"
 
 
 def is_sweep_dir(exp_dir: Path) -> bool:

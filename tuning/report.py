@@ -87,10 +87,9 @@ def _fig_curves(plt, data):
         if pts:
             ax.plot(*zip(*pts, strict=True), color=COLOURS.get(status[key], "#333"), alpha=0.7,
                     lw=1.2, marker="." if len(pts) == 1 else None)
-    rung = space.grace_period
-    while rung < space.max_epochs:
-        ax.axvline(rung, color="#999", ls="--", lw=0.8)
-        rung *= space.reduction_factor
+    for rung in space.rungs:
+        if rung < space.max_epochs:  # the last epoch needs no line
+            ax.axvline(rung, color="#999", ls="--", lw=0.8)
     for name, colour in COLOURS.items():
         if name in status.values():
             ax.plot([], [], color=colour, label=name)

@@ -33,8 +33,9 @@ from tuning.experiment import (
 from tuning.space import SearchSpace
 from tuning.trial_store import TrialStore, local_file
 
-__all__ = ["STATUS", "finite", "latest_checkpoint", "parse_results", "started_params",
-           "trial_history", "trial_rows", "unbatch", "write_events", "write_trials_csv"]
+__all__ = ["STATUS", "finite", "histories", "latest_checkpoint", "parse_results", "started_config",
+           "started_params", "trial_history", "trial_rows", "unbatch", "write_events",
+           "write_trials_csv"]
 
 log = logging.getLogger("tuning")
 
@@ -117,18 +118,29 @@ def trial_history(exp_dir: Path, key: str) -> list[dict]:
     return [rows[e] for e in sorted(rows)]
 
 
-def started_params(exp_dir: Path, key: str) -> dict | None:
-    """The parameters the trial was started with, from Tune's ``params.json`` in its newest
-    directory, or None."""
+def histories(exp_dir: Path) -> dict[str, list[dict]]:
+    """``trial_history`` of every trial on disk, by trial key (``t0000``, ...), in key order."""
+    return {key: trial_history(exp_dir, key) for key in trial_store(exp_dir).trial_keys()}
+
+
+def started_config(exp_dir: Path, key: str) -> dict | None:
+    """The config Tune started the trial with (``params.json`` in its newest directory with one:
+    ``params``, ``trial_key``, ``resume_from``, ``suggested_at``), or None."""
     store = trial_store(exp_dir)
     for d in reversed(store.trial_dirs(key)):
         try:
-            params = json.loads(store.read_text(f"{d}/{PARAMS_FILE}")).get("params")
-        except (OSError, ValueError, AttributeError):
+            config = json.loads(store.read_text(f"{d}/{PARAMS_FILE}"))
+        except (OSError, ValueError):
             continue
-        if isinstance(params, dict):
-            return params
+        if isinstance(config, dict) and isinstance(config.get("params"), dict):
+            return config
     return None
+
+
+def started_params(exp_dir: Path, key: str) -> dict | None:
+    """The parameters the trial was started with (``started_config``'s ``params``), or None."""
+    config = started_config(exp_dir, key)
+    return config["params"] if config is not None else None
 
 
 def latest_checkpoint(exp_dir: Path, key: str) -> tuple[str | None, dict | None, int]:

@@ -24,16 +24,75 @@ from pathlib import Path
 from typing import Any
 
 from core.config import ConfigError, is_config_key, load_yaml
+from core.schema import build, reference_markdown, spec, to_number
 
-__all__ = ["Param", "SearchSpace", "load_space", "parse_space", "compile_space", "condition_holds",
-           "distributions", "misfits", "CPU_KEYS", "scaled_for_cpu"]
+__all__ = ["CPU_KEYS", "Param", "ResourcesSettings", "SamplerSettings", "SchedulerSettings",
+           "SearchSpace", "SpaceSettings", "asha_rungs", "compile_space", "condition_holds",
+           "distributions", "load_space", "misfits", "parse_space", "reference_markdown_space",
+           "scaled_for_cpu"]
 
-SPACE_KEYS = {"base_config", "metric", "mode", "num_samples", "max_epochs", "cpu",
-              "checkpoint_interval_s", "scheduler",
-              "sampler", "resources", "params"}
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 RANGE_OPS = {"gt": lambda v, b: v > b, "ge": lambda v, b: v >= b, "lt": lambda v, b: v < b,
              "le": lambda v, b: v <= b}
+
+
+@dataclass
+class SchedulerSettings:
+    grace_period: int = spec(2, "ASHA: epochs every trial trains before its first rung.", ge=1)
+    reduction_factor: int = spec(3, "ASHA: 1/reduction_factor of the trials at a rung go on to "
+                                    "the next; rungs at grace_period * reduction_factor**k.",
+                                 ge=2)
+
+
+@dataclass
+class SamplerSettings:
+    name: str = spec("tpe", "Optuna sampler: TPE (multivariate, grouped, constant liar for "
+                            "parallel trials), random, or quasi-random (Sobol).",
+                     choices=("tpe", "random", "qmc"))
+    seed: int = spec(0, "Sampler seed; a resumed sweep shifts it by the trials already in the "
+                        "study, so it never repeats the first start's draws.")
+    n_startup_trials: int = spec(8, "TPE: random trials before the model is used.", ge=0)
+
+
+@dataclass
+class ResourcesSettings:
+    trials_per_gpu: int = spec(1, "Trials sharing one GPU (each asks Ray for 1/trials_per_gpu "
+                                  "of it; with more than 1 the sweep starts CUDA MPS).", ge=1)
+    cpus_per_trial: float = spec(1.0, "CPUs Ray reserves per trial; also the trial's "
+                                      "experiment.num_threads unless the base config sets it.",
+                                 gt=0)
+
+
+@dataclass
+class SpaceSettings:
+    """The search-space file's own keys (``params`` has a parser of its own: ``parse_space``)."""
+
+    base_config: str = spec("", "Path of the config the search starts from, relative to the "
+                                "space file (required).")
+    metric: str | None = spec(None, "Metric the sweep optimises: one its base task produces; "
+                                    "null: the task's default checkpoint metric.")
+    mode: str | None = spec(None, "Whether the metric improves downwards or upwards; null: "
+                                  "the metric's own direction (any other value is an error).",
+                            choices=("min", "max"))
+    num_samples: int = spec(32, "Trials in total (--num-samples overrides).", ge=1)
+    max_epochs: int = spec(20, "Epochs of a full trial; ASHA stops the others earlier "
+                               "(--max-epochs overrides).", ge=1)
+    checkpoint_interval_s: float = spec(10.0, "Seconds between a trial's checkpoints (its last "
+                                              "epoch is always saved); 0 saves every epoch. A "
+                                              "killed trial resumes from its newest checkpoint, "
+                                              "so this bounds the work lost.", ge=0)
+    scheduler: SchedulerSettings = spec(None, "ASHA.", factory=SchedulerSettings)
+    sampler: SamplerSettings = spec(None, "Optuna's sampler.", factory=SamplerSettings)
+    resources: ResourcesSettings = spec(None, "Per-trial resources.", factory=ResourcesSettings)
+    params: dict[str, Any] = spec(None, "Dotted config keys mapped to distributions ({type: "
+                                        "float, int or categorical, ...}, optional when:) or "
+                                        "fixed values (required, non-empty).", factory=dict)
+
+
+def reference_markdown_space() -> str:
+    """The search-space reference table (docs/config-reference.md), generated from
+    ``SpaceSettings``."""
+    return reference_markdown(SpaceSettings)
 
 
 @dataclass(frozen=True)
@@ -70,19 +129,22 @@ class SearchSpace:
     params: list[Param] = field(default_factory=list)
     raw: dict = field(default_factory=dict)  # the file as read: frozen into the sweep directory
 
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """The epochs at which ASHA compares trials (``asha_rungs`` of this space)."""
+        return asha_rungs(self.grace_period, self.reduction_factor, self.max_epochs)
 
-def _num(v: Any) -> float | None:
-    """YAML 1.1 reads 1e-3 as a string: accept numeric strings, refuse booleans."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
+
+def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:
+    """The epochs at which ASHA compares trials: Ray's milestones for one bracket,
+    ``grace_period * reduction_factor**k`` up to ``max_epochs``.
+
+    Example:
+        >>> asha_rungs(2, 3, 20)
+        (2, 6, 18)
+    """
+    count = int(math.log(max_epochs / grace_period) / math.log(reduction_factor) + 1)
+    return tuple(grace_period * reduction_factor ** k for k in range(count))
 
 
 def _parse_param(name: str, spec: Any, key: str, problems: list) -> Param | None:
@@ -102,7 +164,7 @@ def _parse_param(name: str, spec: Any, key: str, problems: list) -> Param | None
     when = _parse_when(spec.get("when"), f"{key}.when", problems)
     n0 = len(problems)
     if ptype in ("float", "int"):
-        low, high = _num(spec.get("low")), _num(spec.get("high"))
+        low, high = to_number(spec.get("low")), to_number(spec.get("high"))
         if low is None:
             problems.append((f"{key}.low", f"expected a number, got {spec.get('low')!r}"))
         if high is None:
@@ -112,7 +174,7 @@ def _parse_param(name: str, spec: Any, key: str, problems: list) -> Param | None
             problems.append((f"{key}.log", f"expected true or false, got {log!r}"))
         step = None
         if spec.get("step") is not None:
-            step = _num(spec["step"])
+            step = to_number(spec["step"])
             if step is None or step <= 0:
                 problems.append((f"{key}.step", f"expected a number > 0, got {spec['step']!r}"))
         for k in ("choices", "value"):
@@ -166,11 +228,11 @@ def _parse_when(raw: Any, key: str, problems: list) -> tuple:
     for name, cond in raw.items():
         if isinstance(cond, dict):
             bad = [k for k in cond if k not in RANGE_OPS]
-            if bad or not cond or any(_num(v) is None for v in cond.values()):
+            if bad or not cond or any(to_number(v) is None for v in cond.values()):
                 problems.append((f"{key}.{name}", "a range condition uses gt, ge, lt, le with "
                                                   "numbers"))
                 continue
-            out.append((name, {k: _num(v) for k, v in cond.items()}))
+            out.append((name, {k: to_number(v) for k, v in cond.items()}))
         elif isinstance(cond, list):
             if not cond:
                 problems.append((f"{key}.{name}", "an empty list matches nothing"))
@@ -184,7 +246,7 @@ def _parse_when(raw: Any, key: str, problems: list) -> tuple:
 def condition_holds(cond: Any, value: Any) -> bool:
     """Whether a sampled ``value`` satisfies one ``when`` entry."""
     if isinstance(cond, dict):
-        v = _num(value)
+        v = to_number(value)
         return v is not None and all(RANGE_OPS[op](v, bound) for op, bound in cond.items())
     if isinstance(cond, list):
         return value in cond
@@ -233,105 +295,59 @@ def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False)
     ``frozen``: a sweep's frozen copy, whose base config need not exist any more (the sweep
     keeps its resolved copy)."""
     problems: list[tuple[str, str]] = []
-    for k in raw:
-        if k not in SPACE_KEYS:
-            problems.append((str(k), f"unknown key (known: {', '.join(sorted(SPACE_KEYS))})"))
-    base = raw.get("base_config")
-    if not isinstance(base, str) or not base:
+    # cpu: is checked on its own (_check_cpu): the section the sweep applies without a GPU
+    settings = build(SpaceSettings, {k: v for k, v in raw.items() if k != "cpu"}, "", problems)
+    base = settings.base_config
+    base_path = Path()
+    if not base and not any(k == "base_config" for k, _ in problems):
         problems.append(("base_config", "required: path of the config the search starts from "
                                         "(relative to this file)"))
-        base_path = Path()
-    else:
+    elif base:
         base_path = (base_dir / base).resolve()
         if not frozen and not base_path.is_file():
             problems.append(("base_config", f"file not found: {base_path}"))
     space = SearchSpace(source=source, base_config=base_path, raw=raw)
-
-    def get(section: dict, key: str, full: str, kind: type, default, check=None, msg=""):
-        v = section.get(key, default)
-        if kind is float:
-            num = _num(v)
-            ok = num is not None and math.isfinite(num)
-            v = num if ok else v
-        else:
-            ok = isinstance(v, kind) and not (kind is int and isinstance(v, bool))
-        if not ok:
-            problems.append((full, f"expected {kind.__name__}, got {v!r}"))
-            return default
-        if check is not None and not check(v):
-            problems.append((full, f"{msg}, got {v!r}"))
-            return default
-        return v
 
     from core.tasks import TASK_TYPES, default_checkpoint_metric, metrics_for
 
     # The metrics the base config's task produces (its own validation reports a bad task.type).
     task_type = _base_task_type(base_path)
     task_type = task_type if task_type in TASK_TYPES else "multiclass"
-    METRICS = metrics_for(task_type)  # noqa: N806
-    space.metric = get(raw, "metric", "metric", str, default_checkpoint_metric(task_type),
-                       lambda v: v in METRICS,
-                       f"must be one of the metrics {task_type} tasks produce: "
-                       f"{', '.join(METRICS)}")
-    space.mode = get(raw, "mode", "mode", str, METRICS.get(space.metric, "max"),
-                     lambda v: v in ("min", "max"), "must be min or max")
-    if space.metric in METRICS and space.mode != METRICS[space.metric] and \
-            not any(k == "mode" for k, _ in problems):
-        problems.append(("mode", f"{space.metric} improves when it goes {METRICS[space.metric]}"))
-    space.num_samples = get(raw, "num_samples", "num_samples", int, 32, lambda v: v >= 1,
-                            "must be >= 1")
-    space.max_epochs = get(raw, "max_epochs", "max_epochs", int, 20, lambda v: v >= 1,
-                           "must be >= 1")
-    space.checkpoint_interval_s = get(raw, "checkpoint_interval_s", "checkpoint_interval_s", float,
-                                      10.0, lambda v: v >= 0, "must be >= 0")
-    sections = {}
-    for name, keys in (("scheduler", {"grace_period", "reduction_factor"}),
-                       ("sampler", {"name", "seed", "n_startup_trials"}),
-                       ("resources", {"trials_per_gpu", "cpus_per_trial"})):
-        sec = raw.get(name, {}) or {}
-        if not isinstance(sec, dict):
-            problems.append((name, f"expected a mapping, got {sec!r}"))
-            sec = {}
-        for k in sec:
-            if k not in keys:
-                problems.append((f"{name}.{k}", f"unknown key (known: {', '.join(sorted(keys))})"))
-        sections[name] = sec
-    s = sections["scheduler"]
-    space.grace_period = get(s, "grace_period", "scheduler.grace_period", int, 2,
-                             lambda v: v >= 1, "must be >= 1")
-    space.reduction_factor = get(s, "reduction_factor", "scheduler.reduction_factor", int, 3,
-                                 lambda v: v >= 2, "must be >= 2")
+    metrics = metrics_for(task_type)
+    space.metric = settings.metric or default_checkpoint_metric(task_type)
+    if space.metric not in metrics:
+        problems.append(("metric", f"must be one of the metrics {task_type} tasks produce: "
+                                   f"{', '.join(metrics)}, got {space.metric!r}"))
+    space.mode = settings.mode or metrics.get(space.metric, "max")
+    if space.metric in metrics and space.mode != metrics[space.metric]:
+        problems.append(("mode", f"{space.metric} improves when it goes {metrics[space.metric]}"))
+    space.num_samples, space.max_epochs = settings.num_samples, settings.max_epochs
+    space.checkpoint_interval_s = settings.checkpoint_interval_s
+    space.grace_period = settings.scheduler.grace_period
+    space.reduction_factor = settings.scheduler.reduction_factor
     if space.grace_period > space.max_epochs:
         problems.append(("scheduler.grace_period", f"must be <= max_epochs ({space.max_epochs})"))
-    s = sections["sampler"]
-    space.sampler = get(s, "name", "sampler.name", str, "tpe",
-                        lambda v: v in ("tpe", "random", "qmc"), "must be tpe, random or qmc")
-    space.sampler_seed = get(s, "seed", "sampler.seed", int, 0)
-    space.n_startup_trials = get(s, "n_startup_trials", "sampler.n_startup_trials", int, 8,
-                                 lambda v: v >= 0, "must be >= 0")
-    s = sections["resources"]
-    space.trials_per_gpu = get(s, "trials_per_gpu", "resources.trials_per_gpu", int, 1,
-                               lambda v: v >= 1, "must be >= 1")
-    space.cpus_per_trial = get(s, "cpus_per_trial", "resources.cpus_per_trial", float, 1.0,
-                               lambda v: v > 0, "must be > 0")
+    space.sampler, space.sampler_seed = settings.sampler.name, settings.sampler.seed
+    space.n_startup_trials = settings.sampler.n_startup_trials
+    space.trials_per_gpu = settings.resources.trials_per_gpu
+    space.cpus_per_trial = settings.resources.cpus_per_trial
 
     if "cpu" in raw:
         _check_cpu(raw, source, base_dir, problems)
-    params_raw = raw.get("params")
-    if not isinstance(params_raw, dict) or not params_raw:
+    params_raw = settings.params
+    if not params_raw and not any(k == "params" for k, _ in problems):
         problems.append(("params", "expected a non-empty mapping of config keys to "
                                    "distributions"))
-        params_raw = {}
     params = []
-    for name, spec in params_raw.items():
+    for name, definition in params_raw.items():
         key = f"params.{name}"
         if not is_config_key(name):
-            problems.append((key, "not a config key (see the README's config reference)"))
+            problems.append((key, "not a config key (see docs/config-reference.md)"))
             continue
         if name == "training.epochs":
             problems.append((key, "set max_epochs instead: ASHA owns the epoch budget"))
             continue
-        p = _parse_param(name, spec, key, problems)
+        p = _parse_param(name, definition, key, problems)
         if p is not None:
             params.append(p)
     if problems:
@@ -439,10 +455,10 @@ def scaled_for_cpu(raw: dict) -> tuple[dict, list[str], list[str]]:
         if key in cpu:
             changes.append(f"{key} {out.get(key)!r} -> {cpu[key]!r}")
             out[key] = copy.deepcopy(cpu[key])
-    for name, spec in (cpu.get("params") or {}).items():
+    for name, definition in (cpu.get("params") or {}).items():
         changes.append(f"params.{name} {_short((out.get('params') or {}).get(name))} -> "
-                       f"{_short(spec)}")
-        out.setdefault("params", {})[name] = copy.deepcopy(spec)
+                       f"{_short(definition)}")
+        out.setdefault("params", {})[name] = copy.deepcopy(definition)
     overrides = []
     for key, value in (cpu.get("set") or {}).items():
         overrides.append(f"{key}={value}")
@@ -477,12 +493,16 @@ def _check_cpu(raw: dict, source: str, base_dir: Path, problems: list) -> None:
                         if any(k == c or k.startswith(c + ".") for c in changed))
 
 
-def _short(spec: Any) -> str:
+def _short(definition: Any) -> str:
     """A parameter's distribution in a few words: its choices, its range, or its value."""
-    if not isinstance(spec, dict):
-        return repr(spec)
-    if "choices" in spec:
-        return repr(spec["choices"])
-    if "low" in spec or "high" in spec:
-        return f"[{spec.get('low')}, {spec.get('high')}]"
-    return repr(spec.get("value", spec))
+    if not isinstance(definition, dict):
+        return repr(definition)
+    if "choices" in definition:
+        return repr(definition["choices"])
+    if "low" in definition or "high" in definition:
+        return f"[{definition.get('low')}, {definition.get('high')}]"
+    return repr(definition.get("value", definition))
+
+
+if __name__ == "__main__":
+    print(reference_markdown_space(), end="")

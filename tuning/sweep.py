@@ -38,12 +38,13 @@ from core.cli import (
 )
 from core.config import ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, DataSplits, load_data
+from core.files import check_name
+from core.tasks import metrics_for
 from core.train import SMOKE_OVERRIDES
 from tuning.experiment import (
     BEST_CONFIG_FILE,
     LOG_FILE,
     SPEC_FILE,
-    check_name,
     hold_lock,
     is_sweep_dir,
     publish_ledger,
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "sweep to this many trials")
     p.add_argument("--max-epochs", type=int_at_least(1),
                    help="epochs of a full trial (overrides the space)")
+    p.add_argument("--metric", help="metric the sweep optimises, e.g. val_auroc (overrides the "
+                   "space's metric; its direction is known, docs/tasks.md)")
     p.add_argument("--trials-per-gpu", type=int_at_least(1),
                    help="trials sharing one GPU (overrides)")
     p.add_argument("--time-budget", type=positive_seconds, metavar="SECONDS",
@@ -114,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Flags a resumed sweep cannot honour: its spec (space, budget, base config) is frozen.
-RESUME_REFUSES = {"max_epochs": "--max-epochs", "overrides": "--set",
+RESUME_REFUSES = {"max_epochs": "--max-epochs", "metric": "--metric", "overrides": "--set",
                   "trials_per_gpu": "--trials-per-gpu", "max_failures": "--max-failures",
                   "smoke": "--smoke", "name": "--name", "warm_start": "--warm-start",
                   "storage_path": "--storage-path", "full_size": "--full-size"}
@@ -136,6 +139,7 @@ class SweepOptions:
     storage_path: str = "runs/sweeps"  # parent of experiment directories, or a URI for trials
     num_samples: int | None = None  # overrides the space's
     max_epochs: int | None = None  # overrides the space's
+    metric: str | None = None  # overrides the space's metric; the mode follows the metric
     trials_per_gpu: int | None = None  # overrides the space's resources.trials_per_gpu
     max_failures: int = 2  # retries of an errored trial
     full_size: bool = False  # no GPU: the space's full size, not its cpu: section
@@ -153,7 +157,8 @@ class SweepOptions:
         return cls(space=args.space, resume=args.resume, name=args.name,
                    storage_path=args.storage_path or "runs/sweeps",
                    num_samples=args.num_samples, max_epochs=args.max_epochs,
-                   trials_per_gpu=args.trials_per_gpu, full_size=args.full_size,
+                   metric=args.metric, trials_per_gpu=args.trials_per_gpu,
+                   full_size=args.full_size,
                    max_failures=2 if args.max_failures is None else args.max_failures,
                    overrides=list(args.overrides),
                    warm_start=args.warm_start, smoke=args.smoke, ray=ray)
@@ -190,6 +195,19 @@ def new_spec(opts: SweepOptions) -> dict:
         raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": opts.trials_per_gpu}
     base_cfg = load_config(space.base_config, (SMOKE_OVERRIDES if opts.smoke else []) +
                            cpu_overrides + list(opts.overrides))
+    # The metric must be one the task produces (--set may have changed task.type).
+    known = metrics_for(base_cfg.task.type)
+    if opts.metric is not None:
+        if opts.metric not in known:
+            raise ConfigError("--metric", [("", f"{base_cfg.task.type} tasks do not produce "
+                                                f"{opts.metric!r}; they produce "
+                                                f"{', '.join(known)}")])
+        raw["metric"] = opts.metric
+        raw["mode"] = known[opts.metric]
+    elif space.metric not in known:
+        raise ConfigError(str(opts.space), [("metric", f"{base_cfg.task.type} tasks do not "
+                                                       f"produce {space.metric!r}; they produce "
+                                                       f"{', '.join(known)}")])
     raw["base_config"] = str(space.base_config)
     return {"space": raw, "space_file": str(opts.space.resolve()),
             "base": config_to_dict(base_cfg), "max_failures": opts.max_failures,

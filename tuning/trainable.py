@@ -17,7 +17,6 @@ training data with NaN, ``inf`` with inf.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import signal
 import tempfile
@@ -33,8 +32,8 @@ from core.data import DataSplits
 from core.loop import NonFiniteLossError, TrainingError, fit
 from tuning.experiment import CHECKPOINT_FILE
 
-__all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "asha_rungs", "checkpoint_due",
-           "failure_result", "process_started_at", "report_due", "train_trial", "trial_config"]
+__all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",
+           "process_started_at", "report_due", "train_trial", "trial_config"]
 
 
 def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str,
@@ -124,12 +123,6 @@ def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s:
 # Longest a trial keeps epochs from Tune between rungs. SEQTUNE_REPORT_INTERVAL_S changes it
 # (tests set it high, so that only rungs, checkpoints and the last epoch report, whatever the load).
 REPORT_INTERVAL_S = float(os.environ.get("SEQTUNE_REPORT_INTERVAL_S", "2.0"))
-
-
-def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:
-    """The epochs at which ASHA compares trials (Ray's milestones for one bracket)."""
-    count = int(math.log(max_epochs / grace_period) / math.log(reduction_factor) + 1)
-    return tuple(grace_period * reduction_factor ** k for k in range(count))
 
 
 def report_due(epoch: int, max_epochs: int, rungs: tuple[int, ...], since_report_s: float,

@@ -85,6 +85,17 @@ class TrialStore:
         return sorted((p for p in found if p.rsplit("run-", 1)[1].isdigit()),
                       key=lambda p: int(p.rsplit("run-", 1)[1]))
 
+    def trial_keys(self) -> list[str]:
+        """The names of the trial directories of every run (``t0000``, ...), sorted."""
+        if not self.remote:
+            found = {p.name for run in self.runs() for p in Path(run).iterdir() if p.is_dir()}
+        else:
+            import pyarrow.fs
+
+            found = {i.base_name for run in self.runs() for i in self._list(run)
+                     if i.type == pyarrow.fs.FileType.Directory}
+        return sorted(k for k in found if k.startswith("t") and k[1:].isdigit())
+
     def trial_dirs(self, key: str) -> list[str]:
         """The trial's directories across runs, oldest run first."""
         if not self.remote:

@@ -114,7 +114,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
 
         from tuning.progress import Progress
         from tuning.searcher import StudySearcher, TrialErrors
-        from tuning.trainable import SharedData, asha_rungs, train_trial
+        from tuning.trainable import SharedData, train_trial
 
         if opts.address is None and not share_idle_workers():
             log.info("Tune's trial environment is not as expected: trials start new workers "
@@ -137,8 +137,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                                  max_epochs=space.max_epochs, metric=space.metric,
                                  cpus_per_trial=space.cpus_per_trial,
                                  checkpoint_interval_s=space.checkpoint_interval_s,
-                                 rungs=asha_rungs(space.grace_period, space.reduction_factor,
-                                                  space.max_epochs)), per_trial)
+                                 rungs=space.rungs), per_trial)
         searcher = StudySearcher(
             study, compile_space(space.params), metric=space.metric, mode=space.mode,
             max_epochs=space.max_epochs, continuing=continuing, on_change=on_change,

@@ -53,17 +53,19 @@ def _as_float(y: np.ndarray) -> np.ndarray | None:
         return None
 
 
+def _text(value) -> str:
+    """A label as text; a whole float (1.0, as a CSV column with gaps holds) reads as 1."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
 def _label_text(values: np.ndarray) -> list[str]:
-    """Labels as text; whole floats (1.0) read as integers (1), as a CSV column with gaps has."""
-    out = []
-    for v in values.tolist():
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        out.append(str(v))
-    return out
+    return [_text(v) for v in values.tolist()]
 
 
-def _classes(raw: RawData, what_type: str) -> tuple[np.ndarray, list[str]]:
+def _classes(raw: RawData, what_type: str) -> np.ndarray:
+    """``raw.y`` checked to be one class label per sequence (whole floats become integers)."""
     o, y = raw.origin, raw.y
     if y.ndim != 1:
         hint = " ([N, K] of 0/1 is task.type multilabel; [N, D] numbers, regression)"
@@ -87,11 +89,11 @@ def _classes(raw: RawData, what_type: str) -> tuple[np.ndarray, list[str]]:
         if any(isinstance(v, float) and not float(v).is_integer() for v in y.tolist()):
             raise DataError(o.label_key, f"{o.label_what} holds non-integer numbers: task.type "
                                          f"{what_type} needs class labels")
-    return y, []
+    return y
 
 
 def _multiclass(raw: RawData) -> Targets:
-    y, _ = _classes(raw, "multiclass")
+    y = _classes(raw, "multiclass")
     if y.dtype == object:
         y = np.asarray(_label_text(y))
     classes, encoded = np.unique(y, return_inverse=True)
@@ -105,9 +107,8 @@ def _multiclass(raw: RawData) -> Targets:
 
 def _binary(raw: RawData, task: TaskConfig) -> Targets:
     o = raw.origin
-    y, _ = _classes(raw, "binary")
-    text = np.asarray(["true" if v is True else "false" if v is False else v
-                       for v in _label_text(y.astype(object))])
+    y = _classes(raw, "binary")
+    text = np.asarray(_label_text(y.astype(object)))
     values = sorted(set(text.tolist()))
     if len(values) != 2:
         raise DataError(o.label_key, f"{o.label_what} has {len(values)} distinct values "
@@ -159,8 +160,8 @@ def _multilabel(raw: RawData, cfg: DataConfig) -> Targets:
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 lists.append([])
                 continue
-            lists.append([s.strip() for s in _label_text(np.asarray([v], dtype=object))[0]
-                          .split(cfg.label_separator) if s.strip()])
+            lists.append([s.strip() for s in _text(v).split(cfg.label_separator)
+                          if s.strip()])
         names = sorted({s for row in lists for s in row})
         index = {s: k for k, s in enumerate(names)}
         out = np.zeros((len(lists), len(names)), np.float32)

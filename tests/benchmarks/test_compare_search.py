@@ -52,3 +52,19 @@ def test_analysis_writes_the_table_and_the_plot(tmp_path):
     row_a = next(line for line in table.splitlines() if line.startswith("| a:"))
     assert "0.9500 (0.9500-0.9500)" in row_a and "| 3 (3-3) |" in row_a  # reached 0.8 at 3 s
     assert (tmp_path / "anytime.png").stat().st_size > 10_000
+
+
+def test_analysis_without_c_targets_the_best_available_baseline_and_says_so(tmp_path):
+    finals = {"a": [0.6, 0.9, 0.95], "b": [0.5, 0.6, 0.7], "d": [0.5, 0.7, 0.8]}
+    for method, scores in finals.items():
+        d = tmp_path / f"{method}-s0"
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps(_summary(95.0, [_trial(100.0, scores)])))
+    for methods, expected in (("a,b,d", "d (the best available baseline: c was not run) = 0.8000"),
+                              ("a,b", "b (the best available baseline: c was not run) = 0.7000"),
+                              ("a", "a (no baseline ran; the best: c was not run) = 0.9500")):
+        proc = subprocess.run([sys.executable, "benchmarks/compare_search.py", "--out",
+                               str(tmp_path), "--analyse", "--methods", methods, "--budget", "10"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert f"target = median final of {expected}" in (tmp_path / "table.md").read_text()

@@ -81,3 +81,32 @@ def test_reader_refuses_what_it_does_not_support(tmp_path, body, header, message
     path = _write(tmp_path, body, *([header] if header else []))
     with pytest.raises(ValueError, match=message):
         read_ts(path)
+
+
+REAL = Path(__file__).resolve().parents[2] / "benchmarks" / "real"
+
+
+@pytest.mark.parametrize("name, sizes", [("italy_power_demand", (51, 16, 1029)),
+                                         ("japanese_vowels", (216, 54, 370)),
+                                         ("covid3month", (112, 28, 61))])
+def test_shipped_real_configs_load_the_official_split(name, sizes, monkeypatch):
+    from core.config import load_config
+    from core.data import load_data
+    from tuning.space import load_space
+
+    monkeypatch.chdir(REAL.parents[1])  # data.path is relative to the repository root
+    space = load_space(REAL / f"{name}_space.yaml")
+    cfg = load_config(space.base_config)
+    data = load_data(cfg.data, cfg.task)
+    # the archive's test split untouched; validation carved from its train split only
+    assert (len(data.train), len(data.val), len(data.test)) == sizes
+    assert space.metric == cfg.training.checkpoint_metric
+
+
+def test_italy_loss_space_selects_on_val_loss():
+    from tuning.space import load_space
+
+    # the variant for tiny validation sets: a continuous metric, minimised
+    space = load_space(REAL / "italy_power_demand_loss_space.yaml")
+    assert (space.metric, space.mode) == ("val_loss", "min")
+    assert space.base_config == REAL / "italy_power_demand.yaml"

@@ -1,7 +1,6 @@
 """Export and reproduction: the exported config retrains the trial exactly (CPU)."""
 
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -12,19 +11,11 @@ import yaml
 from core.config import load_config
 from tuning import export, sweep
 from tuning.experiment import LOCK_FILE
+from tuning.results import trial_history
 from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
-
-
-def _trial_history(exp: Path, key: str) -> list[dict]:
-    rows = {}
-    for path in sorted((exp / "tune").glob(f"run-*/{key}/result.json")):
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            rows[r["epoch"]] = r
-    return [rows[e] for e in sorted(rows)]
 
 
 def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
@@ -46,7 +37,7 @@ def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
                            text=True, timeout=300)
     assert train.returncode == 0, train.stderr[-2000:]
     standalone = list(csv.DictReader((run / "metrics.csv").open()))
-    trial = _trial_history(exp, key)
+    trial = trial_history(exp, key)
     assert len(standalone) == len(trial) == 4
     for s, t in zip(standalone, trial, strict=True):
         for col in COLUMNS:
@@ -85,3 +76,33 @@ def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
         lock.unlink(missing_ok=True)
         holder.kill()
     assert os.path.exists(out)
+
+
+def test_binary_sweep_on_its_own_metric_exports_a_config_that_retrains_exactly(tmp_path):
+    from core.tasks import metric_names
+    from tests.tuning.conftest import run_sweep
+
+    proc = run_sweep(["--space", str(ROOT / "search_spaces" / "binary.yaml"), "--smoke",
+                      "--num-samples", "3", "--max-epochs", "3", "--metric",
+                      "val_average_precision", "--storage-path", str(tmp_path), "--name", "b"])
+    exp = tmp_path / "b"
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with (exp / "trials.csv").open() as f:
+        assert "best_val_average_precision" in next(csv.reader(f))
+    out = tmp_path / "best.yaml"
+    assert export.main([str(exp), "--out", str(out)]) == 0
+    header = out.read_text().splitlines()
+    key = header[1].split()[2].rstrip(":")
+    assert "val_average_precision" in header[1] and load_config(out).task.type == "binary"
+    run = tmp_path / "run"
+    train = subprocess.run([sys.executable, "-m", "core.train", "--config", str(out),
+                            "--output-dir", str(run), "--quiet"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert train.returncode == 0, train.stderr[-2000:]
+    standalone = list(csv.DictReader((run / "metrics.csv").open()))
+    trial = trial_history(exp, key)
+    assert len(standalone) == len(trial) == 3
+    columns = ["train_loss", "val_threshold", *(f"val_{m}" for m in metric_names("binary"))]
+    for s, t in zip(standalone, trial, strict=True):
+        for col in columns:
+            assert float(s[col]) == float(t[col]), (key, col, s[col], t[col])

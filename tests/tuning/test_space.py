@@ -4,7 +4,14 @@ import optuna
 import pytest
 
 from core.config import ConfigError
-from tuning.space import Param, compile_space, condition_holds, load_space, parse_space
+from tuning.space import (
+    Param,
+    asha_rungs,
+    compile_space,
+    condition_holds,
+    load_space,
+    parse_space,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = str(ROOT / "configs" / "gru.yaml")
@@ -188,6 +195,14 @@ def test_cpu_section_scales_the_space_and_is_validated():
     assert {k for k, _ in exc.value.problems} == {"cpu.max_epochs", "cpu.set.data.size"}
 
 
+def test_asha_rungs_are_the_grace_period_times_powers_of_the_reduction_factor():
+    assert asha_rungs(2, 3, 20) == (2, 6, 18)
+    assert asha_rungs(1, 2, 4) == (1, 2, 4)  # the last epoch is a rung when it falls on one
+    assert asha_rungs(4, 2, 4) == (4,)
+    space = load_space(ROOT / "search_spaces" / "gru.yaml")
+    assert space.rungs == asha_rungs(space.grace_period, space.reduction_factor, space.max_epochs)
+
+
 @pytest.mark.parametrize("task_type", ["binary", "multilabel", "regression"])
 def test_shipped_task_spaces_score_a_metric_of_their_task_in_its_direction(task_type):
     from core.config import load_config
@@ -207,3 +222,27 @@ def test_space_metric_must_be_one_its_base_task_produces():
     # no metric: the task's default checkpoint metric, in its direction
     space = parse_space({"base_config": base, "params": {"optim.lr": 0.1}}, "space.yaml", ROOT)
     assert (space.metric, space.mode) == ("val_rmse", "min")
+
+
+def test_space_reference_is_current():
+    from tuning.space import reference_markdown_space
+
+    # Generated from SpaceSettings: regenerate it with python -m tuning.space.
+    assert reference_markdown_space() in (ROOT / "docs" / "config-reference.md").read_text()
+
+
+def test_space_settings_are_validated_like_the_config():
+    raw = {"base_config": BASE, "params": {"optim.lr": 0.1}, "num_samples": "many",
+           "sampler": {"name": "tpe", "seed": True}, "resources": {"cpus_per_trial": "2e0"},
+           "checkpoint_interval_s": "1e1"}
+    with pytest.raises(ConfigError) as info:
+        parse_space(raw, "space.yaml", ROOT)
+    # The training config's messages, in its format: file, dotted key, message.
+    assert str(info.value).splitlines() == [
+        "space.yaml: num_samples: expected an integer, got 'many'",
+        "space.yaml: sampler.seed: expected an integer, got True"]
+    raw.update(num_samples=4, sampler={"seed": 1})
+    space = parse_space(raw, "space.yaml", ROOT)
+    # YAML 1.1's 1e1 (a string) is a number, as in the training config.
+    assert (space.cpus_per_trial, space.checkpoint_interval_s) == (2.0, 10.0)
+

@@ -103,6 +103,33 @@ def test_param_that_breaks_the_config_is_named(tmp_path, capsys):
     assert "params.model.hidden_size: value 'big'" in capsys.readouterr().err
 
 
+def test_metric_flag_overrides_the_space_and_takes_its_direction():
+    space = ROOT / "search_spaces" / "binary.yaml"  # metric: val_auroc, mode: max
+    spec = sweep.new_spec(sweep.SweepOptions(space=space, metric="val_loss"))
+    assert (spec["space"]["metric"], spec["space"]["mode"]) == ("val_loss", "min")
+    from tuning.experiment import space_of
+
+    parsed = space_of(spec, str(space))  # what the sweep, trials.csv, report and export use
+    assert (parsed.metric, parsed.mode) == ("val_loss", "min")
+
+
+def test_metric_the_task_does_not_produce_exits_2_listing_the_ones_it_does(tmp_path, capsys):
+    storage = tmp_path / "store"
+    args = ["--space", str(ROOT / "search_spaces" / "regression.yaml"), "--storage-path",
+            str(storage)]
+    assert sweep.main(args + ["--metric", "val_auroc"]) == 2
+    err = capsys.readouterr().err
+    assert "--metric: regression tasks do not produce 'val_auroc'" in err
+    assert "val_rmse, val_mae, val_r2" in err and not storage.exists()
+    # the space's own metric is checked against the task after --set, too
+    binary = ROOT / "search_spaces" / "binary.yaml"
+    assert sweep.main(["--space", str(binary), "--storage-path", str(storage), "--set",
+                       "task.type=multilabel", "--set", "training.checkpoint_metric=null"]) == 2
+    err = capsys.readouterr().err
+    assert f"{binary}: metric: multilabel tasks do not produce 'val_auroc'" in err
+    assert not storage.exists()
+
+
 def test_unwritable_storage_fails_before_any_trial(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -35,6 +35,10 @@ def test_local_store_lists_runs_trials_and_checkpoints(tmp_path):
     assert store.stat(f"{dirs[0]}/result.json")[1] == 3
     assert store.stat(f"{dirs[0]}/missing.json") is None
     assert store.uri(f"{dirs[0]}/result.json") == f"{dirs[0]}/result.json"
+    (tmp_path / "run-1" / "t0002" / "not-a-trial").mkdir()
+    (tmp_path / "run-1" / "notes").mkdir()
+    # Every trial once, across runs; other folders are not trials.
+    assert store.trial_keys() == ["t0001", "t0002"]
 
 
 def test_runs_are_ordered_by_number_not_by_name(tmp_path):
@@ -45,3 +49,12 @@ def test_runs_are_ordered_by_number_not_by_name(tmp_path):
     assert [p.rsplit("-", 1)[1] for p in store.runs()] == ["0", "1", "2", "10"]
     assert [p.split("/")[-2] for p in store.trial_dirs("t0000")] == \
         ["run-0", "run-1", "run-2", "run-10"]
+
+
+def test_file_uri_store_lists_the_same_trials(tmp_path):
+    for run, trial in (("run-0", "t0000"), ("run-1", "t0000"), ("run-1", "t0003")):
+        (tmp_path / run / trial / "checkpoint_000001").mkdir(parents=True)
+    store = TrialStore(f"file://{tmp_path}")
+    assert store.remote and store.trial_keys() == ["t0000", "t0003"]
+    assert len(store.trial_dirs("t0000")) == 2
+

@@ -18,6 +18,7 @@ import core.train as train
 from core.checkpoint import load_checkpoint
 from tests.tuning.conftest import kill_when
 from tuning import export, sweep
+from tuning.results import trial_history
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "user_model"
@@ -77,15 +78,6 @@ def test_user_model_trains_and_resumes_bit_exactly(project, monkeypatch):
     assert summary["test"]["test_accuracy"] >= 0  # best.pt reloaded into the user model
 
 
-def _trial_history(exp: Path, key: str) -> list[dict]:
-    rows = {}
-    for path in sorted((exp / "tune").glob(f"run-*/{key}/result.json")):
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            for row in [*r.get("earlier_epochs", []), r]:
-                rows[row["epoch"]] = row
-    return [rows[e] for e in sorted(rows)]
-
 
 def test_sweep_tunes_user_kwargs_survives_kill_9_and_retrains_exactly(project):
     exp = project / "sweeps" / "u"
@@ -123,7 +115,7 @@ def test_sweep_tunes_user_kwargs_survives_kill_9_and_retrains_exactly(project):
     for epoch, value in values.items():
         # Identical on CPU: the same user model, kwargs, data, seed and thread count.
         assert float(standalone[epoch]["val_accuracy"]) == value, (key, epoch)
-    for t in _trial_history(exp, key):
+    for t in trial_history(exp, key):
         for col in COLUMNS:
             assert float(standalone[t["epoch"]][col]) == float(t[col]), (key, col, t["epoch"])
 
