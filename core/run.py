@@ -47,6 +47,7 @@ import yaml
 from core.checkpoint import atomic_write_text, load_checkpoint
 from core.config import (
     Config,
+    ConfigError,
     apply_overrides,
     config_from_dict,
     config_to_dict,
@@ -55,6 +56,7 @@ from core.config import (
     parse_override,
 )
 from core.data import DataError, DataSplits, from_arrays, load_data
+from core.plan import plan_steps
 from core.tasks import metric_names
 
 if TYPE_CHECKING:
@@ -277,10 +279,22 @@ def resume_training(run_dir: str | Path, *, data: ArrayData | Mapping | DataSpli
     if model is not None:
         cfg, _ = _config(cfg, [], model)
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-    if state["epoch"] >= cfg.training.epochs:
-        raise RunError(f"{run_dir}: already finished ({state['epoch']} of "
-                       f"{cfg.training.epochs} epochs)")
+    finished = finished_reason(cfg, state)
+    if finished is not None:
+        raise RunError(f"{run_dir}: already finished ({finished}); nothing to resume")
     return _train(cfg, str(snapshot), data, run_dir, state, quiet, progress)
+
+
+def finished_reason(cfg: Config, state: dict) -> str | None:
+    """Why the run whose latest checkpoint is ``state`` has ended, or None if it can go on:
+    all ``training.epochs`` done, or early stopping (the checkpoint counts the epochs without
+    improvement, so this holds whether or not summary.json was written)."""
+    if state["epoch"] >= cfg.training.epochs:
+        return f"all {cfg.training.epochs} epochs done"
+    es = cfg.training.early_stopping
+    if es.patience and state.get("es_bad_epochs", 0) >= es.patience:
+        return f"early stopping after epoch {state['epoch']}"
+    return None
 
 
 def _setup_logging(run_dir: Path, quiet: bool) -> logging.FileHandler:
@@ -302,6 +316,10 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
     check_model(cfg.model, data.num_features, data.num_outputs,
                 seq_len=int(data.train.x.shape[1]), source=source)
     loss_fn = task_loss(cfg, data)  # class weights that do not fit the data fail here
+    plan = plan_steps(cfg, len(data.train))
+    errors, warnings = plan.problems()
+    if errors:
+        raise ConfigError(source, errors)
 
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -313,6 +331,9 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
         atomic_write_text(run_dir / "environment.txt", environment_report(device))
         log.info("run directory %s", run_dir)
         log.info("%s", data.describe())
+        log.info("%s", plan.describe())
+        for warning in warnings:
+            log.warning("warning: %s", warning)
         tb = _tensorboard(run_dir)
         history: list[dict] = [dict(h) for h in resume["history"]] if resume else []
 

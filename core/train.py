@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.checkpoint import CheckpointError
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, fail
+from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, fail, int_at_least
 from core.config import ConfigError, config_from_dict, load_config
 from core.data import DataError, load_data
 from core.run import RunError, metric_columns, metrics_csv, resume_training, run_training
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="YAML config (see configs/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set training.epochs=3 (repeatable)")
-    p.add_argument("--epochs", type=int, help="shorthand for --set training.epochs=N")
+    p.add_argument("--epochs", type=int_at_least(1), help="shorthand for --set training.epochs=N")
     p.add_argument("--output-dir", type=Path,
                    help="run directory (default runs/train/<name>-<timestamp>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     progress = sys.stderr.isatty() and not args.quiet
     if args.resume is not None:
-        if args.config or args.overrides or args.epochs or args.smoke:
+        if args.config or args.overrides or args.epochs is not None or args.smoke:
             return fail("--resume continues a run with its saved config; it takes no --config, "
                         "--set, --epochs or --smoke")
         source, run_dir = str(args.resume / "config_snapshot.yaml"), args.resume

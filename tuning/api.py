@@ -64,10 +64,19 @@ class SweepInterrupted(RuntimeError):
     ``run_sweep(None, resume=sweep.path)`` continues it.
     """
 
-    def __init__(self, sweep: Sweep):
-        self.sweep = sweep
-        super().__init__(f"{sweep.path}: sweep interrupted; continue it with "
-                         f"tuning.run_sweep(None, resume={str(sweep.path)!r})")
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        super().__init__(f"{self.path}: sweep interrupted; continue it with "
+                         f"tuning.run_sweep(None, resume={str(self.path)!r})")
+
+    @property
+    def sweep(self) -> Sweep:
+        """The interrupted sweep, read from disk."""
+        return Sweep(self.path)
+
+    def __reduce__(self):
+        # Rebuilt from its path (copy and pickle would otherwise pass the message as the path).
+        return (type(self), (self.path,))
 
 
 class Sweep:
@@ -281,7 +290,7 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
         **{k: v for k, v in options.items() if k in own and k not in paths}, **paths)
     code, exp_dir = drive(opts)
     if code == EXIT_INTERRUPTED:
-        raise SweepInterrupted(Sweep(exp_dir))
+        raise SweepInterrupted(exp_dir)
     if code != EXIT_OK:
         raise SweepError(f"{exp_dir}: the sweep could not start its trials (mps="
                          f"{opts.ray.mps!r}; see {exp_dir / 'sweep.log'})")

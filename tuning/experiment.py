@@ -9,6 +9,7 @@ The layout::
       best_config.yaml    complete standalone config of the best trial (python -m core.train)
       sweep.log           the driver's log
       sweep.lock          "<pid> <host>" while a driver runs the sweep
+      tensorboard/<trial>/  every epoch of every trial (written after each Tune run)
       tune/run-<k>/<trial>/   Ray Tune's trial directories and checkpoints, one run per start
 
 With an object-store ``--storage-path`` the ``tune`` folder lives at the URI the spec names
@@ -35,7 +36,7 @@ from tuning.trial_store import TrialStore
 
 __all__ = ["BEST_CONFIG_FILE", "SweepError", "CHECKPOINT_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE",
            "PARAMS_FILE", "REPORT_DIR", "RESULT_FILE", "SPEC_FILE", "STUDY_FILE",
-           "TRIALS_CSV_FILE", "TUNE_DIR", "hold_lock", "is_sweep_dir",
+           "TENSORBOARD_DIR", "TRIALS_CSV_FILE", "TUNE_DIR", "hold_lock", "is_sweep_dir",
            "publish_ledger", "read_spec", "running_pid", "space_of", "trial_key", "trial_store",
            "write_spec"]
 
@@ -56,6 +57,7 @@ LOG_FILE = "sweep.log"
 LOCK_FILE = "sweep.lock"  # "<pid> <host>" while a driver runs the sweep
 TUNE_DIR = "tune"
 REPORT_DIR = "report"  # default output folder of tuning.report
+TENSORBOARD_DIR = "tensorboard"  # every epoch of every trial, one folder per trial
 # Inside a trial directory (written by Ray Tune and tuning.trainable):
 RESULT_FILE = "result.json"  # one JSON line per tune.report
 PARAMS_FILE = "params.json"  # the trial's config as Tune started it
@@ -95,8 +97,10 @@ def write_spec(exp_dir: Path, spec: dict) -> None:
 
 
 def space_of(spec: dict, source: str) -> SearchSpace:
-    """The search space a spec froze, validated again; ``source`` names it in errors."""
-    return parse_space(spec["space"], source, Path(spec["space_file"]).parent)
+    """The search space a spec froze, validated again; ``source`` names it in errors. The
+    sweep directory is self-contained: the base config is the spec's own resolved copy, so the
+    files the sweep started from may have moved or gone."""
+    return parse_space(spec["space"], source, Path(spec["space_file"]).parent, frozen=True)
 
 
 _STORES: dict[Path, TrialStore] = {}

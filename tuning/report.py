@@ -18,7 +18,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from core.cli import EXIT_OK, fail
+from core.cli import EXIT_OK, fail, int_at_least
 from core.files import atomic_write_text
 from tuning.experiment import REPORT_DIR, SPEC_FILE, STUDY_FILE, is_sweep_dir, read_spec, space_of
 from tuning.results import finite, trial_history, trial_rows
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tuning.report", description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
     p.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")
-    p.add_argument("--top", type=int, default=10, help="rows of the terminal table")
+    p.add_argument("--top", type=int_at_least(1), default=10, help="rows of the terminal table")
     args = p.parse_args(argv)
     if not is_sweep_dir(args.sweep) or not (args.sweep / STUDY_FILE).is_file():
         return fail(f"{args.sweep}: not a sweep directory (no {SPEC_FILE} and {STUDY_FILE})")

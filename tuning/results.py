@@ -25,6 +25,7 @@ from tuning.experiment import (
     CHECKPOINT_FILE,
     PARAMS_FILE,
     RESULT_FILE,
+    TENSORBOARD_DIR,
     TRIALS_CSV_FILE,
     trial_key,
     trial_store,
@@ -34,7 +35,7 @@ from tuning.trial_store import TrialStore, local_file
 
 __all__ = ["STATUS", "best_trial", "finite", "histories", "latest_checkpoint", "parse_results",
            "started_config", "started_params", "trial_history", "trial_rows", "trials_csv_text",
-           "unbatch", "write_trials_csv"]
+           "unbatch", "write_events", "write_trials_csv"]
 
 log = logging.getLogger("tuning")
 
@@ -244,3 +245,21 @@ def write_trials_csv(study, exp_dir: Path, space: SearchSpace) -> None:
     """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (``trials_csv_text``)."""
     atomic_write_text(Path(exp_dir) / TRIALS_CSV_FILE,
                       trials_csv_text(trial_rows(study, exp_dir, space)))
+
+
+def write_events(exp_dir: Path, study) -> None:
+    """Every epoch of every trial into ``tensorboard/<trial>/`` (``tuning.tensorboard``), from
+    the unbatched histories; warm-started trials, which have none here, are left out."""
+    from tuning.tensorboard import write_trial_events
+
+    root = Path(exp_dir) / TENSORBOARD_DIR
+    try:
+        for t in study.get_trials(deepcopy=False):
+            key = trial_key(t.number)
+            rows = trial_history(exp_dir, key)
+            if rows:
+                write_trial_events(root, key, rows)
+    except (OSError, ImportError) as exc:
+        log.warning("could not write the TensorBoard files: %s", exc)
+        return
+    log.info("TensorBoard, every epoch of every trial: tensorboard --logdir %s", root)

@@ -112,7 +112,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler
 
-        from tuning.searcher import StudySearcher
+        from tuning.progress import Progress
+        from tuning.searcher import StudySearcher, TrialErrors
         from tuning.trainable import SharedData, train_trial
 
         if opts.address is None and not share_idle_workers():
@@ -139,7 +140,10 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                                  rungs=space.rungs), per_trial)
         searcher = StudySearcher(
             study, compile_space(space.params), metric=space.metric, mode=space.mode,
-            max_epochs=space.max_epochs, continuing=continuing, on_change=on_change)
+            max_epochs=space.max_epochs, continuing=continuing, on_change=on_change,
+            error_reason=(errors := TrialErrors()).reason)
+        done_before = sum(t.state.is_finished() and "warm_start_from" not in t.user_attrs
+                          for t in study.get_trials(deepcopy=False))
         scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
                                   grace_period=space.grace_period,
                                   reduction_factor=space.reduction_factor)
@@ -157,7 +161,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
-                verbose=1))
+                verbose=1, callbacks=[errors, Progress(space.num_samples, done_before)]))
         t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
         took = time.perf_counter() - t0
