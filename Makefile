@@ -21,8 +21,9 @@ $(VENV)/.installed-dev: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,dashboard]"
 	touch $@ $(VENV)/.installed-run
 
+# SEQTUNE_VIA_MAKE: the sweep's resume hint after Ctrl-C is then a make command as well.
 sweep: $(VENV)/.installed-run
-	$(PY) -m tuning.sweep --space search_spaces/gru.yaml $(ARGS)
+	SEQTUNE_VIA_MAKE=1 $(PY) -m tuning.sweep --space search_spaces/gru.yaml $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

@@ -31,6 +31,8 @@ T_MAIN = time.time()
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.cli import int_list  # noqa: E402
+
 PARTS = ("python", "torch", "ray.tune + ours", "data", "CUDA context", "setup", "first epoch",
          "later epoch", "to first step")
 
@@ -92,7 +94,7 @@ def run(n: int, mps: str, overrides: list[str]) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--procs", default="1,8", help="processes started at once")
+    p.add_argument("--procs", type=int_list(1), default="1,8", help="processes started at once")
     p.add_argument("--mps", default="off,on", help="MPS settings to try for more than 1")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     p.add_argument("--smoke", action="store_true", help="tiny data and model, for tests")
@@ -114,7 +116,7 @@ def main() -> None:
              "| processes | MPS | " + " | ".join(PARTS) + " |",
              "|---:|---|" + "---:|" * len(PARTS)]
     print("\n".join(lines), flush=True)
-    for n in map(int, args.procs.split(",")):
+    for n in args.procs:
         for mps in (args.mps.split(",") if n > 1 else ("off",)):
             row = run(n, mps, args.overrides)
             lines.append(f"| {n} | {mps} | " + " | ".join(f"{row[k]:.2f}" for k in PARTS) + " |")

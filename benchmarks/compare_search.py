@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
+from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
 from core.config import config_to_dict, load_config  # noqa: E402
 from tuning.space import compile_space, load_space  # noqa: E402
 
@@ -285,7 +286,7 @@ def run_all(args) -> None:
     gpus = torch.cuda.device_count()
     methods = args.methods.split(",")
     side_by_side = gpus >= len(methods)
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in args.seeds:
         batches = [methods] if side_by_side else [[m] for m in methods]
         for batch in batches:
             procs, utils = {}, {}
@@ -449,7 +450,7 @@ def retrain(args) -> None:
             tl = _timeline(json.loads(path.read_text()), args.budget)
             if tl["best_params"] is None:
                 continue
-            for s in [int(x) for x in args.retrain_seeds.split(",")]:
+            for s in args.retrain_seeds:
                 run = path.parent / f"retrain-{s}"
                 best = trial_config(base, {**tl["best_params"], "experiment.seed": s},
                                     max_epochs, str(path))
@@ -492,11 +493,13 @@ def _retrain_results(out: Path) -> dict[str, list[float]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=Path("runs/compare"))
-    p.add_argument("--budget", type=float, default=90.0, help="seconds per run after start-up")
-    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--budget", type=positive_seconds, default=90.0,
+                   help="seconds per run after start-up")
+    p.add_argument("--seeds", type=int_list(0), default="0,1,2")
     p.add_argument("--methods", default="a,b,c,d")
-    p.add_argument("--workers", type=int, default=4, help="Optuna processes for method d")
-    p.add_argument("--retrain-seeds", default="100,101")
+    p.add_argument("--workers", type=int_at_least(1), default=4,
+                   help="Optuna processes for method d")
+    p.add_argument("--retrain-seeds", type=int_list(0), default="100,101")
     p.add_argument("--analyse", action="store_true", help="only the table and the plot")
     p.add_argument("--no-retrain", action="store_true")
     p.add_argument("--smoke", action="store_true", help="tiny CPU run (data, epochs, budget)")

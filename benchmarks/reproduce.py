@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.cli import int_at_least  # noqa: E402
 from tuning.export import export_best  # noqa: E402
 from tuning.results import trial_history  # noqa: E402
 
@@ -58,7 +59,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path)
     p.add_argument("--trial")
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int_at_least(1), default=2)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as d:
         cfg = Path(d) / "trial.yaml"

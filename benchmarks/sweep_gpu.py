@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmarks.gpu_util import GpuUtilisation  # noqa: E402
+from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
 from core.config import Config, load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
@@ -300,7 +301,7 @@ def packing_table(args, tmp: Path, n_train: int, gpu: str) -> tuple[list[str], t
              "sweep wall (s) |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     first, best = None, (0.0, 1, "off")
-    for k in [int(x) for x in args.ks.split(",")]:
+    for k in args.ks:
         for mps in (args.mps.split(",") if k > 1 else ("off",)):
             run = _budget_run(tmp, f"pack-k{k}-{mps}", k, mps, "0", args, n_train)
             first = first or run
@@ -315,7 +316,7 @@ def packing_table(args, tmp: Path, n_train: int, gpu: str) -> tuple[list[str], t
 
 def scaling_table(args, tmp: Path, n_train: int, gpu: str, k: int, mps: str) -> list[str]:
     gpus = torch.cuda.device_count()
-    counts = [n for n in map(int, args.gpu_counts.split(",")) if n <= gpus]
+    counts = [n for n in args.gpu_counts if n <= gpus]
     lines = [f"### Scaling: default search space, {k} trials per GPU, MPS {mps}, "
              f"{args.budget:g} s of Tune time, {gpu}", "",
              "| GPUs | samples/s | x 1 GPU | steady samples/s | x 1 GPU (steady) | trial-epochs | "
@@ -343,13 +344,16 @@ def main() -> None:
                    help="training.precision values of the step table (default: auto for gru, "
                         "fp32,bf16 for transformer)")
     p.add_argument("--tables", default="step,trial,packing,scaling")
-    p.add_argument("--budget", type=float, default=40.0, help="Tune seconds per packing sweep")
-    p.add_argument("--step-epochs", type=int, default=8)
-    p.add_argument("--trial-runs", type=int, default=8, help="trials of the trial table")
-    p.add_argument("--ks", default="1,2,4,8")
+    p.add_argument("--budget", type=positive_seconds, default=40.0,
+                   help="Tune seconds per packing sweep")
+    p.add_argument("--step-epochs", type=int_at_least(2), default=8)
+    p.add_argument("--trial-runs", type=int_at_least(1), default=8,
+                   help="trials of the trial table")
+    p.add_argument("--ks", type=int_list(1), default="1,2,4,8")
     p.add_argument("--mps", default="off,on", help="MPS settings to try for K > 1")
     p.add_argument("--scaling-k", default=None, help="K,MPS for the scaling table, e.g. 4,on")
-    p.add_argument("--gpu-counts", default="1,2,4,8", help="GPU counts of the scaling table")
+    p.add_argument("--gpu-counts", type=int_list(1), default="1,2,4,8",
+                   help="GPU counts of the scaling table")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
     global BASE, SPACE

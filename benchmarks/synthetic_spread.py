@@ -1,7 +1,7 @@
 """How much hyperparameters matter on the embedded data set: good versus poor configurations.
 
     python benchmarks/synthetic_spread.py [--set data.synthetic.noise=0.8] [--epochs 20]
-    python benchmarks/synthetic_spread.py --set task.type=binary   # or multilabel, regression
+    python benchmarks/synthetic_spread.py --config configs/binary.yaml  # multilabel, regression
 
 Trains a few configurations from inside ``search_spaces/gru.yaml``'s ranges and prints the best
 value of each of the checkpoint metric (val_accuracy for the default multiclass set; the task's
@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.cli import int_at_least
 from core.config import load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.loop import NonFiniteLossError, fit  # noqa: E402
@@ -39,7 +40,7 @@ CANDIDATES = {
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="configs/gru.yaml")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int_at_least(1), default=20)
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import core.loop as loop  # noqa: E402
+from core.cli import int_at_least
 from core.config import load_config  # noqa: E402
 from core.data import BatchSource, load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
@@ -55,7 +56,7 @@ def main() -> None:
                    help="config to train (configs/transformer.yaml: the transformer; "
                         "any config with a user model works too)")
     p.add_argument("--device", default="all", help="all, cpu or cuda")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int_at_least(2), default=8)
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)

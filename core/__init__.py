@@ -1,0 +1,24 @@
+"""The training loop and everything it needs; never imports Ray or Optuna.
+
+The Python API: ``run_training`` (one run in this process, ``core.run``) and
+``resume_training``; ``python -m core.train`` is the command line over them.
+
+The names are imported on first use, so that ``import core.config`` (the sweep's driver and
+report read configs) does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.run import ArrayData, RunError, TrainingResult, resume_training, run_training
+
+__all__ = ["ArrayData", "RunError", "TrainingResult", "resume_training", "run_training"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return getattr(importlib.import_module("core.run"), name)
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

@@ -214,6 +214,10 @@ class ScheduleConfig:
                          "epochs (plateau: always epoch).", choices=("step", "epoch"))
     warmup_steps: int = spec(0, "Linear warmup length, in intervals (steps or epochs); "
                              "onecycle uses it as its rising phase.", ge=0)
+    warmup_fraction: float = spec(0.0, "Warmup as a fraction of the run's intervals (0.05: the "
+                                  "first 5% of the optimizer steps), so it scales with the data "
+                                  "set and the epochs; 0 disables. Use it or warmup_steps, not "
+                                  "both.", ge=0.0, lt=1.0)
     min_lr_ratio: float = spec(0.0, "Cosine floor as a fraction of the peak lr.", ge=0.0, le=1.0)
     step_size: int = spec(10, "step: intervals between decays.", ge=1)
     gamma: float = spec(0.1, "step: multiplicative decay.", gt=0.0, le=1.0)
@@ -312,6 +316,11 @@ def _cross_checks(cfg: Config, problems: list) -> None:
                                               "metric; set interval: epoch"))
     if s.name == "plateau" and s.warmup_steps:
         problems.append(("schedule.warmup_steps", "warmup is not supported with plateau"))
+    if s.name == "plateau" and s.warmup_fraction:
+        problems.append(("schedule.warmup_fraction", "warmup is not supported with plateau"))
+    if s.warmup_steps and s.warmup_fraction:
+        problems.append(("schedule.warmup_fraction", f"give the warmup once: warmup_steps is "
+                                                     f"{s.warmup_steps}; set one of them to 0"))
     dev = cfg.experiment.device
     if not (dev in ("auto", "cpu", "cuda") or
             (dev.startswith("cuda:") and dev[5:].isdigit())):

@@ -43,6 +43,7 @@ from core.data import BatchSource, DataSplits, SequenceData, eval_batches, load_
 from core.losses import LossSetupError, TaskLoss, build_loss
 from core.metrics import metric_tensors, to_host
 from core.models import build_model, count_parameters
+from core.plan import warmup_intervals
 
 __all__ = ["fit", "evaluate", "FitResult", "TrainingError", "NonFiniteLossError", "Reporter",
            "resolve_device", "resolve_precision", "build_optimizer", "build_scheduler",
@@ -176,7 +177,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, steps_per_epo
     """
     s = cfg.schedule
     total = cfg.training.epochs * (steps_per_epoch if s.interval == "step" else 1)
-    warmup = min(s.warmup_steps, max(total - 1, 0))
+    warmup = min(warmup_intervals(cfg, total), max(total - 1, 0))
     lr_lambda: Callable[[int], float] | None = None
     if s.name == "none":
         if not warmup:
@@ -193,7 +194,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, steps_per_epo
     elif s.name == "step":
         lr_lambda = _warmup_then(lambda step: s.gamma ** (step // s.step_size), warmup)
     elif s.name == "onecycle":
-        pct = warmup / total if warmup else 0.3
+        # OneCycleLR divides by its rising phase's length less one step: at least two steps
+        # (a warmup of one step raised ZeroDivisionError).
+        pct = max(warmup, 2) / total if warmup else 0.3
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=cfg.optim.lr, total_steps=max(total, 2), pct_start=min(pct, 0.99),
             cycle_momentum=cfg.optim.name == "sgd")

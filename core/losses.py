@@ -40,6 +40,9 @@ class LossSetupError(ValueError):
         self.message = message
         super().__init__(f"{key}: {message}")
 
+    def __reduce__(self):  # copy and pickle (Ray carries it to the driver) pass both arguments
+        return type(self), (self.key, self.message)
+
 
 def class_weights(task: TaskConfig, train_y: torch.Tensor,
                   class_names: list[str]) -> torch.Tensor | None:

@@ -56,6 +56,11 @@ class ConfigError(ValueError):
         lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in problems]
         super().__init__("\n".join(lines))
 
+    def __reduce__(self):
+        # Ray carries a trial's exception to the driver by pickling it, and copy.copy rebuilds
+        # it the same way: both call the class with these arguments, not with the message.
+        return type(self), (self.source, self.problems)
+
 
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate keys (PyYAML silently keeps the last)."""

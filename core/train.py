@@ -1,15 +1,7 @@
 """Standalone training: ``python -m core.train --config configs/gru.yaml``.
 
-Writes a run directory::
-
-    config_snapshot.yaml   the fully resolved config, written first, never changed
-    environment.txt        python, torch, CUDA, cuDNN, device, installed packages
-    train.log              the run's log
-    metrics.csv            one row per epoch
-    checkpoints/last.pt    full training state after the latest epoch (+ .sha256)
-    checkpoints/best.pt    the same, at the best epoch by training.checkpoint_metric
-    summary.json           best epoch and metric, test metrics of best.pt (binary: at the
-                           threshold chosen on validation), wall time
+A thin command line over ``core.run.run_training`` and ``resume_training`` (the run directory
+it writes: ``core.run``).
 
 Exit codes: 0 done, 2 bad config, data or arguments (nothing written), 3 training failed
 (non-finite loss), 130 interrupted (resume with ``--resume RUN_DIR``).
@@ -18,25 +10,18 @@ Exit codes: 0 done, 2 bad config, data or arguments (nothing written), 3 trainin
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import logging
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
-from core.checkpoint import CheckpointError, atomic_write_text, load_checkpoint
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, setup_logging
-from core.cli import fail as _fail
-from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_config
+from core.checkpoint import CheckpointError
+from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, fail, int_at_least
+from core.config import ConfigError, config_from_dict, load_config
 from core.data import DataError, load_data
-from core.tasks import metric_names
+from core.run import RunError, metric_columns, metrics_csv, resume_training, run_training
 
-log = logging.getLogger("core")
+__all__ = ["SMOKE_OVERRIDES", "build_parser", "main", "metric_columns", "metrics_csv",
+           "config_from_dict", "load_data"]
 
 # Tiny run for tests and a first look: seconds on a CPU.
 SMOKE_OVERRIDES = [
@@ -46,24 +31,13 @@ SMOKE_OVERRIDES = [
 ]
 
 
-
-def metric_columns(task_type: str) -> list[str]:
-    """metrics.csv's columns: the epoch, the losses, the task's validation metrics (binary: and
-    the validation F1 threshold), then lr, timings, step and the best epoch so far."""
-    val = [f"val_{name}" for name in metric_names(task_type)]
-    if task_type == "binary":
-        val.append("val_threshold")
-    return ["epoch", "train_loss", *val, "lr", "epoch_time_s", "samples_per_s", "global_step",
-            "best_epoch", "best_metric"]
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, help="YAML config (see configs/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set training.epochs=3 (repeatable)")
-    p.add_argument("--epochs", type=int, help="shorthand for --set training.epochs=N")
+    p.add_argument("--epochs", type=int_at_least(1), help="shorthand for --set training.epochs=N")
     p.add_argument("--output-dir", type=Path,
                    help="run directory (default runs/train/<name>-<timestamp>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
@@ -73,185 +47,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def metrics_csv(history: list[dict], task_type: str = "multiclass") -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=metric_columns(task_type), extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow(row)
-    return buf.getvalue()
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Runs the command; returns its exit code (0, 2, 3 or 130)."""
+    from core.loop import NonFiniteLossError, TrainingError
+
     args = build_parser().parse_args(argv)
+    progress = sys.stderr.isatty() and not args.quiet
     if args.resume is not None:
-        if args.config or args.overrides or args.epochs or args.smoke:
-            return _fail("--resume continues a run with its saved config; it takes no --config, "
-                         "--set, --epochs or --smoke")
-        return _resume(args)
-    if args.config is None and not args.smoke:
-        return _fail("--config is required (or --resume RUN_DIR, or --smoke)")
-    overrides = (SMOKE_OVERRIDES if args.smoke else []) + list(args.overrides)
-    if args.epochs is not None:
-        overrides.append(f"training.epochs={args.epochs}")
-    try:
-        cfg = load_config(args.config, overrides)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    source = str(args.config) if args.config else "<smoke>"
-    if args.output_dir is not None:
-        run_dir = args.output_dir
+        if args.config or args.overrides or args.epochs is not None or args.smoke:
+            return fail("--resume continues a run with its saved config; it takes no --config, "
+                        "--set, --epochs or --smoke")
+        source, run_dir = str(args.resume / "config_snapshot.yaml"), args.resume
     else:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = Path("runs") / "train" / f"{cfg.experiment.name}-{stamp}"
-    if run_dir.exists() and any(run_dir.iterdir()):
-        return _fail(f"{run_dir} already exists and is not empty; choose another --output-dir "
-                     f"or continue it with --resume {run_dir}")
-    return _run(cfg, source, run_dir, resume=None, quiet=args.quiet)
-
-
-def _resume(args) -> int:
-    run_dir = args.resume
-    snapshot = run_dir / "config_snapshot.yaml"
-    if not snapshot.is_file():
-        return _fail(f"{run_dir}: not a run directory (no config_snapshot.yaml)")
+        if args.config is None and not args.smoke:
+            return fail("--config is required (or --resume RUN_DIR, or --smoke)")
+        source = str(args.config) if args.config else "<smoke>"
+        run_dir = args.output_dir
     try:
-        from core.config import load_yaml
-
-        cfg = config_from_dict(load_yaml(snapshot), str(snapshot))
-        state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-    except (ConfigError, CheckpointError) as exc:
-        return _fail(str(exc))
-    if state["epoch"] >= cfg.training.epochs:
-        return _fail(f"{run_dir}: already finished ({state['epoch']} of "
-                     f"{cfg.training.epochs} epochs)")
-    return _run(cfg, str(snapshot), run_dir, resume=state, quiet=args.quiet)
-
-
-def _run(cfg: Config, source: str, run_dir: Path, resume: dict | None, quiet: bool) -> int:
-    from core.env import environment_report
-    from core.loop import (
-        NonFiniteLossError,
-        TrainingError,
-        evaluate,
-        fit,
-        resolve_device,
-        task_loss,
-    )
-    from core.models import build_model, check_model
-
-    # Everything that can be checked is checked before the run directory is created.
-    try:
-        device = resolve_device(cfg.experiment.device)
-        data = load_data(cfg.data, cfg.task)
-        check_model(cfg.model, data.num_features, data.num_outputs,
-                    seq_len=int(data.train.x.shape[1]), source=source)
-        loss_fn = task_loss(cfg, data)  # class weights that do not fit the data fail here
-    except ConfigError as exc:
-        return _fail(str(exc))
+        if args.resume is not None:
+            resume_training(args.resume, quiet=args.quiet, progress=progress)
+        else:
+            overrides = (SMOKE_OVERRIDES if args.smoke else []) + list(args.overrides)
+            if args.epochs is not None:
+                overrides.append(f"training.epochs={args.epochs}")
+            cfg = load_config(args.config, overrides)
+            if run_dir is None:
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+                run_dir = Path("runs") / "train" / f"{cfg.experiment.name}-{stamp}"
+            run_training(cfg, run_dir=run_dir, quiet=args.quiet, progress=progress,
+                         source=source)
+    except (ConfigError, RunError, CheckpointError) as exc:
+        return fail(str(exc))
     except DataError as exc:
-        return _fail(str(ConfigError(source, [(exc.key, exc.message)])))
-    except TrainingError as exc:
-        return _fail(f"{source}: {exc}")
-
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging("core", run_dir / "train.log", quiet)
-    if resume is None:
-        atomic_write_text(run_dir / "config_snapshot.yaml",
-                          yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    atomic_write_text(run_dir / "environment.txt", environment_report(device))
-    log.info("run directory %s", run_dir)
-    log.info("%s", data.describe())
-
-    tb = _tensorboard(run_dir)
-
-    def reporter(metrics: dict, write_checkpoint) -> None:
-        write_checkpoint(ckpt_dir / "last.pt")
-        if metrics["best_epoch"] == metrics["epoch"]:
-            write_checkpoint(ckpt_dir / "best.pt")
-        history.append(metrics)
-        atomic_write_text(run_dir / "metrics.csv", metrics_csv(history, cfg.task.type))
-        if tb is not None:
-            for key in metric_columns(cfg.task.type)[1:-4]:
-                tb.add_scalar(key, metrics[key], metrics["epoch"])
-            tb.flush()
-
-    history: list[dict] = [dict(h) for h in resume["history"]] if resume else []
-    t0 = time.perf_counter()
-    status = "completed"
-    try:
-        result = fit(cfg, data, reporter=reporter, resume=resume,
-                     progress=sys.stderr.isatty() and not quiet, device=device)
+        return fail(str(ConfigError(source, [(exc.key, exc.message)])))
     except NonFiniteLossError as exc:
-        log.error("%s", exc)
-        _write_summary(run_dir, cfg, history, None, time.perf_counter() - t0, "failed", str(exc))
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_TRAINING
+        return fail(str(exc), EXIT_TRAINING)
     except TrainingError as exc:
-        print(f"error: {source}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"{source}: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python -m core.train --resume {run_dir}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    status = result.stop_reason
-
-    test = None
-    if len(data.test) == 0:
-        log.info("no test split: summary.json has no test metrics")
-    elif (ckpt_dir / "best.pt").exists():
-        best = load_checkpoint(ckpt_dir / "best.pt")
-        model = build_model(cfg.model, data.num_features, data.num_outputs).to(device)
-        model.load_state_dict(best["model"])
-        # binary: f1_best applies the threshold chosen on validation at best.pt's epoch
-        threshold = best["history"][-1].get("val_threshold")
-        test = evaluate(model, data.test, cfg.training.eval_batch_size, device, result.precision,
-                        loss_fn.to(device), top_k=cfg.task.top_k, threshold=threshold,
-                        target_mean=data.target_mean, target_std=data.target_std)
-        log.info("test (best.pt, epoch %d): %s", best["epoch"],
-                 "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
-    _write_summary(run_dir, cfg, history, test, time.perf_counter() - t0, status, None,
-                   has_test=len(data.test) > 0)
-    log.info("done: %s", run_dir)
     return EXIT_OK
-
-
-def _tensorboard(run_dir: Path):
-    """A TensorBoard writer for the run directory (``tensorboard --logdir runs/``), or None."""
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        log.warning("tensorboardX is not installed: no TensorBoard event files")
-        return None
-    return SummaryWriter(str(run_dir), flush_secs=30)
-
-
-def _write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | None,
-                   wall: float, status: str, error: str | None, has_test: bool = True) -> None:
-    """summary.json. ``test``: best.pt's test metrics, null with ``test_split: "absent"`` when
-    the data have no test split; binary runs also record the validation threshold."""
-    metric = cfg.training.checkpoint_metric
-    best = history[-1]["best_epoch"] if history else 0
-    summary = {
-        "status": status,
-        "error": error,
-        "task": cfg.task.type,
-        "epochs_run": len(history),
-        "best_epoch": best,
-        "checkpoint_metric": metric,
-        "checkpoint_mode": cfg.training.checkpoint_mode,
-        "best_metric": history[best - 1][metric] if best else None,
-        "test_split": "present" if has_test else "absent",
-        "test": {f"test_{k}": v for k, v in test.items() if k != "threshold"} if test else None,
-        "wall_time_s": round(wall, 3),
-        "finished_at": datetime.now().isoformat(timespec="seconds"),
-    }
-    if cfg.task.type == "binary" and best:
-        # chosen on validation at the best epoch, applied unchanged to test_f1_best
-        summary["val_threshold"] = history[best - 1].get("val_threshold")
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Hostile and bad input: every case exits 2, names the file and key, and writes nothing."""
 
+import importlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,18 @@ CASES = [
      "training.epoch"),
     ("sweep data path", "sweep", {"s.yaml": _space(BASE, P)},
      ["--set", "data.source=npz", "--set", "data.path=/nonexistent.npz"], "data.path"),
+    # Issue 16 §1: drop_last and a batch larger than the train split leave no training batch.
+    ("no training batch", "train", {"c.yaml": SMALL},
+     ["--set", "loader.drop_last=true", "--set", "training.batch_size=512"],
+     "training.batch_size"),
+    ("sweep without a training batch", "sweep", {"s.yaml": _space(BASE, P)},
+     ["--set", "loader.drop_last=true", "--set", "training.batch_size=512",
+      "--set", "data.synthetic.num_samples=360"], "training.batch_size"),
+    ("searched batch without a training batch", "sweep",
+     {"s.yaml": _space(BASE, "params:\n  training.batch_size: {type: categorical, "
+                             "choices: [16, 512]}\n")},
+     ["--set", "loader.drop_last=true", "--set", "data.synthetic.num_samples=360"],
+     "params.training.batch_size"),
     ("grace > max_epochs", "sweep", {"s.yaml": _space(BASE, "scheduler: {grace_period: 9}\n" + P)},
      [], "scheduler.grace_period"),
     ("unknown sampler", "sweep", {"s.yaml": _space(BASE, "sampler: {name: cmaes}\n" + P)}, [],
@@ -128,7 +142,7 @@ def test_bad_input_exits_2_names_file_and_key_writes_nothing(tmp_path, monkeypat
         code = sweep.main(["--space", str(paths["s.yaml"]), "--storage-path", str(target),
                            "--name", "x", *extra])
         named = paths["b.yaml"] if "b.yaml" in paths else paths["s.yaml"]
-        if name in ("sweep data path",):
+        if name in ("sweep data path", "sweep without a training batch"):
             named = BASE
     err = capsys.readouterr().err
     assert code == 2, err
@@ -150,3 +164,49 @@ def test_unsafe_names_rejected_before_any_directory(tmp_path, monkeypatch, capsy
     assert train.main(["--config", str(BASE), "--set", f"experiment.name={bad}"]) == 2
     assert "experiment.name" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+# (entry point, flag, value): every numeric flag with a value that means nothing.
+SPACE_FILE = str(ROOT / "search_spaces" / "gru.yaml")
+NUMERIC_FLAGS = [
+    ("core.train", "--epochs", "0"),
+    ("core.train", "--epochs", "-3"),
+    ("tuning.sweep", "--max-failures", "-1"),
+    ("tuning.sweep", "--num-samples", "0"),
+    ("tuning.sweep", "--max-epochs", "0"),
+    ("tuning.sweep", "--trials-per-gpu", "0"),
+    ("tuning.sweep", "--time-budget", "0"),
+    ("tuning.sweep", "--time-budget", "-5"),
+    ("tuning.sweep", "--time-budget", "nan"),
+    ("tuning.sweep", "--time-budget", "inf"),
+    ("tuning.sweep", "--dashboard-port", "0"),
+    ("tuning.sweep", "--dashboard-port", "70000"),
+    ("tuning.report", "--top", "0"),
+    ("benchmarks.compare_search", "--budget", "0"),
+    ("benchmarks.compare_search", "--workers", "0"),
+    ("benchmarks.compare_search", "--seeds", "1,,2"),
+    ("benchmarks.reproduce", "--repeats", "0"),
+    ("benchmarks.sweep_gpu", "--step-epochs", "1"),
+    ("benchmarks.sweep_gpu", "--ks", "1,0"),
+    ("benchmarks.sweep_gpu", "--gpu-counts", "two"),
+    ("benchmarks.cold_start", "--procs", "-1"),
+    ("benchmarks.synthetic_spread", "--epochs", "0"),
+    ("benchmarks.train_throughput", "--epochs", "1"),
+]
+LEADING = {"core.train": ["--smoke"], "tuning.sweep": ["--space", SPACE_FILE, "--smoke"],
+           "tuning.report": ["SWEEP"], "benchmarks.reproduce": ["SWEEP"]}
+
+
+@pytest.mark.parametrize("module,flag,value", NUMERIC_FLAGS,
+                         ids=[f"{m} {f} {v}" for m, f, v in NUMERIC_FLAGS])
+def test_numeric_flag_without_meaning_exits_2_naming_it(tmp_path, monkeypatch, capsys, module,
+                                                        flag, value):
+    monkeypatch.chdir(tmp_path)
+    args = [a.replace("SWEEP", str(tmp_path)) for a in LEADING.get(module, [])]
+    monkeypatch.setattr(sys, "argv", [module, *args, flag, value])
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(module).main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err
+    assert f"argument {flag}: expected" in err and repr(value) in err, err
+    assert list(tmp_path.iterdir()) == []  # nothing created

@@ -41,7 +41,7 @@ from tuning.results import finite, trial_history
 from tuning.space import SearchSpace
 
 __all__ = ["candidates", "confirm_key", "fresh_seeds", "interval", "plan", "read_confirmation",
-           "run_confirmation", "summarize", "write_confirmation", "held_out_metric"]
+           "summarize", "write_confirmation", "held_out_metric"]
 
 log = logging.getLogger("tuning")
 
@@ -243,30 +243,3 @@ def read_confirmation(exp_dir: Path) -> dict | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text())
-
-
-def run_confirmation(ray_opts, spec: dict, space: SearchSpace, exp_dir: Path, search, data,
-                     on_change) -> tuple[int, Any]:
-    """Plans and runs (or continues) the confirmation of the search in ``search``; returns the
-    exit code of its Tune run (``tuning.tuner.run_trials``) and the confirmation study. Runs
-    already finished on disk are closed, not run again (``tuning.resume.reconcile``)."""
-    from tuning.resume import reconcile
-    from tuning.study import open_confirm_study
-    from tuning.tuner import run_trials
-
-    confirm = open_confirm_study(search)
-    cands = plan(confirm, search, space, spec["base"])
-    if not cands:
-        log.warning("confirmation: no finished search trial to confirm")
-        return 0, confirm
-    continuing = reconcile(confirm, exp_dir, space, key_of=confirm_key)
-    runs = len(confirm.get_trials(deepcopy=False))
-    log.info("confirmation: %d candidate(s) (%s) x %d seed(s) %s, %d epochs each; %d of %d runs "
-             "to go", len(cands), " ".join(c["trial"] for c in cands),
-             len(confirm.user_attrs["seeds"]), confirm.user_attrs["seeds"], space.max_epochs,
-             len(continuing), runs)
-    code = 0
-    if continuing:
-        code = run_trials(ray_opts, spec, space, exp_dir, confirm, continuing, len(continuing),
-                          data, on_change, key_of=confirm_key, asha=False, evaluate_test=True)
-    return code, confirm

@@ -12,6 +12,7 @@ The layout::
       confirmation.csv    the same per-candidate table (tuning.confirm)
       sweep.log           the driver's log
       sweep.lock          "<pid> <host>" while a driver runs the sweep
+      tensorboard/<trial>/  every epoch of every trial (written after each Tune run)
       tune/run-<k>/<trial>/   Ray Tune's trial directories and checkpoints, one run per start
                           (search trials t0000..., confirmation runs c0000...)
 
@@ -37,13 +38,21 @@ from core.files import atomic_write_text
 from tuning.space import SearchSpace, parse_space
 from tuning.trial_store import TrialStore
 
-__all__ = ["BEST_CONFIG_FILE", "CHECKPOINT_FILE", "CONFIRMATION_CSV_FILE", "CONFIRMATION_FILE",
-           "LEDGER", "LOCK_FILE", "LOG_FILE", "PARAMS_FILE", "REPORT_DIR", "RESULT_FILE",
-           "SPEC_FILE", "STUDY_FILE", "TRIALS_CSV_FILE", "TUNE_DIR", "hold_lock", "is_sweep_dir",
+__all__ = ["BEST_CONFIG_FILE", "SweepError", "CHECKPOINT_FILE", "CONFIRMATION_CSV_FILE",
+           "CONFIRMATION_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE", "PARAMS_FILE", "REPORT_DIR",
+           "RESULT_FILE", "SPEC_FILE", "STUDY_FILE", "TENSORBOARD_DIR", "TRIALS_CSV_FILE",
+           "TUNE_DIR", "hold_lock", "is_sweep_dir",
            "publish_ledger", "read_spec", "running_pid", "space_of", "trial_key", "trial_store",
            "write_spec"]
 
 log = logging.getLogger("tuning")
+
+
+class SweepError(ValueError):
+    """Bad input to a sweep other than a config or space: a directory that is not a sweep, a
+    name, a flag, a sweep already running. Nothing was written; the command line prints it and
+    exits 2."""
+
 
 SPEC_FILE = "sweep.yaml"
 STUDY_FILE = "study.db"
@@ -55,6 +64,7 @@ LOG_FILE = "sweep.log"
 LOCK_FILE = "sweep.lock"  # "<pid> <host>" while a driver runs the sweep
 TUNE_DIR = "tune"
 REPORT_DIR = "report"  # default output folder of tuning.report
+TENSORBOARD_DIR = "tensorboard"  # every epoch of every trial, one folder per trial
 # Inside a trial directory (written by Ray Tune and tuning.trainable):
 RESULT_FILE = "result.json"  # one JSON line per tune.report
 PARAMS_FILE = "params.json"  # the trial's config as Tune started it
@@ -95,8 +105,10 @@ def write_spec(exp_dir: Path, spec: dict) -> None:
 
 
 def space_of(spec: dict, source: str) -> SearchSpace:
-    """The search space a spec froze, validated again; ``source`` names it in errors."""
-    return parse_space(spec["space"], source, Path(spec["space_file"]).parent)
+    """The search space a spec froze, validated again; ``source`` names it in errors. The
+    sweep directory is self-contained: the base config is the spec's own resolved copy, so the
+    files the sweep started from may have moved or gone."""
+    return parse_space(spec["space"], source, Path(spec["space_file"]).parent, frozen=True)
 
 
 _STORES: dict[Path, TrialStore] = {}

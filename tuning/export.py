@@ -24,14 +24,13 @@ from importlib import metadata
 from pathlib import Path
 
 import yaml
-from optuna.trial import TrialState
 
 from core.cli import EXIT_OK, fail
 from core.config import config_to_dict
 from core.files import atomic_write_text
 from tuning.confirm import confirm_key, read_confirmation
 from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
-from tuning.results import trial_rows
+from tuning.results import best_trial, trial_rows
 from tuning.study import load_confirm_study, load_study
 from tuning.trainable import trial_config
 
@@ -59,8 +58,6 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     if not allow_partial and (len(done) < space.num_samples or len(done) < len(own)):
         raise ValueError(f"{exp_dir}: sweep is unfinished ({len(done)} of {space.num_samples} "
                          "trials finished); pass --allow-partial to export anyway")
-    eligible = [t for t in own if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                and t.intermediate_values]
     pick = max if space.mode == "max" else min
     confirmed, key_of, phase = None, trial_key, "search"
     summary = read_confirmation(exp_dir) if trial is None else None
@@ -77,9 +74,9 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
             raise ValueError(f"{exp_dir}: no trial {trial!r}")
         best = chosen[0]
     else:
-        if not eligible:
+        best = best_trial(own, space.mode)
+        if best is None:
             raise ValueError(f"{exp_dir}: no finished trial with a finite {space.metric}")
-        best = pick(eligible, key=lambda t: pick(t.intermediate_values.values()))
     values = best.intermediate_values
     epoch = pick(values, key=values.get) if values else 0
     params = best.user_attrs.get("params") or dict(best.params)
@@ -128,6 +125,7 @@ def _confirmed_lines(summary: dict | None, confirmed: dict | None, run: str, met
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tuning.export``; returns the exit code (0, or 2 with one error line)."""
     p = argparse.ArgumentParser(prog="python -m tuning.export", description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
     p.add_argument("--out", type=Path, required=True, help="YAML file to write")

@@ -20,7 +20,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from core.cli import EXIT_OK, fail
+from core.cli import EXIT_OK, fail, int_at_least
 from core.files import atomic_write_text
 from tuning.confirm import read_confirmation
 from tuning.experiment import REPORT_DIR, SPEC_FILE, STUDY_FILE, is_sweep_dir, read_spec, space_of
@@ -256,6 +256,7 @@ def _cells(r: dict, space, params: list[str]) -> list[str]:
 
 
 def format_table(data, limit: int = 10) -> str:
+    """The top ``limit`` trials of ``collect``'s data as a plain-text table (best first)."""
     head, params = _columns(data["space"])
     lines = [head] + [_cells(r, data["space"], params) for r in _table(data, limit)]
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(head))]
@@ -270,6 +271,8 @@ def _fmt(v) -> str:
 
 
 def write_report(exp_dir: Path, out: Path) -> Path:
+    """Writes the figures (PNG) and ``report.html`` (figures embedded, no scripts) into ``out``;
+    returns the HTML file's path. Needs matplotlib; reads only the disk."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -347,10 +350,11 @@ Generated {datetime.now().isoformat(timespec='seconds')} from {html.escape(str(e
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tuning.report``; returns the exit code (0, or 2 with one error line)."""
     p = argparse.ArgumentParser(prog="python -m tuning.report", description=__doc__.split("\n")[0])
     p.add_argument("sweep", type=Path, help="experiment directory of the sweep")
     p.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")
-    p.add_argument("--top", type=int, default=10, help="rows of the terminal table")
+    p.add_argument("--top", type=int_at_least(1), default=10, help="rows of the terminal table")
     args = p.parse_args(argv)
     if not is_sweep_dir(args.sweep) or not (args.sweep / STUDY_FILE).is_file():
         return fail(f"{args.sweep}: not a sweep directory (no {SPEC_FILE} and {STUDY_FILE})")

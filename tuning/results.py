@@ -26,6 +26,7 @@ from tuning.experiment import (
     CHECKPOINT_FILE,
     PARAMS_FILE,
     RESULT_FILE,
+    TENSORBOARD_DIR,
     TRIALS_CSV_FILE,
     trial_key,
     trial_store,
@@ -33,8 +34,9 @@ from tuning.experiment import (
 from tuning.space import SearchSpace
 from tuning.trial_store import TrialStore, local_file
 
-__all__ = ["STATUS", "finite", "histories", "latest_checkpoint", "parse_results", "started_config",
-           "started_params", "trial_history", "trial_rows", "unbatch", "write_trials_csv"]
+__all__ = ["STATUS", "best_trial", "finite", "histories", "latest_checkpoint", "parse_results",
+           "started_config", "started_params", "trial_history", "trial_rows", "trials_csv_text",
+           "unbatch", "write_events", "write_trials_csv"]
 
 log = logging.getLogger("tuning")
 
@@ -51,6 +53,19 @@ def finite(v: Any) -> bool:
         [True, True, False, False, False]
     """
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def best_trial(trials: list, mode: str):
+    """The best of ``trials`` (Optuna ``FrozenTrial``s of one sweep): the COMPLETE or PRUNED
+    trial whose best reported epoch is best by ``mode`` ("max" or "min"), the earlier trial on a
+    tie; None if no such trial reported an epoch. Errored and non-finite trials are FAIL in the
+    study and never chosen. (``tuning.export`` and ``tuning.Sweep.best`` both choose by it.)"""
+    pick = max if mode == "max" else min
+    eligible = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")
+                and t.intermediate_values]
+    if not eligible:
+        return None
+    return pick(eligible, key=lambda t: pick(t.intermediate_values.values()))
 
 
 def unbatch(results: list[dict]) -> list[dict]:
@@ -221,14 +236,8 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search
     return rows
 
 
-def write_trials_csv(study, exp_dir: Path, space: SearchSpace, confirm=None,
-                     confirm_key: Callable[[int], str] | None = None) -> None:
-    """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (columns in first-seen order):
-    the search's trials, then those of the ``confirm`` study (phase "confirm", named by
-    ``confirm_key``) when there is one."""
-    rows = trial_rows(study, exp_dir, space)
-    if confirm is not None and confirm_key is not None:
-        rows += trial_rows(confirm, exp_dir, space, phase="confirm", key_of=confirm_key)
+def trials_csv_text(rows: list[dict]) -> str:
+    """``trial_rows`` as the text of trials.csv (columns in first-seen order)."""
     columns: list[str] = []
     for r in rows:
         columns += [k for k in r if k not in columns]
@@ -236,4 +245,33 @@ def write_trials_csv(study, exp_dir: Path, space: SearchSpace, confirm=None,
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(Path(exp_dir) / TRIALS_CSV_FILE, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_trials_csv(study, exp_dir: Path, space: SearchSpace, confirm=None,
+                     confirm_key: Callable[[int], str] | None = None) -> None:
+    """Writes ``trial_rows`` to ``exp_dir/trials.csv`` atomically (``trials_csv_text``): the
+    search's trials, then those of the ``confirm`` study (phase "confirm", named by
+    ``confirm_key``) when there is one."""
+    rows = trial_rows(study, exp_dir, space)
+    if confirm is not None and confirm_key is not None:
+        rows += trial_rows(confirm, exp_dir, space, phase="confirm", key_of=confirm_key)
+    atomic_write_text(Path(exp_dir) / TRIALS_CSV_FILE, trials_csv_text(rows))
+
+
+def write_events(exp_dir: Path, study) -> None:
+    """Every epoch of every trial into ``tensorboard/<trial>/`` (``tuning.tensorboard``), from
+    the unbatched histories; warm-started trials, which have none here, are left out."""
+    from tuning.tensorboard import write_trial_events
+
+    root = Path(exp_dir) / TENSORBOARD_DIR
+    try:
+        for t in study.get_trials(deepcopy=False):
+            key = trial_key(t.number)
+            rows = trial_history(exp_dir, key)
+            if rows:
+                write_trial_events(root, key, rows)
+    except (OSError, ImportError) as exc:
+        log.warning("could not write the TensorBoard files: %s", exc)
+        return
+    log.info("TensorBoard, every epoch of every trial: tensorboard --logdir %s", root)

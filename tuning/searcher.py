@@ -5,7 +5,9 @@ truncated value, this searcher records every epoch as an intermediate value and 
 
 - COMPLETE with its best value over epochs, when it trained to ``max_epochs``;
 - PRUNED, when the scheduler stopped it earlier (Optuna then treats it as a partial result);
-- FAIL, when it errored (after its retries) or reported a non-finite loss.
+- FAIL, when it errored (after its retries), reported a non-finite loss, or its sampled
+  parameters made an invalid config (never retried); the ``failure`` user attribute holds the
+  reason's text and ``failure_kind`` its kind (``tuning.failures``).
 
 It can also hand out *continuing* trials first: trials of an interrupted sweep that resume from
 their last checkpoint under their original Optuna trial number (see ``tuning.resume``).
@@ -13,34 +15,48 @@ their last checkpoint under their original Optuna trial number (see ``tuning.res
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from ray.tune import Callback
 from ray.tune.search import Searcher
 
 from tuning.experiment import trial_key
+from tuning.failures import error_reason
 from tuning.optuna_internals import trial_by_number
 from tuning.results import finite
 
-__all__ = ["Continuing", "StudySearcher"]
+__all__ = ["Continuing", "StudySearcher", "TrialErrors"]
+
+log = logging.getLogger("tuning")
 
 
 @dataclass
 class Continuing:
+    """A trial of an interrupted sweep that the searcher hands out again, first."""
+
     number: int  # Optuna trial number (RUNNING in the study)
     params: dict[str, Any]
     checkpoint: str | None  # checkpoint file to resume from, or None to start over
 
 
 class StudySearcher(Searcher):
+    """Ray Tune searcher over an Optuna study: each suggestion is a study trial (continuing ones
+    first), each epoch an intermediate value, each end COMPLETE, PRUNED or FAIL (module
+    docstring). ``define`` is ``tuning.space.compile_space``'s define-by-run function;
+    ``on_change`` runs whenever a trial ends."""
+
     def __init__(self, study: optuna.Study, define: Callable[[Any], dict], *, metric: str,
                  mode: str, max_epochs: int, continuing: list[Continuing] | None = None,
                  fixed: dict[str, Any] | None = None, on_change: Callable[[], None] | None = None,
-                 key_of: Callable[[int], str] = trial_key):
+                 key_of: Callable[[int], str] = trial_key,
+                 error_reason: Callable[[str], str | None] | None = None):
         super().__init__(metric=metric, mode=mode)
         self.study = study
         self.define = define
@@ -49,6 +65,7 @@ class StudySearcher(Searcher):
         self.fixed = dict(fixed or {})  # sweep-level settings every trial receives
         self.on_change = on_change
         self.key_of = key_of  # trial number -> trial name (t0007; c0003 for confirmation runs)
+        self.error_reason = error_reason  # Tune trial id -> why it errored (TrialErrors.reason)
         self._live: dict[str, optuna.trial.Trial] = {}
         self._reported: dict[str, set[int]] = {}
 
@@ -110,11 +127,18 @@ class StudySearcher(Searcher):
         self._reported.pop(trial_id, None)
         frozen = self.study.get_trials(deepcopy=False)[trial.number]
         values = frozen.intermediate_values
-        if error or result.get("nonfinite"):
-            trial.set_user_attr("failure", "non-finite loss" if result.get("nonfinite")
-                                else "error")
+        if error or result.get("failure"):
+            reason = result.get("failure") or (self.error_reason and
+                                               self.error_reason(trial_id)) or \
+                "error (no reason recorded)"
+            kind = result.get("failure_kind") or "error"
+            trial.set_user_attr("failure", reason)
+            trial.set_user_attr("failure_kind", kind)
+            log.warning("%s failed (%s%s): %s", self.key_of(trial.number), kind,
+                        "" if kind != "error" else ", after its retries", reason)
             self.study.tell(trial.number, state=TrialState.FAIL)
         elif not values:
+            trial.set_user_attr("failure", "ended without reporting an epoch")
             self.study.tell(trial.number, state=TrialState.FAIL)
         elif int(result.get("epoch", max(values))) >= self.max_epochs:
             best = (max if self.mode == "max" else min)(values.values())
@@ -143,3 +167,31 @@ class StudySearcher(Searcher):
         if closed and self.on_change is not None:
             self.on_change()
         return closed
+
+
+class TrialErrors(Callback):
+    """A Tune callback through which the searcher reads why an errored trial failed.
+
+    Tune hands a searcher only ``error=True``; the exception itself goes to the trial's
+    ``error.txt``, which Tune writes (``Trial.handle_error``) before it tells the searcher."""
+
+    def __init__(self) -> None:
+        self._trials: dict[str, Any] = {}
+
+    def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
+        self._trials[trial.trial_id] = trial
+
+    def on_step_begin(self, iteration: int, trials: list, **info) -> None:
+        for t in trials:  # a trial that fails before it starts has an error file too
+            self._trials.setdefault(t.trial_id, t)
+
+    def reason(self, trial_id: str) -> str | None:
+        """The last attempt's exception as ``Type: message``, or None when Tune wrote none."""
+        trial = self._trials.get(trial_id)
+        path = getattr(trial, "error_file", None) if trial is not None else None
+        if not path:
+            return None
+        try:
+            return error_reason(Path(path).read_text(errors="replace"))
+        except OSError:
+            return None

@@ -26,9 +26,10 @@ from typing import Any
 from core.config import ConfigError, is_config_key, load_yaml
 from core.schema import build, reference_markdown, spec, to_number
 
-__all__ = ["ConfirmSettings", "Param", "ResourcesSettings", "SamplerSettings", "SchedulerSettings",
-           "SearchSpace", "SpaceSettings", "asha_rungs", "compile_space", "condition_holds",
-           "load_space", "parse_space", "reference_markdown_space"]
+__all__ = ["CPU_KEYS", "ConfirmSettings", "Param", "ResourcesSettings", "SamplerSettings",
+           "SchedulerSettings", "SearchSpace", "SpaceSettings", "asha_rungs", "compile_space",
+           "condition_holds", "distributions", "load_space", "misfits", "parse_space",
+           "reference_markdown_space", "scaled_for_cpu"]
 
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 RANGE_OPS = {"gt": lambda v, b: v > b, "ge": lambda v, b: v >= b, "lt": lambda v, b: v < b,
@@ -37,6 +38,8 @@ RANGE_OPS = {"gt": lambda v, b: v > b, "ge": lambda v, b: v >= b, "lt": lambda v
 
 @dataclass
 class SchedulerSettings:
+    """``scheduler:`` ASHA's settings."""
+
     grace_period: int = spec(2, "ASHA: epochs every trial trains before its first rung.", ge=1)
     reduction_factor: int = spec(3, "ASHA: 1/reduction_factor of the trials at a rung go on to "
                                     "the next; rungs at grace_period * reduction_factor**k.",
@@ -45,6 +48,8 @@ class SchedulerSettings:
 
 @dataclass
 class SamplerSettings:
+    """``sampler:`` Optuna's sampler."""
+
     name: str = spec("tpe", "Optuna sampler: TPE (multivariate, grouped, constant liar for "
                             "parallel trials), random, or quasi-random (Sobol).",
                      choices=("tpe", "random", "qmc"))
@@ -55,6 +60,8 @@ class SamplerSettings:
 
 @dataclass
 class ResourcesSettings:
+    """``resources:`` what each trial asks Ray for."""
+
     trials_per_gpu: int = spec(1, "Trials sharing one GPU (each asks Ray for 1/trials_per_gpu "
                                   "of it; with more than 1 the sweep starts CUDA MPS).", ge=1)
     cpus_per_trial: float = spec(1.0, "CPUs Ray reserves per trial; also the trial's "
@@ -109,6 +116,8 @@ def reference_markdown_space() -> str:
 
 @dataclass(frozen=True)
 class Param:
+    """One entry of ``params``, parsed: a distribution to sample or a fixed value."""
+
     name: str  # dotted config key, e.g. "optim.lr"
     type: str  # float | int | categorical | fixed
     low: float | None = None
@@ -122,6 +131,9 @@ class Param:
 
 @dataclass
 class SearchSpace:
+    """A validated search space: the settings flattened (``SpaceSettings``), the parameters in
+    dependency order, and the file as read (``raw``)."""
+
     source: str
     base_config: Path  # resolved: absolute, relative paths taken from the space file's folder
     metric: str = "val_accuracy"
@@ -309,10 +321,13 @@ def _base_task_type(base_path: Path) -> str:
     return task.get("type", "multiclass") if isinstance(task, dict) else "multiclass"
 
 
-def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
-    """Validates a parsed space file; every problem is reported with the file and key."""
+def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False) -> SearchSpace:
+    """Validates a parsed space file; every problem is reported with the file and key.
+    ``frozen``: a sweep's frozen copy, whose base config need not exist any more (the sweep
+    keeps its resolved copy)."""
     problems: list[tuple[str, str]] = []
-    settings = build(SpaceSettings, raw, "", problems)
+    # cpu: is checked on its own (_check_cpu): the section the sweep applies without a GPU
+    settings = build(SpaceSettings, {k: v for k, v in raw.items() if k != "cpu"}, "", problems)
     base = settings.base_config
     base_path = Path()
     if not base and not any(k == "base_config" for k, _ in problems):
@@ -320,7 +335,7 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
                                         "(relative to this file)"))
     elif base:
         base_path = (base_dir / base).resolve()
-        if not base_path.is_file():
+        if not frozen and not base_path.is_file():
             problems.append(("base_config", f"file not found: {base_path}"))
     space = SearchSpace(source=source, base_config=base_path, raw=raw)
 
@@ -352,6 +367,8 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
     space.confirm_seeds = settings.confirm.seeds if space.confirm_top_k else 0
     space.confirm_budget_share = settings.confirm.budget_share
 
+    if "cpu" in raw:
+        _check_cpu(raw, source, base_dir, problems)
     params_raw = settings.params
     if not params_raw and not any(k == "params" for k, _ in problems):
         problems.append(("params", "expected a non-empty mapping of config keys to "
@@ -375,6 +392,7 @@ def parse_space(raw: dict, source: str, base_dir: Path) -> SearchSpace:
 
 
 def load_space(path: str | Path) -> SearchSpace:
+    """Reads and validates the space file ``path``; ``ConfigError`` names the file and keys."""
     path = Path(path)
     raw = load_yaml(path)
     return parse_space(raw, str(path), path.resolve().parent)
@@ -406,6 +424,120 @@ def compile_space(params: list[Param]) -> Callable[[Any], dict[str, Any]]:
         return values
 
     return define
+
+
+def distributions(params: list[Param]) -> dict[str, Any]:
+    """The Optuna distribution ``compile_space`` suggests each sampled parameter from (fixed
+    parameters are not suggested)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.type == "float":
+            out[p.name] = FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+        elif p.type == "int":
+            out[p.name] = IntDistribution(int(p.low), int(p.high), log=p.log,
+                                          step=int(p.step or 1))
+        elif p.type == "categorical":
+            out[p.name] = CategoricalDistribution(list(p.choices))
+    return out
+
+
+def misfits(values: dict[str, Any], params: list[Param]) -> list[str]:
+    """Why ``values`` (an earlier trial's parameters) cannot be a trial of this space: one
+    reason per parameter the space does not sample or whose value it cannot draw. Empty when
+    the trial fits (then ``distributions(params)`` can describe it)."""
+    dists = distributions(params)
+    out = []
+    for name, value in values.items():
+        dist = dists.get(name)
+        if dist is None:
+            out.append(f"{name} is not sampled by this space")
+            continue
+        choices = getattr(dist, "choices", None)
+        if choices is not None:
+            if value not in choices:
+                out.append(f"{name}={value!r} is not among the choices "
+                           f"{list(choices)!r}")
+            continue
+        inside = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            dist.low <= value <= dist.high
+        if inside and dist.step is not None:
+            inside = math.isclose((value - dist.low) / dist.step,
+                                  round((value - dist.low) / dist.step), abs_tol=1e-8)
+        if not inside:
+            out.append(f"{name}={value!r} is outside [{dist.low:g}, {dist.high:g}]"
+                       + (f" in steps of {dist.step:g}" if dist.step is not None else ""))
+    return out
+
+
+# What a space's ``cpu:`` section may change when the sweep runs without a GPU.
+CPU_KEYS = {"note", "num_samples", "max_epochs", "scheduler", "params", "set"}
+
+
+def scaled_for_cpu(raw: dict) -> tuple[dict, list[str], list[str]]:
+    """The space as it runs on a machine without a GPU: ``raw`` with its ``cpu:`` section
+    applied (top-level keys replaced, ``params`` entries replaced one by one) and the section
+    removed. Returns (that space, base-config overrides as ``KEY=VALUE`` from ``cpu.set``,
+    one line per change, "old -> new"). Without a ``cpu:`` section: (raw, [], [])."""
+    import copy
+
+    cpu = raw.get("cpu")
+    out = {k: copy.deepcopy(v) for k, v in raw.items() if k != "cpu"}
+    if not isinstance(cpu, dict):
+        return out, [], []
+    changes = []
+    for key in ("num_samples", "max_epochs", "scheduler"):
+        if key in cpu:
+            changes.append(f"{key} {out.get(key)!r} -> {cpu[key]!r}")
+            out[key] = copy.deepcopy(cpu[key])
+    for name, definition in (cpu.get("params") or {}).items():
+        changes.append(f"params.{name} {_short((out.get('params') or {}).get(name))} -> "
+                       f"{_short(definition)}")
+        out.setdefault("params", {})[name] = copy.deepcopy(definition)
+    overrides = []
+    for key, value in (cpu.get("set") or {}).items():
+        overrides.append(f"{key}={value}")
+        changes.append(f"{key} -> {value!r}")
+    return out, overrides, changes
+
+
+def _check_cpu(raw: dict, source: str, base_dir: Path, problems: list) -> None:
+    cpu = raw["cpu"]
+    if not isinstance(cpu, dict):
+        problems.append(("cpu", f"expected a mapping, got {cpu!r}"))
+        return
+    for k in cpu:
+        if k not in CPU_KEYS:
+            problems.append((f"cpu.{k}", f"unknown key (known: {', '.join(sorted(CPU_KEYS))})"))
+    for k in ("params", "set"):
+        if cpu.get(k) is not None and not isinstance(cpu[k], dict):
+            problems.append((f"cpu.{k}", f"expected a mapping, got {cpu[k]!r}"))
+    if any(key.startswith("cpu") for key, _ in problems):
+        return
+    for key in cpu.get("set") or {}:
+        if not is_config_key(key):
+            problems.append((f"cpu.set.{key}", "not a config key (see the config reference)"))
+    scaled, _, _ = scaled_for_cpu(raw)
+    try:
+        parse_space(scaled, source, base_dir)
+    except ConfigError as exc:
+        # Only what the section changed; the rest of the space reports its own problems.
+        changed = [k for k in ("num_samples", "max_epochs", "scheduler") if k in cpu]
+        changed += [f"params.{name}" for name in cpu.get("params") or {}]
+        problems.extend((f"cpu.{k}", m) for k, m in exc.problems
+                        if any(k == c or k.startswith(c + ".") for c in changed))
+
+
+def _short(definition: Any) -> str:
+    """A parameter's distribution in a few words: its choices, its range, or its value."""
+    if not isinstance(definition, dict):
+        return repr(definition)
+    if "choices" in definition:
+        return repr(definition["choices"])
+    if "low" in definition or "high" in definition:
+        return f"[{definition.get('low')}, {definition.get('high')}]"
+    return repr(definition.get("value", definition))
 
 
 if __name__ == "__main__":

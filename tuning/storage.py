@@ -1,22 +1,19 @@
 """The study's storage: SQLite on disk is the sweep's ledger; the driver reads a copy in memory.
 
-Optuna's SQLite storage costs the driver about 140 ms of CPU per trial (ask, eight parameters,
-reports, tell; measured on the 2-core CI machine), mostly SQLAlchemy reading the running trials
-back for every sampled parameter. With trials of a few seconds on several GPUs, that made the
+Optuna's SQLite storage costs the driver CPU for every sampled parameter (SQLAlchemy reads the
+running trials back each time); with trials of a few seconds on several GPUs, that made the
 driver, not the GPUs, the limit of a sweep. ``MirroredStorage`` answers every read from an
-in-memory copy; ``sqlite_storage`` puts the database in write-ahead-log mode, which commits
-without an fsync per write. Together: about 40 ms per trial on the same machine, with identical
-samples.
+in-memory copy, with identical samples; ``sqlite_storage`` puts the database in write-ahead-log
+mode, which commits without an fsync per write.
 
-Writes still cost about 2.5 ms each (SQLAlchemy), and they sat on a trial's critical path: a
-trial waits for the driver to take each report, and the report of 20 batched epochs spent 55 ms
-writing them (H100 machine). So the copy in memory takes each write first (it refuses exactly
-what SQLite would, e.g. a write to a finished trial, and then nothing reaches the file), and a
-writer thread copies the writes to SQLite in order. Only new trials are written at once, so the
-file always holds every trial Tune may have started; a driver killed with ``kill -9`` can lose
-at most the writes still queued (milliseconds of them), which a resumed sweep recovers from the
-trials on disk (``tuning.resume.reconcile``). A write SQLite fails is raised at the next write,
-``flush`` or ``close``.
+Each write still goes through SQLAlchemy, on a trial's critical path: a trial waits for the driver
+to take each report, and a report carries up to one write per batched epoch. So the copy in memory
+takes each write first (it refuses exactly what SQLite would, e.g. a write to a finished trial, and
+then nothing reaches the file), and a writer thread copies the writes to SQLite in order. Only new
+trials are written at once, so the file always holds every trial Tune may have started; a driver
+killed with ``kill -9`` can lose at most the writes still queued (milliseconds of them), which a
+resumed sweep recovers from the trials on disk (``tuning.resume.reconcile``). A write SQLite fails
+is raised at the next write, ``flush`` or ``close``.
 """
 
 from __future__ import annotations

@@ -12,15 +12,16 @@ import os
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from tuning.experiment import STUDY_FILE
+from tuning.failures import FailureAwareTPESampler
 from tuning.optuna_internals import storage_of
-from tuning.space import SearchSpace
+from tuning.space import SearchSpace, distributions, misfits
 from tuning.storage import MirroredStorage, sqlite_storage
 
 __all__ = ["CONFIRM_SUFFIX", "count_finished", "load_confirm_study", "load_study", "make_sampler",
-           "open_confirm_study", "open_study", "warm_start"]
+           "open_confirm_study", "open_study", "warm_start", "warm_start_trials"]
 
 # The confirmation phase (tuning.confirm) is a second study in the same study.db, named
 # "<sweep name>-confirm": the search's sampler never sees its trials.
@@ -97,8 +98,10 @@ def make_sampler(space: SearchSpace, offset: int = 0) -> optuna.samplers.BaseSam
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     # constant_liar: trials running in parallel are treated as pessimistic results so that
     # concurrent suggestions spread out instead of piling onto one region.
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=space.n_startup_trials,
-                                      multivariate=True, group=True, constant_liar=True)
+    # Failure-aware: trials FAIL for their parameters (invalid config, non-finite loss) count
+    # as the worst results instead of being ignored (tuning.failures).
+    return FailureAwareTPESampler(seed=seed, n_startup_trials=space.n_startup_trials,
+                                  multivariate=True, group=True, constant_liar=True)
 
 
 def open_study(exp_dir: Path, name: str, space: SearchSpace) -> tuple[optuna.Study,
@@ -131,18 +134,33 @@ def count_finished(study: optuna.Study) -> int:
                for t in study.get_trials(deepcopy=False))
 
 
-def warm_start(study: optuna.Study, source: Path, space: SearchSpace) -> int:
-    """Adds the finished (COMPLETE or PRUNED) trials of the sweep in ``source`` whose parameters
-    all belong to ``space`` to ``study``, marked ``warm_start_from``; returns how many."""
+def warm_start_trials(source: Path, space: SearchSpace) -> tuple[list[FrozenTrial],
+                                                                  dict[str, int]]:
+    """The finished (COMPLETE or PRUNED) trials of the sweep in ``source`` that ``space`` could
+    have drawn, re-described with this space's distributions (Optuna refuses a trial whose
+    distribution differs from the study's: "CategoricalDistribution does not support dynamic
+    value space"); and the skipped ones, counted by reason (``tuning.space.misfits``).
+
+    Raises:
+        ValueError: ``source`` holds no readable study.
+    """
     old = load_study(source)
-    names = {p.name for p in space.params}
-    added = 0
+    dists = distributions(space.params)
+    fit, skipped = [], {}
     for t in old.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        if not set(t.params) <= names:
+        reasons = misfits(t.params, space.params)
+        if reasons:
+            skipped[reasons[0]] = skipped.get(reasons[0], 0) + 1
             continue
-        study.add_trial(optuna.trial.create_trial(
-            params=t.params, distributions=t.distributions, value=t.value if t.state ==
-            TrialState.COMPLETE else None, intermediate_values=t.intermediate_values,
-            state=t.state, user_attrs={"warm_start_from": str(source)}))
-        added += 1
-    return added
+        fit.append(optuna.trial.create_trial(
+            params=t.params, distributions={k: dists[k] for k in t.params},
+            value=t.value if t.state == TrialState.COMPLETE else None,
+            intermediate_values=t.intermediate_values, state=t.state,
+            user_attrs={"warm_start_from": str(source)}))
+    return fit, skipped
+
+
+def warm_start(study: optuna.Study, trials: list[FrozenTrial]) -> int:
+    """Adds ``warm_start_trials``'s trials to ``study``; returns how many."""
+    study.add_trials(trials)
+    return len(trials)

@@ -11,6 +11,9 @@ trials are newly sampled, so the sweep ends with exactly ``num_samples`` trials
 (``tuning.resume``).
 
 Exit codes: 0 finished, 2 bad input (nothing written), 130 interrupted (resume it).
+
+``drive`` is the driver itself (bad input raises); ``main`` is the command line over it, and
+``tuning.run_sweep`` the Python API.
 """
 
 from __future__ import annotations
@@ -25,18 +28,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail, setup_logging
+from core.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TRAINING,
+    fail,
+    int_at_least,
+    port,
+    positive_seconds,
+    setup_logging,
+)
 from core.config import ConfigError, config_from_dict, config_to_dict, load_config
 from core.data import DataError, DataSplits, load_data
 from core.files import check_name
 from core.tasks import metrics_for
 from core.train import SMOKE_OVERRIDES
-from tuning.confirm import confirm_key, run_confirmation, summarize, write_confirmation
+from tuning.confirm import confirm_key, summarize, write_confirmation
+from tuning.confirm import plan as confirm_plan
 from tuning.experiment import (
     BEST_CONFIG_FILE,
     LOG_FILE,
     SPEC_FILE,
+    SweepError,
     hold_lock,
     is_sweep_dir,
     publish_ledger,
@@ -46,16 +61,18 @@ from tuning.experiment import (
     write_spec,
 )
 from tuning.export import export_best
-from tuning.results import write_trials_csv
+from tuning.failures import most_common_failure
+from tuning.preflight import fixed_params, preflight
+from tuning.results import write_events, write_trials_csv
 from tuning.resume import reconcile, spec_changes
-from tuning.space import SearchSpace, load_space
-from tuning.study import count_finished, open_study, warm_start
+from tuning.space import SearchSpace, load_space, scaled_for_cpu
+from tuning.study import count_finished, load_study, open_study, warm_start, warm_start_trials
 from tuning.trainable import trial_config
 from tuning.trial_store import TrialStore, is_uri, join_uri
 from tuning.tuner import RayOptions, run_trials
 
-__all__ = ["SweepOptions", "build_parser", "check_params_fit_config", "main", "new_spec",
-           "run_sweep"]
+__all__ = ["SweepOptions", "build_parser", "check_params_fit_config", "drive",
+           "main", "new_spec"]
 
 log = logging.getLogger("tuning")
 
@@ -68,21 +85,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", type=Path, help="search-space YAML (see search_spaces/)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the sweep in DIR")
     p.add_argument("--name", help="experiment name (default: <space>-<timestamp>)")
-    p.add_argument("--storage-path", default="runs/sweeps",
+    p.add_argument("--storage-path",
                    help="parent of experiment directories (made absolute; default runs/sweeps), "
                         "or a URI such as s3://bucket/sweeps for the trials' results and "
                         "checkpoints (the study and trials.csv then stay in runs/sweeps/<name> "
                         "and are copied there when the sweep stops)")
-    p.add_argument("--num-samples", type=int, help="trials in total (overrides the space)")
-    p.add_argument("--max-epochs", type=int, help="epochs of a full trial (overrides the space)")
+    p.add_argument("--num-samples", type=int_at_least(1),
+                   help="trials in total (overrides the space); with --resume, extends the "
+                        "sweep to this many trials")
+    p.add_argument("--max-epochs", type=int_at_least(1),
+                   help="epochs of a full trial (overrides the space)")
     p.add_argument("--metric", help="metric the sweep optimises, e.g. val_auroc (overrides the "
                    "space's metric; its direction is known, docs/tasks.md)")
-    p.add_argument("--trials-per-gpu", type=int, help="trials sharing one GPU (overrides)")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+    p.add_argument("--trials-per-gpu", type=int_at_least(1),
+                   help="trials sharing one GPU (overrides)")
+    p.add_argument("--time-budget", type=positive_seconds, metavar="SECONDS",
                    help="stop the sweep after this much Tune time; trials still running are "
                         "recorded as pruned, and the sweep ends normally")
-    p.add_argument("--max-failures", type=int, default=2,
-                   help="retries of an errored trial, from its last checkpoint (default 2)")
+    p.add_argument("--max-failures", type=int_at_least(0),
+                   help="retries of an errored trial, from its last checkpoint (default 2); a "
+                        "trial whose config is invalid is never retried")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the base config (repeatable)")
     p.add_argument("--address", help="Ray cluster address ('auto' for a running cluster)")
@@ -90,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CUDA MPS for trials sharing a GPU (auto: when trials_per_gpu > 1)")
     p.add_argument("--dashboard", action="store_true",
                    help="start Ray's dashboard on 127.0.0.1 (needs the 'dashboard' extra)")
-    p.add_argument("--dashboard-port", type=int, default=8265)
+    p.add_argument("--dashboard-port", type=port, default=8265)
     p.add_argument("--warm-start", type=Path, metavar="DIR",
                    help="seed the study with the finished trials of an earlier sweep")
     p.add_argument("--confirm", type=_confirm_arg, metavar="K,S",
@@ -99,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "docs/confirmation.md)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny CPU sweep for tests: 8 trials of 4 epochs on tiny data")
+    p.add_argument("--full-size", action="store_true",
+                   help="without a GPU, run the space at its full size rather than its cpu: "
+                        "section (the default sweep: about an hour on 2 cores, not 5 minutes)")
     return p
 
 
@@ -115,6 +140,20 @@ def _confirm_arg(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+# Flags a resumed sweep cannot honour: its spec (space, budget, base config) is frozen.
+RESUME_REFUSES = {"max_epochs": "--max-epochs", "metric": "--metric", "overrides": "--set",
+                  "trials_per_gpu": "--trials-per-gpu", "max_failures": "--max-failures",
+                  "smoke": "--smoke", "name": "--name", "warm_start": "--warm-start",
+                  "storage_path": "--storage-path", "full_size": "--full-size",
+                  "confirm": "--confirm"}
+
+
+def resume_refusals(args: argparse.Namespace) -> list[str]:
+    """The flags given with ``--resume`` that it cannot honour (``RESUME_REFUSES``)."""
+    return [flag for attr, flag in RESUME_REFUSES.items()
+            if getattr(args, attr) not in (None, False, [])]
+
+
 @dataclass(frozen=True)
 class SweepOptions:
     """The sweep's command-line options, typed (one field per flag of ``build_parser``)."""
@@ -128,6 +167,7 @@ class SweepOptions:
     metric: str | None = None  # overrides the space's metric; the mode follows the metric
     trials_per_gpu: int | None = None  # overrides the space's resources.trials_per_gpu
     max_failures: int = 2  # retries of an errored trial
+    full_size: bool = False  # no GPU: the space's full size, not its cpu: section
     overrides: list[str] = field(default_factory=list)  # KEY=VALUE for the base config
     warm_start: Path | None = None  # earlier sweep whose finished trials seed the study
     smoke: bool = False  # tiny CPU sweep: 8 trials of 4 epochs on tiny data
@@ -141,12 +181,13 @@ class SweepOptions:
                          dashboard_port=args.dashboard_port, time_budget=args.time_budget,
                          smoke=args.smoke)
         return cls(space=args.space, resume=args.resume, name=args.name,
-                   storage_path=args.storage_path, num_samples=args.num_samples,
-                   max_epochs=args.max_epochs, metric=args.metric,
-                   trials_per_gpu=args.trials_per_gpu,
-                   max_failures=args.max_failures, overrides=list(args.overrides),
-                   warm_start=args.warm_start, smoke=args.smoke, confirm=args.confirm,
-                   ray=ray)
+                   storage_path=args.storage_path or "runs/sweeps",
+                   num_samples=args.num_samples, max_epochs=args.max_epochs,
+                   metric=args.metric, trials_per_gpu=args.trials_per_gpu,
+                   full_size=args.full_size,
+                   max_failures=2 if args.max_failures is None else args.max_failures,
+                   overrides=list(args.overrides),
+                   warm_start=args.warm_start, smoke=args.smoke, confirm=args.confirm, ray=ray)
 
 
 def new_spec(opts: SweepOptions) -> dict:
@@ -158,6 +199,15 @@ def new_spec(opts: SweepOptions) -> dict:
     """
     space = load_space(opts.space)
     raw = copy.deepcopy(space.raw)
+    scaled: list[str] = []
+    cpu_overrides: list[str] = []
+    if "cpu" in raw:
+        # Without a GPU the space's cpu: section applies (the default sweep: about 5 minutes on
+        # 2 cores instead of an hour); a cluster (--address) may have GPUs: full size.
+        if not (opts.smoke or opts.full_size or opts.ray.address is not None or _has_gpu()):
+            raw, cpu_overrides, scaled = scaled_for_cpu(raw)
+        else:
+            raw.pop("cpu")
     if opts.smoke:
         # Checkpoints every epoch: the fault tests kill and resume trials at exact epochs.
         raw.update(num_samples=8, max_epochs=4, checkpoint_interval_s=0,
@@ -174,7 +224,7 @@ def new_spec(opts: SweepOptions) -> dict:
     if opts.trials_per_gpu is not None:
         raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": opts.trials_per_gpu}
     base_cfg = load_config(space.base_config, (SMOKE_OVERRIDES if opts.smoke else []) +
-                           list(opts.overrides))
+                           cpu_overrides + list(opts.overrides))
     # The metric must be one the task produces (--set may have changed task.type).
     known = metrics_for(base_cfg.task.type)
     if opts.metric is not None:
@@ -191,7 +241,13 @@ def new_spec(opts: SweepOptions) -> dict:
     raw["base_config"] = str(space.base_config)
     return {"space": raw, "space_file": str(opts.space.resolve()),
             "base": config_to_dict(base_cfg), "max_failures": opts.max_failures,
-            "created": datetime.now().isoformat(timespec="seconds")}
+            "scaled_for_cpu": scaled, "created": datetime.now().isoformat(timespec="seconds")}
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def check_params_fit_config(space: SearchSpace, base: dict) -> None:
@@ -201,12 +257,13 @@ def check_params_fit_config(space: SearchSpace, base: dict) -> None:
         ConfigError: naming ``params.<key>`` and the value that breaks the config.
     """
     problems = []
+    fixed = fixed_params(space)  # every trial has them: a value is checked together with them
     for p in space.params:
         samples = {"float": [p.low, p.high], "int": [p.low, p.high],
                    "categorical": list(p.choices or ()), "fixed": [p.value]}[p.type]
         for v in samples:
             try:
-                trial_config(base, {p.name: v}, space.max_epochs, "<check>")
+                trial_config(base, {**fixed, p.name: v}, space.max_epochs, "<check>")
             except ConfigError as exc:
                 msgs = "; ".join(m for _, m in exc.problems)
                 problems.append((f"params.{p.name}", f"value {v!r} gives an invalid config: "
@@ -253,10 +310,20 @@ class _Sweep:
     exp_dir: Path
     name: str
     data: DataSplits
+    checks: list[tuple[str, str]] = field(default_factory=list)  # pre-flight (level, line)
+    warm: list = field(default_factory=list)  # earlier trials to seed the study with
+    warm_skipped: dict[str, int] = field(default_factory=dict)  # reason -> trials skipped
+    extended_from: int | None = None  # --resume --num-samples: the sweep's earlier size
 
 
-def _prepare(opts: SweepOptions) -> _Sweep | int:
-    """Reads and checks everything before anything is written; an exit code on bad input."""
+def _prepare(opts: SweepOptions) -> _Sweep:
+    """Reads and checks everything before anything is written.
+
+    Raises:
+        ConfigError: the space or base config is invalid, or the data do not fit it (a
+            ``DataError``, its cause, named with the base config file and key).
+        SweepError: the directory, name or flags are wrong.
+    """
     remote = is_uri(opts.storage_path)
     # A URI holds the trials; the ledger (SQLite study, trials.csv, log) needs a local disk.
     storage = Path("runs/sweeps" if remote else opts.storage_path).expanduser().resolve()
@@ -265,97 +332,179 @@ def _prepare(opts: SweepOptions) -> _Sweep | int:
         if opts.resume is not None:
             exp_dir = opts.resume.expanduser().resolve()
             if not is_sweep_dir(exp_dir):
-                return fail(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
+                raise SweepError(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
             spec = read_spec(exp_dir)
             if opts.space is not None:
-                changed = spec_changes(spec, new_spec(opts))
+                # --num-samples extends the sweep; the space file itself must be the same.
+                changed = spec_changes(spec, new_spec(dataclasses.replace(opts,
+                                                                          num_samples=None)))
                 if changed:
-                    return fail(f"{opts.space}: differs from the space {exp_dir.name} started "
-                                f"with ({', '.join(changed)}); resume without --space, or "
-                                "start a new sweep")
+                    raise SweepError(f"{opts.space}: differs from the space {exp_dir.name} "
+                                     f"started with ({', '.join(changed)}); resume without "
+                                     "--space, or start a new sweep")
             name = exp_dir.name
+            extended_from = None
+            if opts.num_samples is not None and opts.num_samples != spec["space"]["num_samples"]:
+                started = _trials_started(exp_dir)
+                if opts.num_samples < started:
+                    raise SweepError(f"--num-samples {opts.num_samples}: {exp_dir.name} has "
+                                     f"{started} trials already; it can only be extended")
+                extended_from = spec["space"]["num_samples"]
+                spec["space"]["num_samples"] = opts.num_samples
             space = space_of(spec, str(exp_dir / SPEC_FILE))
         else:
             if opts.space is None:
-                return fail("--space is required (or --resume DIR)")
+                raise SweepError("--space is required (or --resume DIR)")
             spec = new_spec(opts)
             space = space_of(spec, str(opts.space))
             name = opts.name if opts.name is not None else \
                 f"{opts.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
             problem = check_name(name)
             if problem:
-                return fail(f"--name: {problem}")
+                raise SweepError(f"--name: {problem}")
             exp_dir = storage / name
             if is_sweep_dir(exp_dir):
-                return fail(f"{exp_dir} already holds a sweep; continue it with --resume "
+                raise SweepError(f"{exp_dir} already holds a sweep; continue it with --resume "
                             f"{exp_dir}, or choose another --name")
             spec["trial_storage"] = join_uri(opts.storage_path, name, "tune") if remote else None
+            extended_from = None
         base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
         check_params_fit_config(space, spec["base"])
         data = load_data(base_cfg.data, base_cfg.task)
         _check_model(space, spec, data)
-    except ConfigError as exc:
-        return fail(str(exc))
+        checks = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"])
+        warm, skipped = [], {}
+        if opts.warm_start is not None and opts.resume is None:
+            try:
+                warm, skipped = warm_start_trials(opts.warm_start.expanduser().resolve(), space)
+            except ValueError as exc:
+                raise SweepError(f"--warm-start: {exc}") from None
     except DataError as exc:
-        return fail(f"{spec['space']['base_config']}: {exc}")
-    return _Sweep(spec, space, exp_dir, name, data)
+        raise ConfigError(spec["space"]["base_config"], [(exc.key, exc.message)]) from exc
+    return _Sweep(spec, space, exp_dir, name, data, checks, warm, skipped, extended_from)
 
 
-def _create(opts: SweepOptions, sweep: _Sweep) -> int | None:
-    """Makes a new sweep's directory and freezes its spec; an exit code if it cannot."""
+def _trials_started(exp_dir: Path) -> int:
+    """The sweep's own trials in its study (any state), 0 without a study."""
+    try:
+        study = load_study(exp_dir)
+    except ValueError:
+        return 0
+    return sum("warm_start_from" not in t.user_attrs for t in study.get_trials(deepcopy=False))
+
+
+def _create(opts: SweepOptions, sweep: _Sweep) -> None:
+    """Makes a new sweep's directory and freezes its spec.
+
+    Raises:
+        SweepError: the storage cannot be written.
+    """
     if sweep.spec["trial_storage"]:
         try:
             TrialStore(sweep.spec["trial_storage"]).check_writable()
         except (OSError, ValueError) as exc:
-            return fail(f"--storage-path: cannot write to {sweep.spec['trial_storage']}: {exc}")
+            raise SweepError(f"--storage-path: cannot write to {sweep.spec['trial_storage']}: "
+                             f"{exc}") from None
     try:
         sweep.exp_dir.mkdir(parents=True, exist_ok=True)
         probe = sweep.exp_dir / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        return fail(f"--storage-path: cannot write to {sweep.exp_dir}: {exc.strerror}")
+        raise SweepError(f"--storage-path: cannot write to {sweep.exp_dir}: "
+                         f"{exc.strerror}") from None
     write_spec(sweep.exp_dir, sweep.spec)
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the sweep command; returns its exit code (0, 2 or 130)."""
-    opts = SweepOptions.from_args(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    refused = resume_refusals(args) if args.resume is not None else []
+    if refused:
+        return fail(f"--resume continues a sweep with its frozen spec (space, budget, base "
+                    f"config); it cannot honour {', '.join(refused)}. --num-samples extends it; "
+                    "--time-budget, --address, --mps and --dashboard apply to this run")
+    opts = SweepOptions.from_args(args)
     if opts.ray.dashboard and not _dashboard_available():
         return fail("--dashboard needs Ray's dashboard dependencies: "
                     "pip install -e \".[dashboard]\"")
-    return run_sweep(opts)
+    try:
+        code, _ = drive(opts)
+    except (ConfigError, SweepError) as exc:
+        return fail(str(exc))
+    return code
 
 
-def run_sweep(opts: SweepOptions) -> int:
-    """Starts or resumes the sweep ``opts`` describe; returns the exit code (0, 2 or 130)."""
+def drive(opts: SweepOptions) -> tuple[int, Path]:
+    """Starts or resumes the sweep ``opts`` describe and runs it until it ends.
+
+    Returns:
+        The exit code (``EXIT_OK``; ``EXIT_INTERRUPTED`` when interrupted, or when trials are
+        still missing without a time budget; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA
+        MPS, said on stderr) and the experiment directory.
+
+    Raises:
+        ConfigError: the space, the base config or the data are invalid (file and key named).
+        SweepError: a bad directory, name or flag, or the sweep is running elsewhere.
+        Nothing is written before these checks pass.
+    """
     sweep = _prepare(opts)
-    if isinstance(sweep, int):
-        return sweep
-    if opts.resume is None:
-        code = _create(opts, sweep)
-        if code is not None:
-            return code
-    holder = running_pid(sweep.exp_dir)
+    holder = running_pid(sweep.exp_dir) if opts.resume is not None else None
     if holder is not None:
-        return fail(f"{sweep.exp_dir}: the sweep is running (driver pid {holder}); stop it first")
+        raise SweepError(f"{sweep.exp_dir}: the sweep is running (driver pid {holder}); stop it "
+                         "first")
+    if opts.resume is None:
+        _create(opts, sweep)
     setup_logging("tuning", sweep.exp_dir / LOG_FILE)
     with hold_lock(sweep.exp_dir):
+        _log_start(opts, sweep)
         try:
-            return _run(opts, sweep)
+            return _run(opts, sweep), sweep.exp_dir
         except KeyboardInterrupt:
             # A second Ctrl-C, or one outside Tune's own handler: the study and disk are
             # consistent at every point (a resume reconciles them), so stopping here loses no
             # finished work.
-            return _interrupted(sweep.exp_dir, None)
+            return _interrupted(sweep.exp_dir, None), sweep.exp_dir
+
+
+def _log_start(opts: SweepOptions, sweep: _Sweep) -> None:
+    """What the user should know before the trials start: the CPU scaling, the pre-flight, an
+    extended sweep's new size (frozen into its spec here, under the lock)."""
+    scaled = sweep.spec.get("scaled_for_cpu")
+    if scaled and opts.resume is None:
+        log.info("no GPU: the space's cpu: section scales this sweep down to finish in minutes "
+                 "on a few cores: %s. For the full size: --full-size (or a GPU)",
+                 "; ".join(scaled))
+    for level, line in sweep.checks:
+        getattr(log, level)("%s%s", "warning: " if level == "warning" else "", line)
+    if sweep.extended_from is not None:
+        write_spec(sweep.exp_dir, sweep.spec)
+        log.info("num_samples: %d -> %d (--num-samples extends the sweep)", sweep.extended_from,
+                 sweep.space.num_samples)
+
+
+def resume_command(exp_dir: Path, environ=None) -> str:
+    """The command that resumes the sweep in ``exp_dir``, pasted the way the user started it:
+    ``make sweep ARGS="--resume DIR"`` under make (the Makefile sets ``SEQTUNE_VIA_MAKE``), else
+    this interpreter (``python`` when that is the one on the PATH) with ``-m tuning.sweep``."""
+    import os
+    import shlex
+    import shutil
+
+    environ = os.environ if environ is None else environ
+    where = shlex.quote(str(exp_dir))
+    if environ.get("SEQTUNE_VIA_MAKE"):
+        return f'make sweep ARGS="--resume {where}"'
+    on_path = shutil.which("python", path=environ.get("PATH"))
+    same = on_path is not None and Path(on_path).resolve() == Path(sys.executable).resolve()
+    python = "python" if same else shlex.quote(sys.executable)
+    return f"{python} -m tuning.sweep --resume {where}"
 
 
 def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:
     if counts is not None:
         log.info("sweep interrupted: %d of %d trials finished", *counts)
-    print(f"\nresume with: python -m tuning.sweep --resume {exp_dir}", file=sys.stderr,
-          flush=True)
+    print(f"\nresume with: {resume_command(exp_dir)}", file=sys.stderr, flush=True)
     return EXIT_INTERRUPTED
 
 
@@ -382,6 +531,7 @@ def _run(opts: SweepOptions, sweep: _Sweep) -> int:
         return _interrupted(sweep.exp_dir, (count_finished(study), sweep.space.num_samples))
     if code == EXIT_OK:
         _export(sweep.exp_dir, sweep.space)
+    if code in (EXIT_OK, EXIT_TRAINING):
         publish_ledger(sweep.exp_dir)
     return code
 
@@ -413,6 +563,31 @@ def _confirm(opts: SweepOptions, sweep: _Sweep, study, budget_s: float | None) -
     else:
         log.warning("confirmation: no run finished; the search-phase best stands")
     return code
+
+
+def run_confirmation(ray_opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
+                     search, data: DataSplits, on_change) -> tuple[int, Any]:
+    """Plans and runs (or continues) the confirmation of the search in ``search``; returns the
+    exit code of its Tune run (``tuning.tuner.run_trials``) and the confirmation study. Runs
+    already finished on disk are closed, not run again (``tuning.resume.reconcile``)."""
+    from tuning.study import open_confirm_study
+
+    confirm = open_confirm_study(search)
+    cands = confirm_plan(confirm, search, space, spec["base"])
+    if not cands:
+        log.warning("confirmation: no finished search trial to confirm")
+        return 0, confirm
+    continuing = reconcile(confirm, exp_dir, space, key_of=confirm_key)
+    runs = len(confirm.get_trials(deepcopy=False))
+    log.info("confirmation: %d candidate(s) (%s) x %d seed(s) %s, %d epochs each; %d of %d runs "
+             "to go", len(cands), " ".join(c["trial"] for c in cands),
+             len(confirm.user_attrs["seeds"]), confirm.user_attrs["seeds"], space.max_epochs,
+             len(continuing), runs)
+    code = 0
+    if continuing:
+        code = run_trials(ray_opts, spec, space, exp_dir, confirm, continuing, len(continuing),
+                          data, on_change, key_of=confirm_key, asha=False, evaluate_test=True)
+    return code, confirm
 
 
 def _export(exp_dir: Path, space: SearchSpace) -> None:
@@ -452,8 +627,11 @@ def _sweep(opts: SweepOptions, sweep: _Sweep, study) -> int:
     """Runs what the study still needs, then writes trials.csv; the exit code."""
     space, exp_dir = sweep.space, sweep.exp_dir
     if opts.warm_start is not None and opts.resume is None:
-        added = warm_start(study, opts.warm_start.resolve(), space)
+        added = warm_start(study, sweep.warm)
         log.info("warm start: %d trials from %s", added, opts.warm_start)
+        for reason, n in sorted(sweep.warm_skipped.items(), key=lambda kv: -kv[1]):
+            log.warning("warm start: %d earlier trial(s) skipped, this space cannot draw them: "
+                        "%s", n, reason)
     continuing = reconcile(study, exp_dir, space) if opts.resume is not None else []
     finished = count_finished(study)
     to_run = len(continuing) + max(space.num_samples - finished - len(continuing), 0)
@@ -464,11 +642,26 @@ def _sweep(opts: SweepOptions, sweep: _Sweep, study) -> int:
         refresh = _throttled(lambda: write_trials_csv(study, exp_dir, space), CSV_REFRESH_S)
         code = run_trials(opts.ray, sweep.spec, space, exp_dir, study, continuing, to_run,
                           sweep.data, refresh)
+        write_events(exp_dir, study)
     write_trials_csv(study, exp_dir, space)
     if code == EXIT_OK and count_finished(study) < space.num_samples and \
             opts.ray.time_budget is None:
         code = EXIT_INTERRUPTED
+    if code == EXIT_OK:
+        code = _all_failed(study)
     return code
+
+
+def _all_failed(study) -> int:
+    """``EXIT_TRAINING`` with the most common reason when the sweep has trials and every one
+    failed (nothing to export, nothing learned), else ``EXIT_OK``."""
+    own = [t for t in study.get_trials(deepcopy=False) if "warm_start_from" not in t.user_attrs]
+    if not own or any(t.state.name != "FAIL" for t in own):
+        return EXIT_OK
+    reason, n = most_common_failure(own)
+    log.error("no trial finished: all %d failed; the most common reason (%d of them): %s",
+              len(own), n, reason)
+    return EXIT_TRAINING
 
 
 if __name__ == "__main__":

@@ -33,13 +33,13 @@ from typing import Any
 import torch
 
 from core.checkpoint import load_checkpoint
-from core.config import apply_overrides, config_from_dict
+from core.config import ConfigError, apply_overrides, config_from_dict
 from core.data import DataSplits
-from core.loop import NonFiniteLossError, evaluate, fit, task_loss
+from core.loop import NonFiniteLossError, TrainingError, evaluate, fit, task_loss
 from tuning.experiment import CHECKPOINT_FILE
 
-__all__ = ["SharedData", "checkpoint_due", "process_started_at", "report_due",
-           "train_trial", "trial_config"]
+__all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",
+           "process_started_at", "report_due", "train_trial", "trial_config"]
 
 
 def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str,
@@ -126,7 +126,9 @@ def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s:
     return epoch >= max_epochs or interval_s <= 0 or since_last_s >= interval_s
 
 
-REPORT_INTERVAL_S = 2.0  # longest a trial keeps epochs from Tune between rungs
+# Longest a trial keeps epochs from Tune between rungs. SEQTUNE_REPORT_INTERVAL_S changes it
+# (tests set it high, so that only rungs, checkpoints and the last epoch report, whatever the load).
+REPORT_INTERVAL_S = float(os.environ.get("SEQTUNE_REPORT_INTERVAL_S", "2.0"))
 
 
 def report_due(epoch: int, max_epochs: int, rungs: tuple[int, ...], since_report_s: float,
@@ -175,10 +177,16 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
     key = config["trial_key"]
     if isinstance(data, SharedData):
         data = data.get()
-    cfg = trial_config(base, config["params"], max_epochs, f"trial {key}", cpus_per_trial)
     import ray
 
     gpu = {"node_id": ray.get_runtime_context().get_node_id()}
+    try:
+        cfg = trial_config(base, config["params"], max_epochs, f"trial {key}", cpus_per_trial)
+    except ConfigError as exc:
+        # The sampled parameters cannot make a valid config; every attempt would fail the same
+        # way. A terminal result instead of an exception: Tune retries only what raises.
+        tune.report(failure_result(metric, 0, INVALID_CONFIG, str(exc), gpu))
+        return
     device = torch.device("cpu")
     if torch.cuda.is_available():
         device = torch.device("cuda", 0)  # Ray narrows CUDA_VISIBLE_DEVICES to the trial's GPU
@@ -265,7 +273,24 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
                 result.update({f"test_{k}": v for k, v in test.items()})
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(final_dir.name))
     except NonFiniteLossError as exc:
-        tune.report({"epoch": last["epoch"] + 1, metric: float("nan"), "nonfinite": 1,
-                     "error": str(exc), **gpu, "earlier_epochs": pending[:]})
+        tune.report({**failure_result(metric, last["epoch"] + 1, NON_FINITE, str(exc), gpu),
+                     "earlier_epochs": pending[:]})
+    except TrainingError as exc:
+        # Deterministic for this config (no training batch, a device it cannot have, a
+        # checkpoint of other settings): not retried either.
+        tune.report({**failure_result(metric, last["epoch"] + 1, INVALID_CONFIG,
+                                      f"trial {key}: {exc}", gpu),
+                     "earlier_epochs": pending[:]})
     finally:
         final_dir.cleanup()
+
+
+INVALID_CONFIG, NON_FINITE = "invalid config", "non-finite loss"  # kinds of reported failure
+
+
+def failure_result(metric: str, epoch: int, kind: str, reason: str, extra: dict) -> dict:
+    """A trial's terminal result when it cannot go on: ``metric`` is NaN (never the best, never
+    promoted by ASHA), ``failure`` the reason's text and ``failure_kind`` one of
+    ``INVALID_CONFIG`` and ``NON_FINITE``. The searcher records the trial as FAIL."""
+    return {"epoch": epoch, metric: float("nan"), "failure": reason, "failure_kind": kind,
+            **extra}

@@ -22,6 +22,7 @@ __all__ = ["TrialStore", "is_uri", "join_uri", "local_file"]
 
 
 def is_uri(text: str) -> bool:
+    """Whether ``text`` is a URI (``scheme://...``) rather than a local path."""
     return "://" in str(text)
 
 
@@ -132,6 +133,7 @@ class TrialStore:
         return (info.mtime_ns or 0), info.size
 
     def exists(self, path: str) -> bool:
+        """Whether a file or folder is stored at ``path``."""
         if not self.remote:
             return Path(path).exists()
         import pyarrow.fs
@@ -139,6 +141,7 @@ class TrialStore:
         return self.fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
 
     def read_text(self, path: str) -> str:
+        """The text of the stored file ``path``; OSError if it cannot be read."""
         if not self.remote:
             return Path(path).read_text()
         with self.fs.open_input_stream(path) as f:

@@ -117,7 +117,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-        from tuning.searcher import StudySearcher
+        from tuning.progress import Progress
+        from tuning.searcher import StudySearcher, TrialErrors
         from tuning.trainable import SharedData, train_trial
 
         if opts.address is None and not share_idle_workers():
@@ -145,7 +146,12 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         searcher = StudySearcher(
             study, compile_space(space.params), metric=space.metric, mode=space.mode,
             max_epochs=space.max_epochs, continuing=continuing, on_change=on_change,
-            key_of=key_of, fixed={"evaluate_test": evaluate_test})
+            key_of=key_of, fixed={"evaluate_test": evaluate_test},
+            error_reason=(errors := TrialErrors()).reason)
+        done_before = sum(t.state.is_finished() and "warm_start_from" not in t.user_attrs
+                          for t in study.get_trials(deepcopy=False))
+        # The confirmation phase counts its own runs (to_run of them after done_before).
+        total = space.num_samples if key_of is trial_key else done_before + to_run
         scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
                                   grace_period=space.grace_period,
                                   reduction_factor=space.reduction_factor) if asha else \
@@ -164,7 +170,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
-                verbose=1))
+                verbose=1, callbacks=[errors, Progress(total, done_before)]))
         t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
         took = time.perf_counter() - t0

@@ -28,9 +28,9 @@ def worker_bytecode_cache(environ) -> str | None:
     """Lets the sweep's Ray workers cache bytecode when the environment forbids it.
 
     Container images often set ``PYTHONDONTWRITEBYTECODE=1`` and ship no ``.pyc`` files, so
-    every new process compiles torch and Ray from source: on an H100 machine so configured, a
-    new worker took 15.6 s to its first training step, and 4.5 s once it could reuse compiled
-    bytecode (``benchmarks/cold_start.py``). The workers inherit ``environ`` at ``ray.init``;
+    every new process compiles torch and Ray from source, several times slower to its first
+    training step than with compiled bytecode (docs/performance.md, "Where a new worker's time
+    goes"). The workers inherit ``environ`` at ``ray.init``;
     they keep their bytecode in a private cache (``PYTHONPYCACHEPREFIX``, under
     ``$XDG_CACHE_HOME/seqtune``), never next to the sources. Returns that folder, or None
     where nothing changed (bytecode allowed, or a prefix already chosen)."""
@@ -48,9 +48,8 @@ def worker_bytecode_cache(environ) -> str | None:
 
 # Modules every trial imports. A local Ray imports them into its idle workers, which it starts
 # (one per CPU) as soon as the driver connects: a trial that lands on a new worker then skips
-# importing torch and Ray (2.6 s even with cached bytecode on an H100 machine). torch._dynamo is
-# imported by the first optimizer a process builds (3.2 s of a first trial's setup on the CI
-# machine).
+# importing torch and Ray. torch._dynamo is imported by the first optimizer a process builds, the
+# largest part of a first trial's setup (docs/performance.md).
 WORKER_PRELOAD = ("torch", "torch._dynamo", "ray.tune", "tuning.trainable")
 
 
@@ -107,9 +106,12 @@ class MPSDaemon:
 
     @staticmethod
     def available() -> bool:
+        """Whether the MPS control program is installed."""
         return shutil.which("nvidia-cuda-mps-control") is not None
 
     def start(self) -> bool:
+        """Starts the daemon and points this process's (and so Ray's workers') environment at
+        it; False (with a warning) when it does not start."""
         for d in self.env.values():
             Path(d).mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env}
@@ -123,6 +125,7 @@ class MPSDaemon:
         return True
 
     def stop(self) -> None:
+        """Stops the daemon if this object started it."""
         if not self.started:
             return
         subprocess.run(["nvidia-cuda-mps-control"], input="quit\n", text=True,

@@ -88,6 +88,9 @@ class _Problem(Exception):
         super().__init__(message)
         self.key, self.message = key, message
 
+    def __reduce__(self):  # copy and pickle rebuild it from both arguments
+        return type(self), (self.key, self.message)
+
 
 def _last_line(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()

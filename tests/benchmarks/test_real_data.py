@@ -102,11 +102,3 @@ def test_shipped_real_configs_load_the_official_split(name, sizes, monkeypatch):
     assert (len(data.train), len(data.val), len(data.test)) == sizes
     assert space.metric == cfg.training.checkpoint_metric
 
-
-def test_italy_loss_space_selects_on_val_loss():
-    from tuning.space import load_space
-
-    # the variant for tiny validation sets: a continuous metric, minimised
-    space = load_space(REAL / "italy_power_demand_loss_space.yaml")
-    assert (space.metric, space.mode) == ("val_loss", "min")
-    assert space.base_config == REAL / "italy_power_demand.yaml"

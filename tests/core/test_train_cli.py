@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import core.run as run
 import core.train as train
 from core.checkpoint import load_checkpoint
 
@@ -57,7 +58,7 @@ def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
     assert train.main(args + ["--output-dir", str(tmp_path / "full")]) == 0
 
     calls = {"n": 0}
-    real = train.metrics_csv
+    real = run.metrics_csv
 
     def interrupt_after_two(history, *args):
         calls["n"] += 1
@@ -65,10 +66,10 @@ def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(history, *args)
 
-    monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
+    monkeypatch.setattr(run, "metrics_csv", interrupt_after_two)
     part = tmp_path / "part"
     assert train.main(args + ["--output-dir", str(part)]) == 130
-    monkeypatch.setattr(train, "metrics_csv", real)
+    monkeypatch.setattr(run, "metrics_csv", real)
     assert load_checkpoint(part / "checkpoints" / "last.pt")["epoch"] == 2
     assert train.main(["--resume", str(part), "--quiet"]) == 0
 
@@ -84,12 +85,40 @@ def test_cli_resume_continues_bit_exactly(tmp_path, monkeypatch):
     assert [r.split(",")[:5] for r in full_rows] == [r.split(",")[:5] for r in part_rows]
 
 
-def test_resume_refuses_finished_run_and_extra_flags(tmp_path, monkeypatch):
+def _files(run: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(run)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("extra,reason", [
+    ([], "already finished (all 2 epochs done)"),
+    # min_delta 100: epoch 2 cannot improve on epoch 1, so patience 1 stops after epoch 2 of 4.
+    (["--set", "training.epochs=4", "--set", "training.early_stopping.patience=1",
+      "--set", "training.early_stopping.min_delta=100"],
+     "already finished (early stopping after epoch 2)"),
+])
+def test_resume_of_a_finished_run_exits_2_and_leaves_it_untouched(tmp_path, monkeypatch, capsys,
+                                                                   extra, reason):
     monkeypatch.chdir(ROOT)
     run = tmp_path / "r"
-    assert train.main(["--smoke", "--quiet", "--output-dir", str(run)]) == 0
+    assert train.main(["--smoke", "--quiet", "--output-dir", str(run), *extra]) == 0
+    before = _files(run)
+    capsys.readouterr()
     assert train.main(["--resume", str(run)]) == 2
-    assert train.main(["--resume", str(run), "--set", "training.epochs=9"]) == 2
+    assert reason in capsys.readouterr().err
+    # Not a byte or a timestamp changed: no epoch trained, no log line appended.
+    assert _files(run) == before
+
+
+def test_resume_refuses_extra_flags(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    run = tmp_path / "r"
+    assert train.main(["--smoke", "--quiet", "--set", "training.epochs=3",
+                       "--output-dir", str(run)]) == 0
+    for extra in (["--set", "training.epochs=9"], ["--epochs", "5"], ["--smoke"],
+                  ["--config", "configs/gru.yaml"]):
+        assert train.main(["--resume", str(run), *extra]) == 2
+        assert "--resume continues a run with its saved config" in capsys.readouterr().err
     assert train.main(["--smoke", "--output-dir", str(run)]) == 2  # never overwrites a run
 
 

@@ -1,10 +1,11 @@
 """Fault injection in a real sweep: dying workers, errors in every attempt, inf losses."""
 
+import csv
 import json
 
 from optuna.trial import TrialState
 
-from tests.tuning.conftest import SPACE, run_sweep
+from tests.tuning.conftest import ROOT, SPACE, run_sweep
 from tuning.study import load_study
 
 
@@ -27,10 +28,56 @@ def test_dying_and_failing_trials_are_retried_then_errored_and_nothing_hangs(tmp
     assert any(r.get("start_epoch", 0) >= 1 for r in results)
     assert trials[3].state in (TrialState.COMPLETE, TrialState.PRUNED)
     # Dying or raising in every attempt: errored once the retry is used up, the sweep goes on.
-    assert trials[4].state == TrialState.FAIL and trials[4].user_attrs["failure"] == "error"
-    assert trials[5].state == TrialState.FAIL and trials[5].user_attrs["failure"] == "error"
+    # failure holds the reason: the last attempt's exception, or why the worker died.
+    assert trials[4].state == TrialState.FAIL
+    assert trials[4].user_attrs["failure"].startswith(
+        "The actor died unexpectedly"), trials[4].user_attrs
+    assert trials[5].state == TrialState.FAIL
+    assert trials[5].user_attrs["failure"].startswith(
+        "RuntimeError: injected fault: t0005 raises after epoch"), trials[5].user_attrs
     # An inf loss ends the trial as FAIL; it is never the best.
     assert trials[6].state == TrialState.FAIL
-    assert trials[6].user_attrs["failure"] == "non-finite loss"
+    assert trials[6].user_attrs["failure_kind"] == "non-finite loss"
+    assert "training loss became NaN or inf" in trials[6].user_attrs["failure"]
+    rows = {r["trial"]: r for r in csv.DictReader((exp / "trials.csv").open())}
+    assert rows["t0005"]["failure"] == trials[5].user_attrs["failure"]
     header = (exp / "best_config.yaml").read_text().splitlines()[1]
     assert not any(f"t000{i}" in header for i in (4, 5, 6))
+
+
+INVALID_PAIRS = f"""base_config: {ROOT / "configs" / "gru.yaml"}
+max_epochs: 4
+params:
+  model.name: {{type: categorical, choices: [gru, tcn]}}
+  model.bidirectional: {{type: categorical, choices: [false, true]}}
+"""
+
+
+def test_trial_with_an_invalid_config_fails_at_once_with_the_reason_and_is_not_retried(tmp_path):
+    space = tmp_path / "pairs.yaml"
+    space.write_text(INVALID_PAIRS)
+    proc = run_sweep(["--space", str(space), "--smoke", "--num-samples", "6", "--storage-path",
+                      str(tmp_path), "--name", "p"])
+    exp = tmp_path / "p"
+    assert "ConfigError.__init__" not in proc.stderr
+    trials = load_study(exp).trials
+    invalid = [t for t in trials if t.params == {"model.name": "tcn",
+                                                 "model.bidirectional": True}]
+    assert invalid, [t.params for t in trials]  # the seeded sampler draws the pair
+    rows = {r["trial"]: r for r in csv.DictReader((exp / "trials.csv").open())}
+    for t in trials:
+        key = f"t{t.number:04d}"
+        if t in invalid:
+            # FAIL with the config's key and reason, in the study, trials.csv and the console.
+            assert t.state == TrialState.FAIL
+            assert t.user_attrs["failure_kind"] == "invalid config"
+            reason = t.user_attrs["failure"]
+            assert "model.bidirectional" in reason and "causal" in reason, reason
+            assert rows[key]["status"] == "errored" and rows[key]["failure"] == reason
+            assert reason in proc.stderr
+            # Never retried: one attempt, no error file (Tune saw a result, not an exception).
+            trial_dir = exp / "tune" / "run-0" / key
+            assert len((trial_dir / "result.json").read_text().splitlines()) == 1
+            assert not (trial_dir / "error.txt").exists()
+        else:
+            assert t.state in (TrialState.COMPLETE, TrialState.PRUNED), t

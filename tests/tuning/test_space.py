@@ -151,6 +151,50 @@ def test_params_keep_dependency_order():
     assert isinstance(space.params[0], Param)
 
 
+def test_misfits_name_the_values_another_space_cannot_draw():
+    from tuning.space import distributions, misfits
+
+    space = _space({"model.hidden_size": {"type": "categorical", "choices": [16, 32, 64]},
+                    "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                    "model.num_layers": {"type": "int", "low": 1, "high": 3}})
+    assert misfits({"model.hidden_size": 32, "optim.lr": 1e-3, "model.num_layers": 2},
+                   space.params) == []
+    assert misfits({"model.hidden_size": 256, "optim.lr": 0.1, "model.width": 3},
+                   space.params) == [
+        "model.hidden_size=256 is not among the choices [16, 32, 64]",
+        "optim.lr=0.1 is outside [0.0001, 0.01]",
+        "model.width is not sampled by this space"]
+    assert set(distributions(space.params)) == {"model.hidden_size", "optim.lr",
+                                                "model.num_layers"}
+
+
+def test_cpu_section_scales_the_space_and_is_validated():
+    from tuning.space import scaled_for_cpu
+
+    raw = {"base_config": BASE, "num_samples": 48, "max_epochs": 20,
+           "params": {"model.hidden_size": {"type": "categorical", "choices": [64, 256]},
+                      "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2}},
+           "cpu": {"num_samples": 12, "max_epochs": 10,
+                   "params": {"model.hidden_size": {"type": "categorical", "choices": [64]}},
+                   "set": {"data.synthetic.num_samples": 4000}}}
+    parse_space(raw, "space.yaml", ROOT)  # valid
+    scaled, overrides, changes = scaled_for_cpu(raw)
+    assert "cpu" not in scaled and scaled["num_samples"] == 12 and scaled["max_epochs"] == 10
+    assert scaled["params"]["model.hidden_size"]["choices"] == [64]
+    assert scaled["params"]["optim.lr"] == raw["params"]["optim.lr"]
+    assert overrides == ["data.synthetic.num_samples=4000"]
+    assert "num_samples 48 -> 12" in changes
+    bad = {**raw, "cpu": {"max_epochs": 0, "set": {"data.size": 1}, "speed": 2}}
+    with pytest.raises(ConfigError) as exc:
+        parse_space(bad, "space.yaml", ROOT)
+    keys = {k for k, _ in exc.value.problems}
+    assert {"cpu.speed"} <= keys
+    bad = {**raw, "cpu": {"max_epochs": 0, "set": {"data.size": 1}}}
+    with pytest.raises(ConfigError) as exc:
+        parse_space(bad, "space.yaml", ROOT)
+    assert {k for k, _ in exc.value.problems} == {"cpu.max_epochs", "cpu.set.data.size"}
+
+
 def test_asha_rungs_are_the_grace_period_times_powers_of_the_reduction_factor():
     assert asha_rungs(2, 3, 20) == (2, 6, 18)
     assert asha_rungs(1, 2, 4) == (1, 2, 4)  # the last epoch is a rung when it falls on one

@@ -178,6 +178,7 @@ def test_the_file_keeps_when_a_trial_ended_not_when_it_was_written(tmp_path):
     mirror.flush()
     on_disk = optuna.load_study(study_name="s", storage=f"sqlite:///{db}").trials[0]
     assert on_disk.datetime_complete == study.trials[0].datetime_complete
-    # created in the file at once, then in memory: the two starts are milliseconds apart
-    assert abs((on_disk.datetime_start - study.trials[0].datetime_start).total_seconds()) < 0.1
+    # Created in the file at once (not queued behind the gate), then in memory: the file's start
+    # is never the later one, however long the machine takes between the two.
+    assert on_disk.datetime_start <= study.trials[0].datetime_start
     mirror.close()

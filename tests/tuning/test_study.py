@@ -7,7 +7,14 @@ from optuna.trial import TrialState
 from tests.tuning.conftest import SPACE
 from tuning.experiment import read_spec, space_of
 from tuning.space import load_space
-from tuning.study import count_finished, load_study, make_sampler, open_study, warm_start
+from tuning.study import (
+    count_finished,
+    load_study,
+    make_sampler,
+    open_study,
+    warm_start,
+    warm_start_trials,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -39,15 +46,39 @@ def test_warm_start_copies_finished_trials(smoke, tmp_path):
     exp, _ = smoke
     space = space_of(read_spec(exp), "sweep.yaml")
     study, _ = open_study(tmp_path, "new", space)
-    added = warm_start(study, exp, space)
+    trials, skipped = warm_start_trials(exp, space)
+    added = warm_start(study, trials)
     old = load_study(exp).get_trials()
     kept = [t for t in old if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert added == len(kept) > 0
+    assert added == len(kept) > 0 and skipped == {}
     new = study.get_trials()
     assert [t.params for t in new] == [t.params for t in kept]
     assert [t.intermediate_values for t in new] == [t.intermediate_values for t in kept]
     # Copies are not the sweep's own trials: they do not count towards num_samples.
     assert count_finished(study) == 0
+
+
+def test_warm_start_skips_trials_the_new_space_cannot_draw(smoke, tmp_path):
+    # Issue 16 §2: hidden_size choices [32, 64, 128, 256] earlier, [16, 32, 64] now. Optuna
+    # refused the old trials ("CategoricalDistribution does not support dynamic value space").
+    exp, _ = smoke
+    spec = read_spec(exp)
+    spec["space"]["params"]["model.hidden_size"] = {"type": "categorical",
+                                                    "choices": [16, 32, 64]}
+    space = space_of(spec, "sweep.yaml")
+    study, storage = open_study(tmp_path, "new", space)
+    trials, skipped = warm_start_trials(exp, space)
+    old = [t for t in load_study(exp).get_trials()
+           if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    wide = [t for t in old if t.params["model.hidden_size"] > 64]
+    assert wide and sum(skipped.values()) == len(wide)
+    assert all("model.hidden_size=" in r and "[16, 32, 64]" in r for r in skipped)
+    assert warm_start(study, trials) == len(old) - len(wide)
+    # The copies use the new space's distributions, so the sampler can go on from them.
+    assert all(t.distributions["model.hidden_size"].choices == (16, 32, 64)
+               for t in study.get_trials())
+    study.ask().suggest_categorical("model.hidden_size", [16, 32, 64])
+    storage.close()
 
 
 def test_the_space_names_its_sampler():

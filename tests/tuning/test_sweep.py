@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from core.config import load_config
@@ -45,7 +46,8 @@ def test_smoke_sweep_finishes_with_truthful_study(smoke):
 def test_nan_trial_is_fail_and_never_best(smoke):
     exp, _ = smoke
     t2 = _study(exp).trials[2]
-    assert t2.state == TrialState.FAIL and t2.user_attrs["failure"] == "non-finite loss"
+    assert t2.state == TrialState.FAIL and t2.user_attrs["failure_kind"] == "non-finite loss"
+    assert "training loss became NaN or inf" in t2.user_attrs["failure"]
     header = (exp / "best_config.yaml").read_text().splitlines()[1]
     assert "t0002" not in header
 
@@ -206,10 +208,9 @@ def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):
             continue
         if any(t.state.is_finished() for t in trials):
             break
-    t0 = time.time()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert time.time() - t0 < 30
+    # Ctrl-C ends the sweep (a generous bound guards against a hang, not a speed check).
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130 and f"--resume {exp}" in err, (proc.returncode, err[-3000:])
     assert not (exp / "best_config.yaml").exists()  # no best config for a partial sweep
     # The report reads an unfinished sweep from disk.
@@ -253,28 +254,32 @@ def test_trials_report_their_start_latency_and_tune_share(smoke):
     assert spent[0] == 0 and spent == sorted(spent) and spent[-1] > 0
 
 
-def test_time_budget_and_batched_reports_end_to_end(tmp_path):
-    """A sweep with the shipped reporting (checkpoints every 10 s, epochs between ASHA rungs
-    batched into the next report) and a time budget: every epoch still reaches the study."""
+def _tiny_space(tmp_path, **top):
+    """The shipped space on smoke-sized data, with ``top`` replacing its top-level keys."""
     import yaml
 
+    raw = yaml.safe_load(SPACE.read_text())
+    raw.update(base_config=str((SPACE.parent / raw["base_config"]).resolve()),
+               resources={"trials_per_gpu": 1, "cpus_per_trial": 1}, **top)
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(raw))
+    args = ["--space", str(space), "--storage-path", str(tmp_path)]
     from core.train import SMOKE_OVERRIDES
 
-    raw = yaml.safe_load(SPACE.read_text())
+    for o in SMOKE_OVERRIDES + ["data.synthetic.num_samples=200"]:
+        args += ["--set", o]
+    return args
+
+
+def test_time_budget_ends_the_sweep_normally(tmp_path):
+    """A time budget cuts a sweep short: running trials are closed, nothing stays running.
+    (What is asserted holds however fast the machine is.)"""
     # More trials than 20 s can run (since the driver reads the study from memory, 60 tiny
     # trials could all finish inside the budget on the 2-core CI machine).
     samples = 400
-    raw.update(base_config=str((SPACE.parent / raw["base_config"]).resolve()),
-               num_samples=samples,
-               max_epochs=6, scheduler={"grace_period": 2, "reduction_factor": 3},
-               resources={"trials_per_gpu": 1, "cpus_per_trial": 1}, checkpoint_interval_s=10)
-    space = tmp_path / "space.yaml"
-    space.write_text(yaml.safe_dump(raw))
-    args = ["--space", str(space), "--time-budget", "20", "--storage-path", str(tmp_path),
-            "--name", "b"]
-    for o in SMOKE_OVERRIDES + ["data.synthetic.num_samples=200"]:
-        args += ["--set", o]
-    proc = _sweep(args)
+    args = _tiny_space(tmp_path, num_samples=samples, max_epochs=6,
+                       scheduler={"grace_period": 2, "reduction_factor": 3})
+    proc = _sweep(args + ["--time-budget", "20", "--name", "b"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     exp = tmp_path / "b"
     trials = _study(exp).get_trials()
@@ -285,15 +290,123 @@ def test_time_budget_and_batched_reports_end_to_end(tmp_path):
     with open(exp / "trials.csv") as f:
         rows = {r["trial"]: r for r in csv.DictReader(f)}
     assert all(r["status"] != "running" for r in rows.values())
-    full = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert full, "no trial reached 6 epochs in 20 s"
-    for t in full:
-        stored = [json.loads(line) for line in next(
-            (exp / "tune").glob(f"run-0/{rows[f't{t.number:04d}']['trial']}/result.json"))
-            .read_text().splitlines()]
-        # Tune got a report at each rung (2 and 6) and fewer reports than epochs (a report
-        # also goes out once 2 s passed); the study has all six epochs.
-        reported = [r["epoch"] for r in stored]
-        assert {2, 6} <= set(reported) and len(reported) < 6
-        assert sorted(t.intermediate_values) == [1, 2, 3, 4, 5, 6]
-        assert rows[f"t{t.number:04d}"]["epochs"] == "6"
+
+
+def test_batched_reports_reach_the_study_and_tensorboard_every_epoch(tmp_path):
+    """Epochs between ASHA's rungs are batched into the next report; the study, trials.csv and
+    each trial's TensorBoard folder still have every epoch (issue 16 §5)."""
+    from tuning.tensorboard import SCALARS, read_scalars
+
+    # Checkpoints only at the last epoch and no time-driven reports: Tune gets exactly the
+    # rungs (2 and 6), whatever the machine's load.
+    args = _tiny_space(tmp_path, num_samples=3, max_epochs=6, checkpoint_interval_s=3600,
+                       scheduler={"grace_period": 2, "reduction_factor": 3})
+    proc = _sweep(args + ["--name", "tb"], env={"SEQTUNE_REPORT_INTERVAL_S": "3600"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = tmp_path / "tb"
+    trials = _study(exp).get_trials()
+    with open(exp / "trials.csv") as f:
+        rows = {r["trial"]: r for r in csv.DictReader(f)}
+    assert any(t.state == TrialState.COMPLETE for t in trials)
+    for t in trials:
+        key = f"t{t.number:04d}"
+        stored = [json.loads(line) for line in
+                  (exp / "tune" / "run-0" / key / "result.json").read_text().splitlines()]
+        epochs = sorted(t.intermediate_values)
+        assert epochs == list(range(1, epochs[-1] + 1))
+        # Tune saw the rungs only; the study and TensorBoard have every epoch.
+        assert [r["epoch"] for r in stored] == [e for e in (2, 6) if e <= epochs[-1]]
+        assert rows[key]["epochs"] == str(epochs[-1])
+        scalars = read_scalars(exp / "tensorboard" / key)
+        assert set(scalars) == set(SCALARS)
+        for tag in SCALARS:
+            assert sorted(scalars[tag]) == epochs, (key, tag)
+        assert scalars["val_accuracy"] == pytest.approx(t.intermediate_values)
+
+
+
+def test_resume_refuses_flags_it_cannot_honour_before_anything(tmp_path, capsys):
+    # Issue 16 §2: these were accepted and silently ignored.
+    code = sweep.main(["--resume", str(tmp_path / "s"), "--num-samples", "12", "--max-epochs",
+                       "6", "--set", "training.batch_size=64"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot honour --max-epochs, --set" in err, err
+    assert "--num-samples extends it" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_warm_start_from_no_sweep_is_refused_before_anything(tmp_path, capsys):
+    code = sweep.main(["--space", str(SPACE), "--smoke", "--storage-path", str(tmp_path / "s"),
+                       "--name", "x", "--warm-start", str(tmp_path / "nothing")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--warm-start:" in err and "no study.db" in err, err
+    assert not (tmp_path / "s").exists()
+
+
+def test_resume_hint_pastes_the_way_the_sweep_was_started(tmp_path):
+    assert sweep.resume_command(tmp_path / "d", {"SEQTUNE_VIA_MAKE": "1", "PATH": ""}) == \
+        f'make sweep ARGS="--resume {tmp_path / "d"}"'
+    hint = sweep.resume_command(tmp_path / "d", {"PATH": ""})
+    assert hint == f"{sys.executable} -m tuning.sweep --resume {tmp_path / 'd'}"
+
+
+def test_without_a_gpu_the_default_sweep_is_scaled_down(monkeypatch):
+    from tuning.sweep import SweepOptions, new_spec
+
+    monkeypatch.setattr(sweep, "_has_gpu", lambda: False)
+    spec = new_spec(SweepOptions(space=SPACE))
+    assert spec["space"]["num_samples"] == 20 and spec["space"]["max_epochs"] == 15
+    assert spec["base"]["data"]["synthetic"]["num_samples"] == 4000
+    assert "cpu" not in spec["space"] and any("num_samples 48 -> 20" in c
+                                              for c in spec["scaled_for_cpu"])
+    # A flag still wins; --full-size, a cluster and a GPU keep the full size.
+    assert new_spec(SweepOptions(space=SPACE, num_samples=5))["space"]["num_samples"] == 5
+    for opts in (SweepOptions(space=SPACE, full_size=True),
+                 SweepOptions(space=SPACE, ray=sweep.RayOptions(address="auto"))):
+        full = new_spec(opts)
+        assert full["space"]["num_samples"] == 48 and full["scaled_for_cpu"] == []
+        assert full["base"]["data"]["synthetic"]["num_samples"] == 20000
+    monkeypatch.setattr(sweep, "_has_gpu", lambda: True)
+    assert new_spec(SweepOptions(space=SPACE))["space"]["max_epochs"] == 20
+
+
+def test_sweep_in_which_every_trial_failed_exits_3_with_the_reason(tmp_path):
+    proc = _sweep(["--space", str(SPACE), "--smoke", "--num-samples", "2", "--storage-path",
+                   str(tmp_path), "--name", "n"],
+                  env={"SEQTUNE_FAULTS": "nan:t0000:1,nan:t0001:1"})
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "no trial finished: all 2 failed; the most common reason (2 of them): training " \
+           "loss became NaN or inf" in proc.stderr
+    rows = list(csv.DictReader((tmp_path / "n" / "trials.csv").open()))
+    assert [r["status"] for r in rows] == ["errored", "errored"]
+    assert all("training loss became NaN or inf" in r["failure"] for r in rows)
+
+
+def test_sweep_directory_is_self_contained_and_resume_extends_it(tmp_path):
+    """Export, report and resume read the sweep's frozen spec, not the files it started from;
+    --num-samples on resume extends a finished sweep (issue 16 §2)."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(ROOT / "configs" / "gru.yaml", src / "base.yaml")
+    text = SPACE.read_text().replace("base_config: ../configs/gru.yaml", "base_config: base.yaml")
+    (src / "space.yaml").write_text(text)
+    proc = _sweep(["--space", str(src / "space.yaml"), "--smoke", "--num-samples", "2",
+                   "--storage-path", str(tmp_path), "--name", "s"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = tmp_path / "s"
+    src.rename(tmp_path / "moved")  # the space's folder is gone
+    from tuning import export, report
+
+    assert export.main([str(exp), "--out", str(tmp_path / "best.yaml")]) == 0
+    assert report.main([str(exp), "--out", str(tmp_path / "r")]) == 0
+    resumed = _sweep(["--resume", str(exp), "--num-samples", "3"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "num_samples: 2 -> 3" in resumed.stderr
+    trials = _study(exp).get_trials()
+    assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
+    assert yaml.safe_load((exp / "sweep.yaml").read_text())["space"]["num_samples"] == 3
+    # Fewer than it has is refused, naming the flag.
+    shrunk = _sweep(["--resume", str(exp), "--num-samples", "1"])
+    assert shrunk.returncode == 2 and "--num-samples 1" in shrunk.stderr

@@ -14,11 +14,13 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
+import core.run as run
 import core.train as train
 from core.checkpoint import load_checkpoint
 from tests.tuning.conftest import kill_when
 from tuning import export, sweep
 from tuning.results import trial_history
+from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "user_model"
@@ -50,18 +52,18 @@ def test_user_model_trains_and_resumes_bit_exactly(project, monkeypatch):
     assert train.main(args + ["--output-dir", str(project / "full")]) == 0
 
     calls = {"n": 0}
-    real = train.metrics_csv
+    real = run.metrics_csv
 
-    def interrupt_after_two(history):
+    def interrupt_after_two(history, *args):
         calls["n"] += 1
         if calls["n"] == 2:  # epoch 2's checkpoint is on disk
             raise KeyboardInterrupt
-        return real(history)
+        return real(history, *args)
 
-    monkeypatch.setattr(train, "metrics_csv", interrupt_after_two)
+    monkeypatch.setattr(run, "metrics_csv", interrupt_after_two)
     part = project / "part"
     assert train.main(args + ["--output-dir", str(part)]) == 130
-    monkeypatch.setattr(train, "metrics_csv", real)
+    monkeypatch.setattr(run, "metrics_csv", real)
     assert train.main(["--resume", str(part), "--quiet"]) == 0
 
     a = load_checkpoint(project / "full" / "checkpoints" / "last.pt")
@@ -89,7 +91,7 @@ def test_sweep_tunes_user_kwargs_survives_kill_9_and_retrains_exactly(project):
     kill_when(exp, proc, lambda trials: sum(t.state.is_finished() for t in trials) >= 1)
     resumed = _cli("tuning.sweep", ["--resume", "sweeps/u"], project)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    trials = sweep.load_study(exp).get_trials()
+    trials = load_study(exp).get_trials()
     # Four trials, all finished, each with the kwargs the space drew for it.
     assert len(trials) == 4 and all(t.state.is_finished() for t in trials)
     assert all(t.state != TrialState.FAIL for t in trials)

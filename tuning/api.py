@@ -1,0 +1,297 @@
+"""The Python API of the sweep: start one, or read one that finished, runs or was interrupted.
+
+Example (``docs/python-api.md`` runs a complete one)::
+
+    import tuning
+    sweep = tuning.run_sweep("search_spaces/gru.yaml", name="gru-a", smoke=True)
+    sweep = tuning.load_sweep("runs/sweeps/gru-a")  # later, or while it runs
+    sweep.trials            # one row per trial, as trials.csv
+    sweep.history("t0003")  # one row per epoch
+    sweep.best              # Best(trial='t0005', metric='val_accuracy', value=0.91, ...)
+
+``run_sweep`` is the driver of ``python -m tuning.sweep`` (``tuning.sweep.drive``) with the same
+checks; bad input raises instead of exiting 2. ``Sweep`` reads only what is on disk (the study,
+the trial directories), through ``tuning.results``, the one reader of trial results, so it is
+current on every access. Importing this module imports neither Ray nor torch; ``run_sweep``,
+``export`` and ``report`` import what they need when called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuning.experiment import (
+    REPORT_DIR,
+    SPEC_FILE,
+    STUDY_FILE,
+    SweepError,
+    is_sweep_dir,
+    read_spec,
+    running_pid,
+    space_of,
+    trial_key,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Best", "Sweep", "SweepInterrupted", "load_sweep", "run_sweep"]
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best trial of a sweep, by its metric and mode over every epoch it reported (errored
+    and non-finite trials are never chosen; the rule of ``python -m tuning.export``)."""
+
+    trial: str  # trial key, e.g. "t0005"
+    number: int  # the trial's number in the study (t0005: 5)
+    metric: str  # the sweep's metric, e.g. "val_accuracy"
+    value: float  # the metric at ``epoch``
+    epoch: int  # 1-based epoch where the trial scored ``value``
+    checkpoint: str | None  # checkpoint file (path or URI) of that epoch, else the trial's newest
+    checkpoint_epoch: int | None  # the epoch ``checkpoint`` holds (None without a checkpoint)
+    params: dict[str, Any]  # the trial's parameters, by dotted config key
+
+
+class SweepInterrupted(RuntimeError):
+    """The sweep stopped before all its trials finished (Ctrl-C, or trials missing at the end).
+
+    Nothing finished is lost: ``sweep`` reads what is on disk, and
+    ``run_sweep(None, resume=sweep.path)`` continues it.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        super().__init__(f"{self.path}: sweep interrupted; continue it with "
+                         f"tuning.run_sweep(None, resume={str(self.path)!r})")
+
+    @property
+    def sweep(self) -> Sweep:
+        """The interrupted sweep, read from disk."""
+        return Sweep(self.path)
+
+    def __reduce__(self):
+        # Rebuilt from its path (copy and pickle would otherwise pass the message as the path).
+        return (type(self), (self.path,))
+
+
+class Sweep:
+    """A sweep's experiment directory, read on each access (it may still be running).
+
+    Args:
+        path: the experiment directory (``runs/sweeps/<name>``).
+
+    Raises:
+        SweepError: ``path`` holds no sweep (no ``sweep.yaml``).
+        ConfigError: its ``sweep.yaml`` is damaged.
+    """
+
+    def __init__(self, path: str | Path):
+        path = Path(path).expanduser().resolve()
+        if not is_sweep_dir(path):
+            raise SweepError(f"{path}: not a sweep directory (no {SPEC_FILE})")
+        self.path = path
+        self.spec = read_spec(path)
+        self.space = space_of(self.spec, str(path / SPEC_FILE))
+
+    def __repr__(self) -> str:
+        return f"Sweep({str(self.path)!r})"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def metric(self) -> str:
+        """The metric the sweep optimises (``space.metric``), e.g. ``val_accuracy``."""
+        return self.space.metric
+
+    @property
+    def mode(self) -> str:
+        """"max" or "min": the direction in which ``metric`` improves."""
+        return self.space.mode
+
+    @property
+    def running(self) -> bool:
+        """Whether a driver holds the sweep now (its lock names a live process)."""
+        return running_pid(self.path) is not None
+
+    def _study(self):
+        from tuning.study import load_study
+
+        if not (self.path / STUDY_FILE).is_file():
+            return None  # created, but the driver has not opened its study yet
+        return load_study(self.path)
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """One row per trial, in trial order: the rows of ``trials.csv`` as the sweep writes it
+        (``tuning.results.trial_rows``), read now.
+
+        Columns: trial, number, status (completed, pruned, errored, running, waiting), epochs,
+        best_<metric>, best_epoch, last_<metric>, failure, gpu, node, checkpoint (path or URI),
+        checkpoint_epoch, then ``param:<dotted key>`` per parameter. Empty cells are NaN, and
+        the dtypes are those ``pandas.read_csv`` gives ``trials.csv``.
+        """
+        import pandas as pd
+
+        from tuning.results import trial_rows, trials_csv_text
+
+        study = self._study()
+        if study is None:
+            return pd.DataFrame()
+        text = trials_csv_text(trial_rows(study, self.path, self.space))
+        return pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
+
+    def history(self, trial: str | int) -> pd.DataFrame:
+        """One row per epoch that ``trial`` reported, across its runs (a resumed trial's later
+        run wins), in epoch order: ``epoch``, the training loop's metrics (losses, validation
+        metrics, lr, epoch_time_s in seconds, samples_per_s, ...) and Tune's bookkeeping
+        (``time_total_s``, ``timestamp`` in Unix seconds, ``checkpoint_dir_name``).
+
+        Args:
+            trial: a trial key (``"t0003"``) or number (3).
+
+        Raises:
+            KeyError: the study has no such trial.
+        """
+        import pandas as pd
+
+        from tuning.results import trial_history
+
+        key = trial_key(trial) if isinstance(trial, int) else str(trial)
+        study = self._study()
+        keys = [] if study is None else [trial_key(t.number)
+                                         for t in study.get_trials(deepcopy=False)]
+        if key not in keys:
+            raise KeyError(f"{self.path}: no trial {key!r} (trials: {', '.join(keys) or 'none'})")
+        rows = [{k: v for k, v in r.items() if k not in ("_dir", "config")}
+                for r in trial_history(self.path, key)]
+        return pd.DataFrame(rows)
+
+    @property
+    def best(self) -> Best | None:
+        """The best trial so far (``Best``), or None while no trial has a finite metric."""
+        from tuning.results import best_trial, trial_rows
+
+        study = self._study()
+        if study is None:
+            return None
+        trials = [t for t in study.get_trials(deepcopy=False)
+                  if "warm_start_from" not in t.user_attrs]
+        chosen = best_trial(trials, self.mode)
+        if chosen is None:
+            return None
+        values = chosen.intermediate_values
+        pick = max if self.mode == "max" else min
+        epoch = pick(values, key=values.get)
+        row = next(r for r in trial_rows(study, self.path, self.space)
+                   if r["number"] == chosen.number)
+        return Best(trial=trial_key(chosen.number), number=chosen.number, metric=self.metric,
+                    value=float(values[epoch]), epoch=int(epoch),
+                    checkpoint=row["checkpoint"] or None,
+                    checkpoint_epoch=int(row["checkpoint_epoch"])
+                    if row["checkpoint_epoch"] != "" else None,
+                    params=dict(chosen.user_attrs.get("params") or chosen.params))
+
+    def export(self, path: str | Path, *, trial: str | None = None,
+               allow_partial: bool = False) -> Path:
+        """Writes the best (or ``trial``'s) complete standalone config to ``path``, as
+        ``python -m tuning.export``: ``core.run_training(path)`` or ``python -m core.train
+        --config path`` retrains it. Returns ``path``, made absolute.
+
+        Raises:
+            ValueError: no eligible trial, an unknown trial, or an unfinished or running sweep
+                without ``allow_partial``.
+        """
+        from tuning.export import export_best
+
+        out = Path(path).expanduser().resolve()
+        export_best(self.path, out, trial, allow_partial)
+        return out
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Writes the HTML report and its PNG figures into the folder ``path`` (default:
+        ``<sweep>/report``), as ``python -m tuning.report``; returns the absolute path of
+        ``report.html``.
+
+        Raises:
+            ValueError: the sweep has no study yet.
+        """
+        from tuning.report import write_report
+
+        out = Path(path).expanduser().resolve() if path is not None else self.path / REPORT_DIR
+        return write_report(self.path, out)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """The sweep in the experiment directory ``path``: finished, running or interrupted.
+
+    Raises:
+        SweepError: ``path`` holds no sweep.
+    """
+    return Sweep(path)
+
+
+def _option_names() -> tuple[set[str], set[str]]:
+    from tuning.sweep import SweepOptions
+    from tuning.tuner import RayOptions
+
+    own = {f.name for f in dataclasses.fields(SweepOptions)} - {
+        "space", "name", "storage_path", "overrides", "ray"}
+    return own, {f.name for f in dataclasses.fields(RayOptions)} - {"smoke"}
+
+
+def run_sweep(space: str | Path | None, *, name: str | None = None,
+              storage_path: str | Path = "runs/sweeps", overrides: tuple[str, ...] | list[str] = (),
+              **options: Any) -> Sweep:
+    """Starts (or, with ``resume=DIR``, continues) a sweep and runs it to the end, in this
+    process, with the driver and checks of ``python -m tuning.sweep``.
+
+    Args:
+        space: the search-space YAML; None when resuming.
+        name: the experiment's name (default ``<space stem>-<timestamp>``).
+        storage_path: parent of experiment directories, or a URI for the trials.
+        overrides: ``KEY=VALUE`` strings for the base config (``--set``).
+        **options: the command line's other flags by their field names: ``resume``,
+            ``num_samples``, ``max_epochs``, ``trials_per_gpu``, ``max_failures``,
+            ``warm_start``, ``smoke`` (the tiny CPU sweep), and Ray's ``address``, ``mps``,
+            ``dashboard``, ``dashboard_port``, ``time_budget`` (seconds).
+
+    Returns:
+        The finished ``Sweep``.
+
+    Raises:
+        TypeError: an unknown option.
+        ConfigError: the space, base config or data are invalid (file and key named).
+        SweepError: a bad directory, name or flag, or the sweep is running elsewhere.
+            Nothing is written before these checks pass.
+        SweepInterrupted: the sweep stopped early (Ctrl-C); ``.sweep`` holds what finished.
+    """
+    from core.cli import EXIT_INTERRUPTED, EXIT_OK
+    from tuning.sweep import SweepOptions, drive
+    from tuning.tuner import RayOptions
+
+    own, ray = _option_names()
+    unknown = sorted(set(options) - own - ray)
+    if unknown:
+        raise TypeError(f"run_sweep() got unknown options {unknown}; known: "
+                        f"{', '.join(sorted(own | ray))}")
+    smoke = bool(options.get("smoke", False))
+    paths = {k: Path(v) for k in ("resume", "warm_start") if (v := options.get(k)) is not None}
+    opts = SweepOptions(
+        space=Path(space) if space is not None else None, name=name,
+        storage_path=str(storage_path), overrides=list(overrides),
+        ray=RayOptions(smoke=smoke, **{k: v for k, v in options.items() if k in ray}),
+        **{k: v for k, v in options.items() if k in own and k not in paths}, **paths)
+    code, exp_dir = drive(opts)
+    if code == EXIT_INTERRUPTED:
+        raise SweepInterrupted(exp_dir)
+    if code != EXIT_OK:
+        raise SweepError(f"{exp_dir}: the sweep could not start its trials (mps="
+                         f"{opts.ray.mps!r}; see {exp_dir / 'sweep.log'})")
+    return Sweep(exp_dir)

@@ -1,0 +1,101 @@
+"""A progress line between ASHA's rungs: trials done, epochs trained, an estimate of the rest.
+
+Ray's trial table changes only when a trial reports, and trials report at rungs (and every
+couple of seconds at least, ``tuning.trainable.REPORT_INTERVAL_S``), so a first-time user saw
+RUNNING for minutes. ``Progress`` counts every epoch a report carries (batched ones included)
+and logs one line at most every ``interval_s`` seconds::
+
+    progress: 3 of 16 trials done (1 failed), 2 running, 41 epochs trained; 2m10s so far,
+    about 6m left
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ray.tune import Callback
+
+__all__ = ["Progress", "format_duration"]
+
+log = logging.getLogger("tuning")
+
+
+def format_duration(seconds: float) -> str:
+    """``75`` -> ``1m15s``; ``4000`` -> ``1h06m``; ``9`` -> ``9s``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+class Progress(Callback):
+    """Tune callback: logs the sweep's progress every ``interval_s`` seconds of results.
+
+    Args:
+        total: trials the sweep ends with (``num_samples``).
+        done_before: trials already finished when this run started (a resumed sweep).
+        interval_s: least seconds between two lines.
+    """
+
+    def __init__(self, total: int, done_before: int = 0, interval_s: float = 15.0,
+                 clock=time.monotonic):
+        self.total = total
+        self.done_before = done_before
+        self.interval_s = interval_s
+        self.clock = clock
+        self.started = clock()
+        self.last_line = self.started
+        self.done = 0
+        self.failed = 0
+        self.epochs = 0
+        self._running: set[str] = set()
+        self._max_epoch: dict[str, int] = {}
+
+    def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
+        self._running.add(trial.trial_id)
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
+        seen = self._max_epoch.get(trial.trial_id, result.get("start_epoch", 0))
+        epochs = [r.get("epoch") for r in result.get("earlier_epochs") or []]
+        epochs.append(result.get("epoch"))
+        new = [e for e in epochs if isinstance(e, int) and e > seen]
+        self.epochs += len(new)
+        if new:
+            self._max_epoch[trial.trial_id] = max(new)
+        self._maybe_log()
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
+        self._end(trial.trial_id, failed=False)
+
+    def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+        self._end(trial.trial_id, failed=True)
+
+    def _end(self, trial_id: str, failed: bool) -> None:
+        self._running.discard(trial_id)
+        self.done += 1
+        self.failed += failed
+        self._maybe_log()
+
+    def line(self) -> str:
+        """The progress line as of now."""
+        elapsed = self.clock() - self.started
+        done = self.done_before + self.done
+        text = (f"progress: {done} of {self.total} trials done"
+                + (f" ({self.failed} failed)" if self.failed else "")
+                + f", {len(self._running)} running, {self.epochs} epochs trained; "
+                f"{format_duration(elapsed)} so far")
+        if self.done and done < self.total:
+            left = elapsed / self.done * (self.total - done)
+            text += f", about {format_duration(left)} left"
+        elif not self.done:
+            text += ", an estimate follows the first finished trial"
+        return text
+
+    def _maybe_log(self) -> None:
+        now = self.clock()
+        if now - self.last_line >= self.interval_s:
+            self.last_line = now
+            log.info("%s", self.line())
