@@ -111,8 +111,9 @@ class TaskConfig:
     pos_weight: float | str = spec(
         "none", "binary/multilabel bce: weight of positive examples: none, balanced "
         "(negatives / positives per label, from the train split only) or a number.")
-    positive_class: str | None = spec(None, "binary: the label value that is positive; null "
-                                      "infers it from labels 0/1 or false/true.")
+    positive_class: str | int | bool | None = spec(
+        None, "binary: the label value that is positive (a class name, a number or true); null "
+        "infers it from labels 0/1 or false/true.")
     focal_gamma: float = spec(2.0, "focal: focusing parameter gamma (Lin et al. 2017).", ge=0.0)
     focal_alpha: float | None = spec(None, "focal: weight of the positive class (binary, "
                                      "multilabel) in [0, 1]; null disables.", ge=0.0, le=1.0)
@@ -419,8 +420,6 @@ def _data_cross_checks(cfg: Config, problems: list) -> None:
     if cfg.loader.sampler == "balanced" and task not in ("multiclass", "binary"):
         problems.append(("loader.sampler", f"balanced draws classes equally often; task.type "
                                            f"{task} has no classes (use random)"))
-    if cfg.task.positive_class is not None and task != "binary":
-        problems.append(("task.positive_class", f"is for task.type binary, not {task}"))
 
 
 def _dotted_names(text: str) -> bool:

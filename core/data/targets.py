@@ -115,8 +115,10 @@ def _binary(raw: RawData, task: TaskConfig) -> Targets:
                                      f"({', '.join(values[:6])}{', ...' if len(values) > 6 else ''}"
                                      "): task.type binary needs exactly two")
     if task.positive_class is not None:
-        matches = [v for v in values if v == task.positive_class] or \
-            [v for v in values if v.lower() == task.positive_class.lower()]
+        # YAML reads `1` and `true` as numbers and booleans; labels are compared as text.
+        wanted = str(task.positive_class)
+        matches = [v for v in values if v == wanted] or \
+            [v for v in values if v.lower() == wanted.lower()]
         if not matches:
             raise DataError("task.positive_class", f"{task.positive_class!r} is not one of the "
                                                    f"two labels in {o.label_what}: {values}")

@@ -51,6 +51,17 @@ def test_binary_from_npz_positive_class_stated_or_inferred(tmp_path, labels, pos
     assert np.array_equal(ally.numpy(), want)
 
 
+def test_binary_positive_class_as_yaml_reads_it_a_number_or_a_boolean(tmp_path):
+    from core.config import config_from_dict
+
+    # `positive_class: 2` and `positive_class: true` unquoted in YAML: the label's text decides.
+    for labels, value, positive in (([1, 2], 2, "2"), (["False", "True"], True, "True")):
+        y = np.asarray([labels[i % 4 == 0] for i in range(40)])
+        task = config_from_dict({"task": {"type": "binary", "positive_class": value}}).task
+        d = load_data(_npz(tmp_path / "d.npz", y), task)
+        assert d.class_names[1] == positive
+
+
 def test_binary_without_known_pair_needs_positive_class(tmp_path):
     y = np.asarray(["a", "b"] * 20)
     with pytest.raises(DataError) as info:
