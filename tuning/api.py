@@ -132,19 +132,28 @@ class Sweep:
         """One row per trial, in trial order: the rows of ``trials.csv`` as the sweep writes it
         (``tuning.results.trial_rows``), read now.
 
-        Columns: trial, number, status (completed, pruned, errored, running, waiting), epochs,
-        best_<metric>, best_epoch, last_<metric>, failure, gpu, node, checkpoint (path or URI),
-        checkpoint_epoch, then ``param:<dotted key>`` per parameter. Empty cells are NaN, and
-        the dtypes are those ``pandas.read_csv`` gives ``trials.csv``.
+        Columns: trial, phase, number, status (completed, pruned, errored, running, waiting),
+        epochs, best_<metric>, best_epoch, last_<metric>, failure, gpu, node, checkpoint (path
+        or URI), checkpoint_epoch, then ``param:<dotted key>`` per parameter. Empty cells are
+        NaN, and the dtypes are those ``pandas.read_csv`` gives ``trials.csv``. A sweep that
+        confirmed (``tuning.confirm``) has its confirmation runs (c0000, ...) after the search's
+        trials, with ``phase`` "confirm" and ``confirms`` naming the search trial they retrain.
         """
         import pandas as pd
 
+        from tuning.confirm import confirm_key
         from tuning.results import trial_rows, trials_csv_text
+        from tuning.study import load_confirm_study
 
         study = self._study()
         if study is None:
             return pd.DataFrame()
-        text = trials_csv_text(trial_rows(study, self.path, self.space))
+        rows = trial_rows(study, self.path, self.space)
+        confirm = load_confirm_study(self.path)
+        if confirm is not None:
+            rows += trial_rows(confirm, self.path, self.space, phase="confirm",
+                               key_of=confirm_key)
+        text = trials_csv_text(rows)
         return pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
 
     def history(self, trial: str | int) -> pd.DataFrame:
@@ -259,7 +268,8 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
         overrides: ``KEY=VALUE`` strings for the base config (``--set``).
         **options: the command line's other flags by their field names: ``resume``,
             ``num_samples``, ``max_epochs``, ``trials_per_gpu``, ``max_failures``,
-            ``warm_start``, ``smoke`` (the tiny CPU sweep), and Ray's ``address``, ``mps``,
+            ``warm_start``, ``smoke`` (the tiny CPU sweep), ``confirm`` (``(top_k, seeds)``,
+            as ``--confirm K,S``; ``(0, 0)``: off), and Ray's ``address``, ``mps``,
             ``dashboard``, ``dashboard_port``, ``time_budget`` (seconds).
 
     Returns:
