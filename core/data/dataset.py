@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from core.tasks import TASK_TYPES  # re-exported: the one list of task types
+
 __all__ = ["SequenceData", "DataSplits", "TASK_TYPES"]
 
-TASK_TYPES = ("multiclass", "binary", "multilabel", "regression")
 
 
 @dataclass
