@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from core.config import load_config
+from core.tasks import metric_names
+from tests.tuning.conftest import run_sweep
 from tuning import export, sweep
 from tuning.experiment import LOCK_FILE
 from tuning.results import trial_history
@@ -78,31 +81,55 @@ def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
     assert os.path.exists(out)
 
 
-def test_binary_sweep_on_its_own_metric_exports_a_config_that_retrains_exactly(tmp_path):
-    from core.tasks import metric_names
-    from tests.tuning.conftest import run_sweep
+# One smoke sweep per task type on the shipped space, scored by a metric of its own: binary with
+# --metric (overriding the space's val_auroc), multilabel and regression with the space's metric,
+# whose mode the space leaves out (val_rmse improves downwards: the direction is inferred).
+TASK_SWEEPS = [
+    ("binary", ["--metric", "val_average_precision"], "val_average_precision", "max"),
+    ("multilabel", [], "val_map", "max"),
+    ("regression", [], "val_rmse", "min"),
+]
 
-    proc = run_sweep(["--space", str(ROOT / "search_spaces" / "binary.yaml"), "--smoke",
-                      "--num-samples", "3", "--max-epochs", "3", "--metric",
-                      "val_average_precision", "--storage-path", str(tmp_path), "--name", "b"])
-    exp = tmp_path / "b"
+
+@pytest.mark.parametrize(("task_type", "flags", "metric", "mode"), TASK_SWEEPS,
+                         ids=[t[0] for t in TASK_SWEEPS])
+def test_task_sweep_on_its_own_metric_exports_the_best_trial_that_retrains_exactly(
+        tmp_path, task_type, flags, metric, mode):
+    space = ROOT / "search_spaces" / f"{task_type}.yaml"
+    proc = run_sweep(["--space", str(space), "--smoke", "--num-samples", "3", "--max-epochs",
+                      "3", *flags, "--storage-path", str(tmp_path), "--name", "s"])
+    exp = tmp_path / "s"
     assert proc.returncode == 0, proc.stderr[-2000:]
     with (exp / "trials.csv").open() as f:
-        assert "best_val_average_precision" in next(csv.reader(f))
+        rows = list(csv.DictReader(f))
+    assert f"best_{metric}" in rows[0]
     out = tmp_path / "best.yaml"
     assert export.main([str(exp), "--out", str(out)]) == 0
     header = out.read_text().splitlines()
     key = header[1].split()[2].rstrip(":")
-    assert "val_average_precision" in header[1] and load_config(out).task.type == "binary"
+    assert metric in header[1] and load_config(out).task.type == task_type
+
+    # The export names the trial whose best epoch is best in the metric's direction (the
+    # earlier trial on a tie), among the trials that did not error.
+    pick = max if mode == "max" else min
+    best = {r["trial"]: pick(float(e[metric]) for e in trial_history(exp, r["trial"]))
+            for r in rows if r["status"] != "errored"}
+    assert len(set(best.values())) > 1, best  # else the direction would not matter
+    assert key == next(k for k, v in best.items() if v == pick(best.values())), (key, best)
+
     run = tmp_path / "run"
     train = subprocess.run([sys.executable, "-m", "core.train", "--config", str(out),
                             "--output-dir", str(run), "--quiet"], cwd=ROOT, capture_output=True,
                            text=True, timeout=300)
     assert train.returncode == 0, train.stderr[-2000:]
-    standalone = list(csv.DictReader((run / "metrics.csv").open()))
+    with (run / "metrics.csv").open() as f:
+        standalone = list(csv.DictReader(f))
     trial = trial_history(exp, key)
-    assert len(standalone) == len(trial) == 3
-    columns = ["train_loss", "val_threshold", *(f"val_{m}" for m in metric_names("binary"))]
-    for s, t in zip(standalone, trial, strict=True):
+    # The export trains the sweep's full trial length; a trial ASHA stopped earlier is its prefix.
+    assert len(standalone) == 3 and 2 <= len(trial) <= 3
+    columns = [c for c in standalone[0] if c == "train_loss" or c.startswith("val_")]
+    assert {f"val_{m}" for m in metric_names(task_type)} <= set(columns)
+    for s, t in zip(standalone, trial, strict=False):
         for col in columns:
-            assert float(s[col]) == float(t[col]), (key, col, s[col], t[col])
+            # Identical on CPU: same loop, same data, same seed, same thread count.
+            assert float(s[col]) == float(t[col]), (key, s["epoch"], col, s[col], t[col])
