@@ -151,6 +151,56 @@ def test_bad_input_exits_2_names_file_and_key_writes_nothing(tmp_path, monkeypat
     assert not target.exists() and list(work.iterdir()) == []
 
 
+
+def _targets(root: Path) -> None:
+    """Data files whose targets do not fit a task type: labels s / 7 (float.csv), three classes
+    (three.csv), 0/1 as [N] (y1d.npz) and linspace floats (float.npz), 40 sequences each."""
+    for name, label in (("float", lambda s: s / 7), ("three", lambda s: s % 3)):
+        pd.DataFrame([{"sequence_id": s, "time": t, "f1": float(s + t), "label": label(s)}
+                      for s in range(40) for t in range(4)]).to_csv(root / f"{name}.csv",
+                                                                    index=False)
+    x = np.random.default_rng(0).standard_normal((40, 4, 1)).astype(np.float32)
+    np.savez(root / "y1d.npz", X=x, y=np.arange(40) % 2)
+    np.savez(root / "float.npz", X=x, y=np.linspace(0, 1, 40))
+
+
+# Targets that do not fit task.type (issue 13): (name, CLI, config text, data file, the key).
+# A long-format file's fault is its label column's; an NPZ file's `y` has no key but task.type.
+TARGET_CASES = [
+    ("[N] y under multilabel", "train", "task: {type: multilabel}\n", "y1d.npz", "task.type"),
+    ("three labels under binary", "train", "task: {type: binary}\n", "three.csv",
+     "data.label_column"),
+    ("float label under multiclass", "train", "", "float.csv", "data.label_column"),
+    ("float y under multiclass", "train", "", "float.npz", "task.type"),
+    ("float label under multiclass, sweep", "sweep", "", "float.csv", "data.label_column"),
+]
+
+
+@pytest.mark.parametrize("name,cli,text,data,key", TARGET_CASES, ids=[c[0] for c in TARGET_CASES])
+def test_targets_that_do_not_fit_the_task_exit_2_naming_that_key(tmp_path, monkeypatch, capsys,
+                                                                 name, cli, text, data, key):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    _targets(tmp_path)
+    source = "csv" if data.endswith(".csv") else "npz"
+    config = tmp_path / "c.yaml"
+    config.write_text(f"{text}data: {{source: {source}, path: {tmp_path / data}}}\n")
+    target = tmp_path / "out"
+    if cli == "train":
+        code = train.main(["--config", str(config), "--output-dir", str(target)])
+    else:
+        space = tmp_path / "s.yaml"
+        space.write_text(_space(config, P))
+        code = sweep.main(["--space", str(space), "--storage-path", str(target), "--name", "x"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    # The config and the key come first, then the data file: no other key is blamed (a float
+    # label once failed as data.val_fraction's).
+    assert err.startswith(f"error: {config}: {key}: {tmp_path / data}: "), err
+    assert "Traceback" not in err
+    assert not target.exists() and list(work.iterdir()) == []
+
 BAD_NAMES = ["../x", "/abs/path", "a/../../b", "a\x00b", "x" * 256, ".hidden", "", "a b"]
 
 
