@@ -28,14 +28,20 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("raw,key,words", BAD)
-def test_bad_field_names_key(raw, key, words):
+def assert_names_key(raw: dict, key: str, words: str) -> None:
+    """``raw`` is refused with a message that names the file and the dotted key ``key`` and
+    contains ``words`` (also used by test_config_checks.py)."""
     with pytest.raises(ConfigError) as info:
         config_from_dict(raw, "cfg.yaml")
-    # The message names the file and the dotted key, and says what is wrong.
     assert any(k == key for k, _ in info.value.problems), info.value.problems
     text = str(info.value)
     assert f"cfg.yaml: {key}:" in text and words in text
+
+
+@pytest.mark.parametrize("raw,key,words", BAD)
+def test_bad_field_names_key(raw, key, words):
+    # The message names the file and the dotted key, and says what is wrong.
+    assert_names_key(raw, key, words)
 
 
 def test_all_problems_reported_at_once():

@@ -169,18 +169,12 @@ def test_datasplits_are_used_as_given(tmp_path, tiny):
 
 
 def test_best_pt_is_the_later_epoch_of_a_tie_with_the_lower_val_loss(tmp_path, monkeypatch):
-    import core.loop as loop
     from core.checkpoint import load_checkpoint
+    from tests.core.test_loop import SATURATED, _scripted_validation
 
-    # val_accuracy saturates at 1.0 from epoch 2; val_loss is lowest at epoch 3
-    script, real = iter([(0.9, 0.5), (1.0, 0.4), (1.0, 0.2), (1.0, 0.3)]), loop.evaluate
-
-    def scripted(*args, **kwargs):
-        out = real(*args, **kwargs)
-        out["accuracy"], out["loss"] = next(script)
-        return out
-
-    monkeypatch.setattr(loop, "evaluate", scripted)  # validation only; the test split is real
+    # val_accuracy saturates at 1.0 from epoch 2; val_loss is lowest at epoch 3 (validation only
+    # is scripted; the test split is evaluated for real)
+    _scripted_validation(monkeypatch, SATURATED[:4])
     result = run_training(tiny_dict(training={"epochs": 4}), run_dir=tmp_path / "run",
                           quiet=True)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
