@@ -111,7 +111,7 @@ def _ray_method(method: str, seed: int, budget: float, out: Path, smoke: bool) -
     from ray.tune.search.optuna import OptunaSearch
 
     from core.data import load_data
-    from core.loop import NonFiniteLossError
+    from core.errors import NonFiniteLossError
 
     space, cfg, max_epochs, grace, rf = _space_and_base(smoke)
     base, data = config_to_dict(cfg), load_data(cfg.data, cfg.task)
@@ -168,7 +168,7 @@ def _optuna_worker(journal: Path, seed: int, budget: float, smoke: bool) -> None
     from optuna.storages.journal import JournalFileBackend
 
     from core.data import load_data
-    from core.loop import NonFiniteLossError
+    from core.errors import NonFiniteLossError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, cfg, max_epochs, grace, rf = _space_and_base(smoke)

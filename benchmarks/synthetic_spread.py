@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.cli import int_at_least
 from core.config import load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
-from core.loop import NonFiniteLossError, fit  # noqa: E402
+from core.errors import NonFiniteLossError  # noqa: E402
+from core.loop import fit  # noqa: E402
 
 CANDIDATES = {
     "good: lr 3e-3, h128, 1 layer, bs 128": ["optim.lr=3e-3", "model.hidden_size=128"],

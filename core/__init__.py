@@ -13,12 +13,18 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.run import ArrayData, RunError, TrainingResult, resume_training, run_training
+    from core.run import TrainingResult, resume_training, run_training
+    from core.run_dir import RunError
+    from core.run_inputs import ArrayData
 
 __all__ = ["ArrayData", "RunError", "TrainingResult", "resume_training", "run_training"]
 
+# Each name's home module.
+_HOMES = {"ArrayData": "core.run_inputs", "RunError": "core.run_dir",
+          "TrainingResult": "core.run", "resume_training": "core.run", "run_training": "core.run"}
+
 
 def __getattr__(name: str):
-    if name in __all__:
-        return getattr(importlib.import_module("core.run"), name)
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'core' has no attribute {name!r}")

@@ -6,6 +6,12 @@
 every RNG, counters, history, config) so that ``fit(config, data, resume=load_checkpoint(path))``
 continues exactly where it stopped. The loop writes no files itself and knows nothing of the tuner.
 
+The best epoch (``best_epoch`` in the metrics; ``checkpoints/best.pt`` of a run) is chosen by
+``core.selection.improves``: a tie on ``training.checkpoint_metric`` goes to the lower
+``val_loss``. What the loop is made of lives beside it: ``core.device`` (device, precision),
+``core.optim`` (optimizer, schedule), ``core.step`` (one training step), ``core.evaluate``,
+``core.train_state`` (what a checkpoint holds).
+
 Example:
     >>> from core.config import config_from_dict
     >>> cfg = config_from_dict({"training": {"epochs": 1}, "data": {"synthetic":
@@ -16,10 +22,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,37 +33,37 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.checkpoint import capture_rng, restore_rng, save_checkpoint
-from core.config import Config, config_to_dict
-from core.cuda_graph import (
-    GraphedStep,
-    portable_optimizer_state,
-    prepare_optimizer,
-    release_optimizer,
-    unsupported_reason,
+from core.checkpoint import save_checkpoint
+from core.config import Config
+from core.cuda_graph import GraphedStep, prepare_optimizer, release_optimizer, unsupported_reason
+from core.data import BatchSource, DataSplits, load_data
+from core.device import (
+    autocast_context,
+    configure_torch,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
 )
-from core.data import BatchSource, DataSplits, SequenceData, eval_batches, load_data
+from core.errors import NonFiniteLossError, TrainingError
+from core.evaluate import evaluate
 from core.losses import LossSetupError, TaskLoss, build_loss
-from core.metrics import metric_tensors, to_host
 from core.models import build_model, count_parameters
-from core.plan import warmup_intervals
+from core.optim import build_optimizer, build_scheduler
+from core.selection import imbalance_warning, improves, small_validation_warning
+from core.step import check_finite, forward_backward, group_weights, optimizer_step
+from core.train_state import new_counters, restore_state, training_state
 
-__all__ = ["fit", "evaluate", "FitResult", "TrainingError", "NonFiniteLossError", "Reporter",
-           "resolve_device", "resolve_precision", "build_optimizer", "build_scheduler",
-           "optimizer_step", "autocast_context", "forward_backward", "task_loss",
+# fit, FitResult, Reporter and task_loss live here; the other names are re-exported from their
+# modules (core.errors, core.device, core.optim, core.step, core.evaluate, core.selection) for
+# code that imports them from core.loop.
+__all__ = ["fit", "FitResult", "Reporter", "task_loss", "evaluate", "TrainingError",
+           "NonFiniteLossError", "resolve_device", "resolve_precision", "build_optimizer",
+           "build_scheduler", "optimizer_step", "autocast_context", "forward_backward",
            "imbalance_warning"]
 
 log = logging.getLogger("core")
 
 Reporter = Callable[[dict[str, float], Callable[[str | Path], None]], None]
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (bad device, non-finite loss, incompatible resume state)."""
-
-
-class NonFiniteLossError(TrainingError):
-    """The training loss became NaN or inf."""
 
 
 @dataclass
@@ -73,200 +76,6 @@ class FitResult:
     device: torch.device
     precision: str
     extras: dict[str, Any] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------
-# Set-up helpers
-
-
-def resolve_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TrainingError(f"experiment.device: {spec!r} asked for, but CUDA is not available")
-        index = int(spec.split(":")[1]) if ":" in spec else 0
-        if index >= torch.cuda.device_count():
-            raise TrainingError(f"experiment.device: {spec!r} asked for, but only "
-                                f"{torch.cuda.device_count()} CUDA device(s) exist")
-        return torch.device("cuda", index)
-    return torch.device("cpu")
-
-
-def resolve_precision(precision: str, device: torch.device, model_name: str = "gru") -> str:
-    """``auto``: bf16 for the convolutional and attention models on bf16-capable GPUs (flash
-    attention needs 16-bit inputs), fp32 (TF32) otherwise, user models included.
-
-    Small recurrent models are bound by kernel launches, and autocast adds weight casts to every
-    step: on an H100 the default GRU was never faster in bf16 than in fp32 (README, Measured).
-    """
-    if precision == "auto":
-        if device.type == "cuda" and model_name in ("tcn", "transformer") and \
-                torch.cuda.is_bf16_supported():
-            return "bf16"
-        return "fp32"
-    return precision
-
-
-def autocast_context(precision: str, device: torch.device):
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _configure_torch(cfg: Config, device: torch.device) -> None:
-    if cfg.experiment.deterministic:
-        # cuBLAS needs a fixed workspace for deterministic results; effective before CUDA starts.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-    else:
-        # Only when it was on (an earlier run in this process): the call imports torch._dynamo
-        # and torch._inductor, 1.5 to 3 s of a new worker's start.
-        if torch.are_deterministic_algorithms_enabled():
-            torch.use_deterministic_algorithms(False)
-        torch.backends.cudnn.deterministic = False
-        torch.backends.cudnn.benchmark = device.type == "cuda"
-    if cfg.experiment.num_threads:
-        torch.set_num_threads(cfg.experiment.num_threads)
-    torch.set_float32_matmul_precision("high")  # TF32 on CUDA for fp32 work; no effect on CPU
-    torch.backends.cudnn.allow_tf32 = True
-
-
-def _seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
-    """Weight matrices decay; biases and normalisation parameters (ndim <= 1) do not."""
-    o = cfg.optim
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": o.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    if o.name == "sgd":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
-    cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-    # One fused kernel for all parameters on CUDA: small models are bound by kernel launches.
-    fused = all(p.is_cuda for p in model.parameters()) or None
-    return cls(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps, fused=fused)
-
-
-def _warmup_then(decay: Callable[[int], float], warmup: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return decay(step - warmup)
-
-    return factor
-
-
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, steps_per_epoch: int):
-    """Returns the scheduler (or None). It advances once per ``schedule.interval``.
-
-    The horizon is ``epochs`` in epoch mode and ``epochs * steps_per_epoch`` optimizer steps in
-    step mode; warmup counts in the same unit and rises linearly to the peak lr.
-    """
-    s = cfg.schedule
-    total = cfg.training.epochs * (steps_per_epoch if s.interval == "step" else 1)
-    warmup = min(warmup_intervals(cfg, total), max(total - 1, 0))
-    lr_lambda: Callable[[int], float] | None = None
-    if s.name == "none":
-        if not warmup:
-            return None
-        lr_lambda = _warmup_then(lambda _: 1.0, warmup)
-    elif s.name == "cosine":
-        span = max(total - warmup, 1)
-
-        def cosine(step: int) -> float:
-            progress = min(step / span, 1.0)
-            return s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        lr_lambda = _warmup_then(cosine, warmup)
-    elif s.name == "step":
-        lr_lambda = _warmup_then(lambda step: s.gamma ** (step // s.step_size), warmup)
-    elif s.name == "onecycle":
-        # OneCycleLR divides by its rising phase's length less one step: at least two steps
-        # (a warmup of one step raised ZeroDivisionError).
-        pct = max(warmup, 2) / total if warmup else 0.3
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.optim.lr, total_steps=max(total, 2), pct_start=min(pct, 0.99),
-            cycle_momentum=cfg.optim.name == "sgd")
-    elif s.name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=s.plateau_factor, patience=s.plateau_patience)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-
-
-def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer,
-                   scaler: torch.amp.GradScaler | None, clip_norm: float) -> None:
-    """Unscale (fp16), then clip, then step: clipping must see the true gradients."""
-    if scaler is not None:
-        scaler.unscale_(optimizer)
-    if clip_norm > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
-
-
-def forward_backward(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                     lengths: torch.Tensor | None, weight: float, precision: str,
-                     device: torch.device, scaler: torch.amp.GradScaler | None,
-                     loss_fn: TaskLoss) -> torch.Tensor:
-    """One micro-batch: forward under autocast, backward of ``loss * weight``; returns the loss.
-
-    ``loss_fn`` (``core.losses``) gets the logits in fp32 and returns the batch's mean loss.
-    """
-    with autocast_context(precision, device):
-        logits = model(x, lengths)
-    loss = loss_fn(logits, y)
-    scaled = loss * weight if weight != 1.0 else loss
-    (scaler.scale(scaled) if scaler is not None else scaled).backward()
-    return loss.detach()
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, split: SequenceData, batch_size: int, device: torch.device,
-             precision: str, loss_fn: TaskLoss, *, top_k: int = 3,
-             threshold: float | None = None, target_mean: torch.Tensor | None = None,
-             target_std: torch.Tensor | None = None) -> dict[str, float]:
-    """The split's mean loss and the task's metrics (``core.metrics``), one host sync at the end.
-
-    Logits and targets of the whole split stay on ``device`` until the metrics are computed, so
-    every metric is over samples. ``threshold`` (binary) is the one ``f1_best`` applies; None
-    finds the F1-optimal one on this split, returned under ``threshold``. Regression metrics are
-    de-standardised with ``target_mean``/``target_std`` [D].
-
-    Raises:
-        ValueError: the split is empty.
-    """
-    model.eval()
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    outputs, targets = [], []
-    for x, y, lengths in eval_batches(split, batch_size, device):
-        with autocast_context(precision, device):
-            logits = model(x, lengths)
-        logits = logits.float()
-        loss_sum += loss_fn(logits, y, reduction="sum").double()
-        outputs.append(logits)
-        targets.append(y)
-    if not outputs:
-        raise ValueError("evaluate: the split is empty")
-    values = metric_tensors(loss_fn.task_type, torch.cat(outputs), torch.cat(targets),
-                            top_k=top_k, threshold=threshold, target_mean=target_mean,
-                            target_std=target_std)
-    return to_host({"loss": loss_sum / len(split), **values})
 
 
 def task_loss(cfg: Config, data: DataSplits) -> TaskLoss:
@@ -284,52 +93,6 @@ def task_loss(cfg: Config, data: DataSplits) -> TaskLoss:
     except LossSetupError as exc:
         raise TrainingError(str(exc)) from None
 
-
-def imbalance_warning(task_type: str, train_y: torch.Tensor, class_names: list[str],
-                      metric: str) -> str | None:
-    """A warning when ``metric`` is plain accuracy and the train classes are very imbalanced.
-
-    Very imbalanced: the minority class has fewer than 1/9 of the majority's sequences, which for
-    two classes means under 10% of them. Accuracy then rewards predicting the majority class.
-    """
-    if task_type not in ("multiclass", "binary") or not metric.endswith("_accuracy") or \
-            metric.endswith("balanced_accuracy") or len(train_y) == 0:
-        return None
-    counts = torch.bincount(train_y.long().cpu().reshape(-1), minlength=max(len(class_names), 2))
-    lo, hi = int(counts.min()), int(counts.max())
-    if lo * 9 >= hi:
-        return None
-    share = lo / int(counts.sum())
-    return (f"the minority class is {share:.1%} of the train split and {metric} is plain "
-            f"accuracy, which predicting the majority class scores well on; consider "
-            f"val_balanced_accuracy, val_macro_f1 or (binary) val_auroc / val_average_precision, "
-            f"and task.class_weight / task.pos_weight or loader.sampler: balanced")
-
-
-def _improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
-    if not math.isfinite(value):
-        return False
-    if best is None:
-        return True
-    return value < best - min_delta if mode == "min" else value > best + min_delta
-
-
-def _group_weights(num_batches: int, batch_size: int, n: int, accum: int,
-                   drop_last: bool) -> list[float]:
-    """Per micro-batch factor n_i / (samples in its accumulation group).
-
-    Summing ``mean_loss_i * factor_i`` over a group gives the mean loss over the group's samples,
-    so k micro-batches produce the gradient of one batch of their combined size.
-    """
-    sizes = [batch_size] * num_batches
-    if not drop_last and num_batches and n % batch_size:
-        sizes[-1] = n % batch_size
-    weights = []
-    for g in range(0, num_batches, accum):
-        group = sizes[g:g + accum]
-        total = sum(group)
-        weights += [s / total for s in group]
-    return weights
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,11 +119,11 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     t_start = time.perf_counter()
     device = device or resolve_device(cfg.experiment.device)
     precision = resolve_precision(cfg.training.precision, device, cfg.model.name)
-    _configure_torch(cfg, device)
+    configure_torch(cfg, device)
     if cfg.experiment.deterministic:
         log.info("deterministic algorithms on: cuDNN autotuning off, deterministic kernels only; "
                  "the default GRU measured 6-20%% fewer samples/s on an H100")
-    _seed_everything(cfg.experiment.seed)
+    seed_everything(cfg.experiment.seed)
     if data is None:
         data = load_data(cfg.data, cfg.task)
     for name in ("train", "val"):
@@ -386,15 +149,14 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         cfg.schedule.name != "plateau"
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    weights = _group_weights(num_batches, t.batch_size, len(data.train), t.grad_accum_steps,
+    weights = group_weights(num_batches, t.batch_size, len(data.train), t.grad_accum_steps,
                              cfg.loader.drop_last)
 
     ckpt_metric, ckpt_mode = t.checkpoint_metric, t.checkpoint_mode
     es = t.early_stopping
-    state: dict[str, Any] = {"epoch": 0, "global_step": 0, "best_metric": None, "best_epoch": 0,
-                             "es_best": None, "es_bad_epochs": 0, "history": []}
+    state = new_counters()
     if resume is not None:
-        _load_resume(resume, cfg, model, optimizer, scheduler, scaler, data_gen, state)
+        state = restore_state(resume, cfg, model, optimizer, scheduler, scaler, data_gen)
         log.info("resumed after epoch %d (global step %d)", state["epoch"], state["global_step"])
     use_graph = False
     if t.cuda_graph:
@@ -421,23 +183,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
              device, torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
              precision, cfg.experiment.seed, f"{count_parameters(model):,}", cfg.loader.mode)
 
-    def training_state() -> dict[str, Any]:
-        return {
-            "config": config_to_dict(cfg),
-            "model": model.state_dict(),
-            "optimizer": portable_optimizer_state(optimizer),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": capture_rng(),
-            "data_rng": data_gen.get_state(),
-            "class_names": list(data.class_names),
-            "normalization": {"mean": data.mean, "std": data.std},
-            **{k: state[k] for k in ("epoch", "global_step", "best_metric", "best_epoch",
-                                     "es_best", "es_bad_epochs", "history")},
-        }
-
     def write_checkpoint(path: str | Path, durable: bool = True) -> None:
-        save_checkpoint(training_state(), path, durable)
+        save_checkpoint(training_state(cfg, model, optimizer, scheduler, scaler, data_gen, data,
+                                       state), path, durable)
 
     stop_reason = "completed"
     epoch_times: list[float] = []
@@ -487,14 +235,14 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                     scheduler.step()
                 state["global_step"] += 1
             if (i + 1) % t.log_interval == 0:
-                _check_finite(loss_sum, epoch, state["global_step"])
+                check_finite(loss_sum, epoch, state["global_step"])
                 if bar is not None:
                     bar.update(t.log_interval)
                     bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
         if bar is not None:
             bar.close()
         train_loss = float(loss_sum.item()) / max(seen, 1)
-        _check_finite(loss_sum, epoch, state["global_step"])
+        check_finite(loss_sum, epoch, state["global_step"])
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_time = time.perf_counter() - t0
@@ -510,14 +258,22 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                    **{f"val_{k}": v for k, v in val.items()}, "lr": lr,
                    "epoch_time_s": epoch_time, "samples_per_s": seen / train_time,
                    "global_step": state["global_step"]}
-        if _improved(metrics[ckpt_metric], state["best_metric"], ckpt_mode):
+        # core.selection.improves: better, or tied and a lower val_loss (a later epoch wins a
+        # tie on a saturated metric, e.g. val_auroc 1.0 on a small validation split)
+        best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
+        if improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
+                    val_loss=metrics["val_loss"], best_val_loss=best_row.get("val_loss")):
             state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
         metrics["best_epoch"] = state["best_epoch"]
         metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
             else float("nan")
         if es.patience:
-            if _improved(metrics[es.metric], state["es_best"], es.mode, es.min_delta):
+            # The same rule: an exact tie with a lower val_loss resets the patience, as it moves
+            # best.pt; min_delta applies to the metric itself, never to the tie-break.
+            if improves(metrics[es.metric], state["es_best"], es.mode, min_delta=es.min_delta,
+                        val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
                 state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
+                state["es_best_val_loss"] = metrics["val_loss"]
             else:
                 state["es_bad_epochs"] += 1
         state["epoch"] = epoch
@@ -550,7 +306,8 @@ _HEADLINE = ("accuracy", "macro_f1", "auroc", "map", "rmse")
 
 
 def _log_task(cfg: Config, data: DataSplits, loss_fn: TaskLoss) -> None:
-    """The task, its loss and weights, and the warning about accuracy on imbalanced classes."""
+    """The task, its loss and weights, and the warnings about the checkpoint metric: accuracy on
+    imbalanced classes, a coarse metric on a small validation split."""
     parts = [f"task {cfg.task.type}, loss {loss_fn.name}"]
     if loss_fn.class_weight is not None:
         weights = ", ".join(f"{n} {w:.3g}" for n, w in zip(data.class_names,
@@ -567,36 +324,9 @@ def _log_task(cfg: Config, data: DataSplits, loss_fn: TaskLoss) -> None:
                                 cfg.training.checkpoint_metric)
     if warning:
         log.warning("training.checkpoint_metric: %s", warning)
-
-
-def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
-    if not torch.isfinite(loss_sum).item():
-        raise NonFiniteLossError(
-            f"training loss became NaN or inf in epoch {epoch} (by optimizer step {step}); "
-            "lower optim.lr, enable training.grad_clip_norm, or use bf16 instead of fp16")
-
-
-def _load_resume(resume: dict, cfg: Config, model, optimizer, scheduler, scaler, data_gen,
-                 state: dict) -> None:
-    saved = resume.get("config", {})
-    current = config_to_dict(cfg)
-    for section in ("model", "optim", "data", "task"):
-        if section == "task" and section not in saved:  # written before task types existed
-            continue
-        if saved.get(section) != current[section]:
-            raise TrainingError(f"cannot resume: the checkpoint's {section} settings differ "
-                                "from the config")
-    model.load_state_dict(resume["model"])
-    optimizer.load_state_dict(resume["optimizer"])
-    if scheduler is not None and resume.get("scheduler") is not None:
-        scheduler.load_state_dict(resume["scheduler"])
-    if scaler is not None and resume.get("scaler") is not None:
-        scaler.load_state_dict(resume["scaler"])
-    restore_rng(resume["rng"])
-    data_gen.set_state(resume["data_rng"])
-    for key in ("epoch", "global_step", "best_metric", "best_epoch", "es_best", "es_bad_epochs"):
-        state[key] = resume[key]
-    state["history"] = [dict(h) for h in resume["history"]]
+    warning = small_validation_warning(len(data.val), cfg.training.checkpoint_metric)
+    if warning:
+        log.warning("training.checkpoint_metric: %s", warning)
 
 
 def _progress_bar(total: int, epoch: int, epochs: int):

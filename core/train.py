@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from core.checkpoint import CheckpointError
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, fail, int_at_least
 from core.config import ConfigError, config_from_dict, load_config
 from core.data import DataError, load_data
-from core.run import RunError, metric_columns, metrics_csv, resume_training, run_training
+from core.run import resume_training, run_training
+from core.run_dir import SNAPSHOT_FILE, RunError, default_run_dir, metric_columns, metrics_csv
 
 __all__ = ["SMOKE_OVERRIDES", "build_parser", "main", "metric_columns", "metrics_csv",
            "config_from_dict", "load_data"]
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command; returns its exit code (0, 2, 3 or 130)."""
-    from core.loop import NonFiniteLossError, TrainingError
+    from core.errors import NonFiniteLossError, TrainingError
 
     args = build_parser().parse_args(argv)
     progress = sys.stderr.isatty() and not args.quiet
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.config or args.overrides or args.epochs is not None or args.smoke:
             return fail("--resume continues a run with its saved config; it takes no --config, "
                         "--set, --epochs or --smoke")
-        source, run_dir = str(args.resume / "config_snapshot.yaml"), args.resume
+        source, run_dir = str(args.resume / SNAPSHOT_FILE), args.resume
     else:
         if args.config is None and not args.smoke:
             return fail("--config is required (or --resume RUN_DIR, or --smoke)")
@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 overrides.append(f"training.epochs={args.epochs}")
             cfg = load_config(args.config, overrides)
             if run_dir is None:
-                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-                run_dir = Path("runs") / "train" / f"{cfg.experiment.name}-{stamp}"
+                run_dir = default_run_dir(cfg.experiment.name)
             run_training(cfg, run_dir=run_dir, quiet=args.quiet, progress=progress,
                          source=source)
     except (ConfigError, RunError, CheckpointError) as exc:

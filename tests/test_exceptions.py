@@ -24,10 +24,10 @@ EXAMPLES = {
     "core.losses.LossSetupError": lambda cls: cls("task.pos_weight", "no positive examples"),
     "core.models.registry._Problem": lambda cls: cls("model.name", "unknown model"),
     "core.checkpoint.CheckpointError": lambda cls: cls("last.pt: checkpoint is empty"),
-    "core.loop.TrainingError": lambda cls: cls("the train split is empty"),
-    "core.loop.NonFiniteLossError": lambda cls: cls("training loss became NaN"),
+    "core.errors.TrainingError": lambda cls: cls("the train split is empty"),
+    "core.errors.NonFiniteLossError": lambda cls: cls("training loss became NaN"),
     "tuning.storage.StudyWriteError": lambda cls: cls("study.db refused a write"),
-    "core.run.RunError": lambda cls: cls("runs/train/x: already finished"),
+    "core.run_dir.RunError": lambda cls: cls("runs/train/x: already finished"),
     "tuning.experiment.SweepError": lambda cls: cls("runs/sweeps/x: not a sweep directory"),
     "tuning.api.SweepInterrupted": lambda cls: cls("runs/sweeps/x"),
 }

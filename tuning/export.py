@@ -4,9 +4,10 @@
     python -m tuning.export runs/sweeps/gru-big --trial t0007 --out configs/t.yaml
 
 The best trial is chosen by the sweep's metric and mode over every epoch it reported, among trials
-that did not fail (errored and non-finite trials are FAIL in the study and never chosen). The file
-is the sweep's base config plus the trial's parameters, with ``training.epochs`` set to the
-sweep's full trial length, so ``python -m core.train --config FILE`` retrains that trial.
+that did not fail (errored and non-finite trials are FAIL in the study and never chosen); its
+best epoch is trials.csv's (a tie on the metric goes to the lower val_loss, as for best.pt).
+The file is the sweep's base config plus the trial's parameters, with ``training.epochs`` set to
+the sweep's full trial length, so ``python -m core.train --config FILE`` retrains that trial.
 
 When the sweep confirmed its best configurations (``tuning.confirm``), the default is the
 confirmed winner instead: the file trains its first completed confirmation run (its seed
@@ -58,7 +59,6 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     if not allow_partial and (len(done) < space.num_samples or len(done) < len(own)):
         raise ValueError(f"{exp_dir}: sweep is unfinished ({len(done)} of {space.num_samples} "
                          "trials finished); pass --allow-partial to export anyway")
-    pick = max if space.mode == "max" else min
     confirmed, key_of, phase = None, trial_key, "search"
     summary = read_confirmation(exp_dir) if trial is None else None
     if summary is not None and summary.get("winner") is not None:
@@ -78,13 +78,14 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
         if best is None:
             raise ValueError(f"{exp_dir}: no finished trial with a finite {space.metric}")
     values = best.intermediate_values
-    epoch = pick(values, key=values.get) if values else 0
+    row = next(r for r in trial_rows(study, exp_dir, space, phase=phase, key_of=key_of)
+               if r["number"] == best.number)
+    # trials.csv's best epoch (tuning.results.trial_best_epoch): the rule of best.pt
+    epoch = row["best_epoch"] or 0
     params = best.user_attrs.get("params") or dict(best.params)
     name = key_of(best.number)
     cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {name}",
                        space.cpus_per_trial)
-    row = next(r for r in trial_rows(study, exp_dir, space, phase=phase, key_of=key_of)
-               if r["number"] == best.number)
     try:
         version = metadata.version("seqtune")
     except metadata.PackageNotFoundError:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.files import atomic_write_text
+from core.selection import best_epoch
 from tuning.experiment import (
     CHECKPOINT_FILE,
     PARAMS_FILE,
@@ -35,8 +36,8 @@ from tuning.space import SearchSpace
 from tuning.trial_store import TrialStore, local_file
 
 __all__ = ["STATUS", "best_trial", "finite", "histories", "latest_checkpoint", "parse_results",
-           "started_config", "started_params", "trial_history", "trial_rows", "trials_csv_text",
-           "unbatch", "write_events", "write_trials_csv"]
+           "started_config", "started_params", "trial_best_epoch", "trial_history", "trial_rows",
+           "trials_csv_text", "unbatch", "write_events", "write_trials_csv"]
 
 log = logging.getLogger("tuning")
 
@@ -184,12 +185,32 @@ def latest_checkpoint(exp_dir: Path, key: str) -> tuple[str | None, dict | None,
     return best[0], best[1], damaged
 
 
-def _checkpoint_near(exp_dir: Path, store: TrialStore, key: str, metric: str,
+def trial_best_epoch(values: dict[int, float], history: list[dict], metric: str,
+                     mode: str) -> int | None:
+    """The trial's best epoch by ``core.selection.best_epoch``, the rule of ``core.loop.fit``'s
+    ``best_epoch`` and of best.pt: ``values`` is its ``metric`` per epoch (the study's
+    intermediate values), ``history`` its rows on disk (``trial_history``), which give each
+    epoch's ``val_loss`` for a tie on the metric (without them, as for a warm-started trial, a
+    tie keeps the first epoch). None when ``values`` is empty.
+
+    Example:
+        >>> trial_best_epoch({1: 0.9, 2: 1.0, 3: 1.0}, [{"epoch": 2, "val_loss": 0.4},
+        ...                  {"epoch": 3, "val_loss": 0.2}], "val_auroc", "max")
+        3
+    """
+    losses = {int(r["epoch"]): r.get("val_loss") for r in history}
+    rows = [{"epoch": e, metric: v, "val_loss": losses.get(e)} for e, v in sorted(values.items())]
+    return best_epoch(rows, metric, mode)
+
+
+def _checkpoint_near(store: TrialStore, history: list[dict], metric: str, epoch: int,
                      value: float) -> tuple[str, Any]:
-    """The checkpoint of the epoch that scored ``value`` where one was saved (trials save every
-    checkpoint_interval_s and at their last epoch), else the trial's newest; ("", "") if none."""
-    saved = [r for r in trial_history(exp_dir, key) if r.get("checkpoint_dir_name")]
-    best_first = sorted(saved, key=lambda r: (r.get(metric) == value, r["epoch"]), reverse=True)
+    """The checkpoint of the best ``epoch`` where one was saved (trials save every
+    checkpoint_interval_s and at their last epoch), else that of the latest epoch that scored
+    the same ``value``, else the trial's newest; ("", "") if none."""
+    saved = [r for r in history if r.get("checkpoint_dir_name")]
+    best_first = sorted(saved, key=lambda r: (r["epoch"] == epoch, r.get(metric) == value,
+                                              r["epoch"]), reverse=True)
     for r in best_first:
         folder = f"{r['_dir']}/{r['checkpoint_dir_name']}"
         if store.exists(folder):
@@ -203,27 +224,28 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search
     parameters) and the disk (checkpoints): the rows of trials.csv, in trial order. ``phase``
     and ``key_of`` name the study's phase and its trials (``tuning.confirm``: "confirm", c0000).
 
-    Columns: trial, phase, number, status (``STATUS``), epochs, best_<metric>, best_epoch,
+    Columns: trial, phase, number, status (``STATUS``), epochs, best_<metric>, best_epoch
+    (``trial_best_epoch``: a tie on the metric goes to the lower val_loss, as for best.pt),
     last_<metric>, failure, gpu, node, checkpoint (path or URI, "" if none), checkpoint_epoch,
     then ``confirms`` (a confirmation run: the search trial whose configuration it retrains) and
     ``param:<dotted key>`` per parameter. Empty cells are "".
     """
     rows = []
-    pick = max if space.mode == "max" else min
     store = trial_store(exp_dir)
     for t in study.get_trials(deepcopy=False):
         key = key_of(t.number)
         values = t.intermediate_values
-        best_epoch = pick(values, key=values.get) if values else None
+        history = trial_history(exp_dir, key) if values else []
+        best = trial_best_epoch(values, history, space.metric, space.mode)
         checkpoint, checkpoint_epoch = "", ""
-        if best_epoch is not None:
-            checkpoint, checkpoint_epoch = _checkpoint_near(exp_dir, store, key, space.metric,
-                                                            values[best_epoch])
+        if best is not None:
+            checkpoint, checkpoint_epoch = _checkpoint_near(store, history, space.metric, best,
+                                                            values[best])
         row = {"trial": key, "phase": phase, "number": t.number,
                "status": STATUS.get(t.state.name, t.state.name),
                "epochs": max(values) if values else 0,
-               f"best_{space.metric}": values[best_epoch] if values else "",
-               "best_epoch": best_epoch or "",
+               f"best_{space.metric}": values[best] if best is not None else "",
+               "best_epoch": best or "",
                f"last_{space.metric}": values[max(values)] if values else "",
                "failure": t.user_attrs.get("failure", ""),
                "gpu": t.user_attrs.get("gpu", ""), "node": t.user_attrs.get("node", ""),

@@ -16,8 +16,9 @@ from EPOCH on (its checkpoints keep the true values): a lucky outlier of the sea
 confirmation tests.
 
 A confirmation run (``tuning.confirm``; ``evaluate_test`` in its config) evaluates the test split
-after its last epoch and reports ``test_<name>`` for each of ``core.loop.evaluate``'s metrics with
-that epoch (the last report waits for it, so a run killed meanwhile resumes and evaluates again).
+after its last epoch and reports ``test_<name>`` for each of ``core.evaluate.evaluate``'s metrics
+with that epoch (the last report waits for it, so a run killed meanwhile resumes and evaluates
+again).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.config import ConfigError, apply_overrides, config_from_dict
 from core.data import DataSplits
-from core.loop import NonFiniteLossError, TrainingError, evaluate, fit, task_loss
+from core.errors import NonFiniteLossError, TrainingError
+from core.evaluate import evaluate
+from core.loop import fit, task_loss
 from tuning.experiment import CHECKPOINT_FILE
 
 __all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",

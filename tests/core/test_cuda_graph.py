@@ -175,16 +175,6 @@ def test_transformer_step_is_captured_and_follows_eager(tiny, caplog, precision,
         assert g["val_loss"] == pytest.approx(e["val_loss"], rel=tol)
 
 
-def test_auto_precision_is_bf16_for_the_transformer_on_capable_gpus():
-    from core.loop import resolve_precision
-
-    assert resolve_precision("auto", torch.device("cpu"), "transformer") == "fp32"
-    if torch.cuda.is_available():
-        expected = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        assert resolve_precision("auto", torch.device("cuda", 0), "transformer") == expected
-        assert resolve_precision("auto", torch.device("cuda", 0), "gru") == "fp32"
-
-
 SYNCING = '''
 import torch
 from torch import nn

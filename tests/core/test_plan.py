@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from core.config import ConfigError, config_from_dict
-from core.loop import build_scheduler
+from core.optim import build_scheduler
 from core.plan import plan_steps
 
 
@@ -65,16 +65,3 @@ def test_warmup_fraction_is_a_share_of_the_run_and_exclusive_with_warmup_steps()
         _cfg(schedule={"warmup_fraction": 0.1, "warmup_steps": 5})
     with pytest.raises(ConfigError, match="schedule.warmup_fraction: warmup is not supported"):
         _cfg(schedule={"name": "plateau", "interval": "epoch", "warmup_fraction": 0.1})
-
-
-@pytest.mark.parametrize("schedule", [{"warmup_steps": 1}, {"warmup_fraction": 0.05}])
-def test_onecycle_with_a_one_step_warmup_builds_and_steps(schedule):
-    # 30 steps in all: a 5% warmup is one step, which OneCycleLR cannot divide by.
-    cfg = _cfg(training={"epochs": 6, "batch_size": 32}, schedule={"name": "onecycle",
-                                                                   **schedule})
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sched = build_scheduler(opt, cfg, steps_per_epoch=5)
-    for _ in range(30):
-        opt.step()
-        sched.step()
-    assert opt.param_groups[0]["lr"] < 0.01  # annealed to the end

@@ -11,7 +11,9 @@ from torch import nn
 import core
 from core.config import ConfigError
 from core.data import DataError, load_data
-from core.run import ArrayData, RunError, resume_training, run_training
+from core.run import resume_training, run_training
+from core.run_dir import RunError
+from core.run_inputs import ArrayData
 from tests.conftest import tiny_dict
 
 
@@ -46,8 +48,9 @@ def arrays(n=120, t=10, f=3, seed=0):
 
 
 def test_core_package_exports_the_api_lazily():
-    # the names resolve from core.run; import core itself does not need torch
+    # the names resolve from their modules; import core itself does not need torch
     assert core.run_training is run_training and "run_training" in core.__all__
+    assert core.ArrayData is ArrayData and core.RunError is RunError
 
 
 def test_run_training_on_arrays_with_a_callable_model(tmp_path):
@@ -163,3 +166,17 @@ def test_datasplits_are_used_as_given(tmp_path, tiny):
     data = load_data(cfg.data, cfg.task)
     result = run_training(cfg, data=data, run_dir=tmp_path / "run", quiet=True)
     assert len(result.history) == cfg.training.epochs
+
+
+def test_best_pt_is_the_later_epoch_of_a_tie_with_the_lower_val_loss(tmp_path, monkeypatch):
+    from core.checkpoint import load_checkpoint
+    from tests.core.test_loop import SATURATED, _scripted_validation
+
+    # val_accuracy saturates at 1.0 from epoch 2; val_loss is lowest at epoch 3 (validation only
+    # is scripted; the test split is evaluated for real)
+    _scripted_validation(monkeypatch, SATURATED[:4])
+    result = run_training(tiny_dict(training={"epochs": 4}), run_dir=tmp_path / "run",
+                          quiet=True)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert result.best_epoch == 3 and summary["best_epoch"] == 3
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["epoch"] == 3

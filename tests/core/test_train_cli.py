@@ -170,7 +170,8 @@ def test_each_shipped_task_config_trains_end_to_end(tmp_path, monkeypatch, task_
 
 
 def test_binary_run_carries_the_validation_threshold_to_test(tmp_path, monkeypatch):
-    from core.loop import evaluate, task_loss
+    from core.evaluate import evaluate
+    from core.loop import task_loss
     from core.models import build_model
 
     code, run = _task_run(tmp_path, monkeypatch, "binary")

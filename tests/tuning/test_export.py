@@ -1,6 +1,7 @@
 """Export and reproduction: the exported config retrains the trial exactly (CPU)."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,14 @@ def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
         for col in COLUMNS:
             # Identical on CPU: same loop, same data, same seed, same thread count.
             assert float(s[col]) == float(t[col]), (key, col, s[col], t[col])
+    # The best epoch agrees everywhere: the export's header, trials.csv and the retrain's
+    # best.pt (the sweep's metric is the checkpoint metric; ties go to the lower val_loss).
+    epoch = int(header[1].split(" at epoch ")[1].split()[0])
+    with (exp / "trials.csv").open() as f:
+        row = next(r for r in csv.DictReader(f) if r["trial"] == key)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["checkpoint_metric"] == "val_accuracy"
+    assert int(row["best_epoch"]) == epoch == summary["best_epoch"]
 
 
 def test_export_a_chosen_trial_and_errors(smoke, tmp_path, capsys):

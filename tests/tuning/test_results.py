@@ -5,7 +5,14 @@ import json
 import optuna
 
 from tests.tuning.conftest import SPACE
-from tuning.results import finite, parse_results, trial_history, trial_rows, unbatch
+from tuning.results import (
+    finite,
+    parse_results,
+    trial_best_epoch,
+    trial_history,
+    trial_rows,
+    unbatch,
+)
 from tuning.space import load_space
 from tuning.study import open_study
 
@@ -75,3 +82,34 @@ def test_trials_csv_names_the_best_epochs_checkpoint_else_the_newest(tmp_path):
     # t0001 saved epoch 3: the best epoch's own checkpoint.
     assert csv_rows[1]["checkpoint_epoch"] == 3
     assert csv_rows[1]["checkpoint"].endswith("t0001/checkpoint_000003/checkpoint.pt")
+
+
+def test_a_tie_on_the_metric_goes_to_the_epoch_with_the_lower_val_loss(tmp_path):
+    # val_accuracy saturates at 0.9 from epoch 2; epoch 3 fits validation better (the rule of
+    # best.pt, core.selection), and its own checkpoint is named although epoch 2's exists too
+    space = load_space(SPACE)
+    study, _ = open_study(tmp_path, "x", space)
+    trial = study.ask()
+    trial.set_user_attr("params", {})
+    d = tmp_path / "tune" / "run-0" / "t0000"
+    rows = []
+    for epoch, (score, loss) in enumerate([(0.5, 0.9), (0.9, 0.5), (0.9, 0.3), (0.9, 0.4)], 1):
+        trial.report(score, epoch)
+        name = f"checkpoint_{epoch:06d}"
+        (d / name).mkdir(parents=True)
+        (d / name / "checkpoint.pt").write_bytes(b"x")
+        rows.append({"epoch": epoch, "val_accuracy": score, "val_loss": loss,
+                     "checkpoint_dir_name": name})
+    (d / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    study.tell(trial, 0.9)
+    row = trial_rows(study, tmp_path, space)[0]
+    assert (row["best_epoch"], row["checkpoint_epoch"], row["best_val_accuracy"]) == (3, 3, 0.9)
+
+
+def test_trial_best_epoch_keeps_the_first_tied_epoch_without_a_history():
+    # a warm-started trial has values in the study but no rows on disk
+    assert trial_best_epoch({1: 0.5, 2: 0.9, 3: 0.9}, [], "val_accuracy", "max") == 2
+    assert trial_best_epoch({1: 0.5, 2: 0.3, 3: 0.3}, [{"epoch": 3, "val_loss": 0.1},
+                                                       {"epoch": 2, "val_loss": 0.2}],
+                            "val_rmse", "min") == 3
+    assert trial_best_epoch({}, [], "val_accuracy", "max") is None

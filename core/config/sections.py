@@ -1,61 +1,25 @@
-"""Typed, strictly validated configuration: the single source of truth for every run.
+"""The sections of the training config: one dataclass per section, and ``Config`` of them all.
 
-Each section is a dataclass; each field is declared once with its default, its documentation and
-its constraints (``spec(...)``). ``load_config`` reads a YAML file, applies ``--set`` overrides and
-validates everything at once: unknown keys, wrong types and out-of-range values are collected and
-raised together as a ``ConfigError`` that names the file and the dotted key of each problem.
+Each field is declared once with its default, its documentation and its constraints
+(``core.schema.spec``); ``core.config.load`` builds and validates them, ``core.config.checks``
+holds the rules that involve more than one field.
 
 Example:
-    >>> cfg = config_from_dict({"training": {"epochs": 3}}, source="<example>")
-    >>> cfg.training.epochs
-    3
+    >>> TrainingConfig().early_stopping.patience
+    0
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import typing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from core.files import check_name
-from core.schema import (
-    ConfigError,
-    build,
-    load_yaml,
-    parse_scalar,
-    spec,
-)
-from core.schema import reference as schema_reference
-from core.schema import reference_markdown as schema_reference_markdown
-from core.tasks import LOSSES, TASK_TYPES, default_checkpoint_metric, metrics_for
+from core.schema import spec
+from core.tasks import LOSSES, TASK_TYPES, metrics_for
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "ExperimentConfig",
-    "TaskConfig",
-    "DataConfig",
-    "SyntheticConfig",
-    "ModelConfig",
-    "OptimConfig",
-    "ScheduleConfig",
-    "EarlyStoppingConfig",
-    "TrainingConfig",
-    "LoaderConfig",
-    "METRICS",
-    "load_config",
-    "load_yaml",
-    "config_from_dict",
-    "config_to_dict",
-    "apply_overrides",
-    "is_config_key",
-    "parse_override",
-    "reference",
-    "reference_markdown",
-]
+__all__ = ["Config", "ExperimentConfig", "TaskConfig", "DataConfig", "SyntheticConfig",
+           "ModelConfig", "OptimConfig", "ScheduleConfig", "EarlyStoppingConfig",
+           "TrainingConfig", "LoaderConfig", "METRICS"]
 
 # Metrics of the default (multiclass) task and their directions; core.tasks.metrics_for gives
 # every task type's.
@@ -233,7 +197,8 @@ class EarlyStoppingConfig:
     mode: str | None = spec(None, "Whether the metric improves downwards or upwards; null takes "
                             "the metric's known direction (a contradicting mode is an error).",
                             choices=("min", "max"))
-    min_delta: float = spec(0.0, "Smallest change that counts as an improvement.", ge=0.0)
+    min_delta: float = spec(0.0, "Smallest change of the metric that counts as an improvement; "
+                            "an exact tie with a lower val_loss counts too.", ge=0.0)
 
 
 @dataclass
@@ -260,7 +225,8 @@ class TrainingConfig:
     checkpoint_metric: str | None = spec(
         None, "Metric that selects checkpoints/best.pt: any metric of the task (docs/tasks.md); "
         "null takes the task's default (val_accuracy, val_auroc, val_map, val_rmse for "
-        "multiclass, binary, multilabel, regression), filled in at validation.")
+        "multiclass, binary, multilabel, regression), filled in at validation. Epochs that tie "
+        "on it are told apart by the lower val_loss.")
     checkpoint_mode: str | None = spec(None, "Direction in which checkpoint_metric improves; null "
                                        "takes the metric's known direction (a contradicting "
                                        "mode is an error).", choices=("min", "max"))
@@ -296,251 +262,3 @@ class Config:
     schedule: ScheduleConfig = spec(None, "Learning-rate schedule.", factory=ScheduleConfig)
     training: TrainingConfig = spec(None, "Training loop.", factory=TrainingConfig)
     loader: LoaderConfig = spec(None, "Batching.", factory=LoaderConfig)
-
-
-def _cross_checks(cfg: Config, problems: list) -> None:
-    """Rules that involve more than one field."""
-    d, m, s, o = cfg.data, cfg.model, cfg.schedule, cfg.optim
-    if d.source != "synthetic" and not d.path:
-        problems.append(("data.path", f"required when data.source is {d.source!r}"))
-    if d.val_fraction + d.test_fraction >= 0.9:
-        problems.append(("data.test_fraction", "val_fraction + test_fraction must be < 0.9"))
-    _data_cross_checks(cfg, problems)
-    if m.name == "tcn" and m.bidirectional:
-        problems.append(("model.bidirectional", "the tcn model is causal; bidirectional must be "
-                                                "false"))
-    _check_model_names(m, problems)
-    if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):
-        problems.append(("optim.betas", f"expected two numbers in [0, 1), got {o.betas!r}"))
-    if s.name == "plateau" and s.interval != "epoch":
-        problems.append(("schedule.interval", "plateau steps once per epoch on the validation "
-                                              "metric; set interval: epoch"))
-    if s.name == "plateau" and s.warmup_steps:
-        problems.append(("schedule.warmup_steps", "warmup is not supported with plateau"))
-    if s.name == "plateau" and s.warmup_fraction:
-        problems.append(("schedule.warmup_fraction", "warmup is not supported with plateau"))
-    if s.warmup_steps and s.warmup_fraction:
-        problems.append(("schedule.warmup_fraction", f"give the warmup once: warmup_steps is "
-                                                     f"{s.warmup_steps}; set one of them to 0"))
-    dev = cfg.experiment.device
-    if not (dev in ("auto", "cpu", "cuda") or
-            (dev.startswith("cuda:") and dev[5:].isdigit())):
-        problems.append(("experiment.device", f"expected auto, cpu, cuda or cuda:N, got {dev!r}"))
-    name_problem = check_name(cfg.experiment.name)
-    if name_problem:
-        problems.append(("experiment.name", name_problem))
-    _task_checks(cfg, problems)
-    _metric_checks(cfg, problems)
-
-
-def _task_checks(cfg: Config, problems: list) -> None:
-    """task.*: the loss and its options must fit the task type."""
-    t = cfg.task
-    losses = LOSSES[t.type]
-    loss = t.loss or losses[0]
-    if loss not in losses:
-        problems.append(("task.loss", f"{t.type} tasks train with {' or '.join(losses)}; "
-                                      f"got {loss!r}"))
-    if t.label_smoothing and not (t.type == "multiclass" and loss == "cross_entropy"):
-        problems.append(("task.label_smoothing", "applies to multiclass cross_entropy only"))
-    cw = t.class_weight
-    if isinstance(cw, str):
-        if cw not in ("none", "balanced"):
-            problems.append(("task.class_weight", f"expected none, balanced or a list of numbers, "
-                                                  f"got {cw!r}"))
-    elif not cw or any(v is None or v < 0 for v in cw) or not any(v and v > 0 for v in cw):
-        problems.append(("task.class_weight", "a list needs one non-negative number per class, "
-                                              f"at least one positive; got {cw!r}"))
-    if cw != "none" and t.type != "multiclass":
-        problems.append(("task.class_weight", f"applies to multiclass tasks; {t.type} tasks use "
-                         + ("task.pos_weight" if t.type in ("binary", "multilabel")
-                            else "no class weights")))
-    pw = t.pos_weight
-    if isinstance(pw, str) and pw not in ("none", "balanced"):
-        problems.append(("task.pos_weight", f"expected none, balanced or a number, got {pw!r}"))
-    elif not isinstance(pw, str) and pw <= 0:
-        problems.append(("task.pos_weight", f"must be > 0, got {pw!r}"))
-    elif pw != "none":
-        if t.type not in ("binary", "multilabel"):
-            problems.append(("task.pos_weight", f"applies to binary and multilabel tasks, not "
-                                                f"{t.type}"))
-        elif loss != "bce":
-            problems.append(("task.pos_weight", "applies to the bce loss; focal weighs positives "
-                                                "with task.focal_alpha"))
-    if t.focal_alpha is not None and not (loss == "focal" and t.type in ("binary", "multilabel")):
-        problems.append(("task.focal_alpha", "applies to the focal loss of binary and multilabel "
-                                             "tasks (multiclass focal: task.class_weight)"))
-    if t.positive_class is not None and t.type != "binary":
-        problems.append(("task.positive_class", f"applies to binary tasks, not {t.type}"))
-
-
-def _metric_checks(cfg: Config, problems: list) -> None:
-    """Checkpoint and early-stopping metrics must be the task's; null modes take the direction."""
-    known = metrics_for(cfg.task.type)
-    tr, es = cfg.training, cfg.training.early_stopping
-    if tr.checkpoint_metric is None:
-        tr.checkpoint_metric = default_checkpoint_metric(cfg.task.type)
-    for obj, metric_key, mode_key, prefix in (
-            (tr, "checkpoint_metric", "checkpoint_mode", "training"),
-            (es, "metric", "mode", "training.early_stopping")):
-        metric, mode = getattr(obj, metric_key), getattr(obj, mode_key)
-        if metric not in known:
-            problems.append((f"{prefix}.{metric_key}",
-                             f"{cfg.task.type} tasks do not produce {metric!r}; they produce "
-                             f"{', '.join(known)}"))
-        elif mode is None:
-            setattr(obj, mode_key, known[metric])
-        elif mode != known[metric]:
-            problems.append((f"{prefix}.{mode_key}", f"{metric} improves when it goes "
-                                                     f"{known[metric]}, not {mode}"))
-
-
-def _data_cross_checks(cfg: Config, problems: list) -> None:
-    """Data fields that only some sources or task types read are errors elsewhere."""
-    d, task = cfg.data, cfg.task.type
-    long_only = ("split_column", "group_column", "feature_columns", "label_columns",
-                 "target_columns")
-    if d.source in ("synthetic", "npz"):
-        for key in long_only:
-            if getattr(d, key) is not None:
-                hint = " (an NPZ file gives them as its 'split' / 'groups' arrays)" \
-                    if d.source == "npz" and key in ("split_column", "group_column") else ""
-                problems.append((f"data.{key}", f"applies to csv and parquet files, not "
-                                                f"data.source {d.source}{hint}"))
-    if d.label_columns is not None and task != "multilabel":
-        problems.append(("data.label_columns", f"is for task.type multilabel, not {task}"))
-    if d.target_columns is not None and task != "regression":
-        problems.append(("data.target_columns", f"is for task.type regression, not {task}"))
-    for key in ("label_columns", "target_columns", "feature_columns"):
-        cols = getattr(d, key)
-        if cols is not None and (not cols or len(set(cols)) != len(cols)):
-            problems.append((f"data.{key}", f"expected distinct column names, got {cols!r}"))
-    if d.split_column is not None and d.split_column == d.group_column:
-        problems.append(("data.group_column", "must differ from data.split_column"))
-    if cfg.loader.sampler == "balanced" and task not in ("multiclass", "binary"):
-        problems.append(("loader.sampler", f"balanced draws classes equally often; task.type "
-                                           f"{task} has no classes (use random)"))
-
-
-def _dotted_names(text: str) -> bool:
-    return bool(text) and all(part.isidentifier() for part in text.split("."))
-
-
-def _check_model_names(m: ModelConfig, problems: list) -> None:
-    """The model section's syntax; whether the names exist is ``core.models.check_model``'s job."""
-    if ":" in m.name:
-        module, _, attr = m.name.partition(":")
-        if not (_dotted_names(module) and _dotted_names(attr)):
-            problems.append(("model.name", f"expected a registered name or 'module:callable' "
-                                           f"(e.g. mypkg.nets:build_net), got {m.name!r}"))
-    elif not _dotted_names(m.name):
-        problems.append(("model.name", f"expected a registered name or 'module:callable', "
-                                       f"got {m.name!r}"))
-    for i, module in enumerate(m.plugins):
-        if not _dotted_names(module):
-            problems.append((f"model.plugins[{i}]", f"expected a module name such as "
-                                                    f"mypkg.nets, got {module!r}"))
-    if m.pooling == "cls" and m.name != "transformer":
-        problems.append(("model.pooling", "cls pools a transformer's cls token; use last, mean "
-                                          "or max with this model"))
-    if m.name == "transformer" and m.bidirectional:
-        problems.append(("model.bidirectional", "applies to gru and lstm; the transformer's "
-                                                "attention already reads both directions"))
-    if m.name == "transformer" and m.hidden_size % m.num_heads:
-        problems.append(("model.hidden_size", f"must be divisible by model.num_heads "
-                                              f"({m.num_heads}), got {m.hidden_size}"))
-
-
-def is_config_key(key: str) -> bool:
-    """Whether a dotted key names a config field or an entry of a free-form mapping
-    (``model.kwargs.<name>``): the keys a search space may tune."""
-    cls, parts = Config, key.split(".")
-    for i, part in enumerate(parts):
-        fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) \
-            else {}
-        if part not in fields:
-            return False
-        tp = typing.get_type_hints(cls)[part]
-        if typing.get_origin(tp) is dict:
-            return i < len(parts) - 1 and all(parts[i + 1:])
-        cls = tp
-    return not dataclasses.is_dataclass(cls)
-
-
-def config_from_dict(raw: dict, source: str = "<config>") -> Config:
-    """Validates a nested mapping and returns the typed config, or raises ``ConfigError``."""
-    problems: list[tuple[str, str]] = []
-    cfg = build(Config, raw, "", problems)
-    if not problems:
-        _cross_checks(cfg, problems)
-    if problems:
-        raise ConfigError(source, problems)
-    return cfg
-
-
-def config_to_dict(cfg) -> dict:
-    """Plain nested dict of a config (lists, not tuples): YAML- and checkpoint-safe."""
-    return dataclasses.asdict(cfg)
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Splits ``KEY=VALUE`` and parses VALUE as a YAML scalar."""
-    if "=" not in text:
-        raise ConfigError("--set", [(text, "expected KEY=VALUE")])
-    key, value = text.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError("--set", [(text, "empty key")])
-    return key, parse_scalar(value)
-
-
-def apply_overrides(raw: dict, overrides: list[tuple[str, Any]], source: str = "--set") -> dict:
-    """Returns a copy of ``raw`` with dotted-key overrides set. Keys are validated later."""
-    out = copy.deepcopy(raw)
-    for key, value in overrides:
-        node = out
-        parts = key.split(".")
-        for i, part in enumerate(parts[:-1]):
-            nxt = node.get(part)
-            if nxt is None:
-                nxt = node[part] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(source, [(".".join(parts[: i + 1]), "is not a section")])
-            node = nxt
-        node[parts[-1]] = value
-    return out
-
-
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
-    """Loads a YAML config (or the defaults when ``path`` is None) with ``--set`` overrides.
-
-    Problems in the file are reported against the file; problems introduced by an override are
-    reported against ``--set`` and its key.
-    """
-    raw = load_yaml(path) if path is not None else {}
-    source = str(path) if path is not None else "<defaults>"
-    pairs = [parse_override(o) for o in overrides or []]
-    override_keys = {k for k, _ in pairs}
-    merged = apply_overrides(raw, pairs)
-    try:
-        return config_from_dict(merged, source)
-    except ConfigError as exc:
-        problems = exc.problems
-        if any(k in override_keys for k, _ in problems):
-            source = f"{source} (with --set)"
-        raise ConfigError(source, problems) from None
-
-
-def reference(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted key, default, documentation) for every config field (``core.schema.reference``)."""
-    return schema_reference(cls, prefix)
-
-
-def reference_markdown() -> str:
-    """The config reference table (docs/config-reference.md), generated from the declarations
-    above."""
-    return schema_reference_markdown(Config)
-
-
-if __name__ == "__main__":
-    print(reference_markdown(), end="")

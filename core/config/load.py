@@ -1,0 +1,119 @@
+"""Reading a training config: YAML files, ``--set`` overrides, validation, the reference.
+
+``load_config`` reads a YAML file, applies ``--set`` overrides and validates everything at once:
+unknown keys, wrong types and out-of-range values are collected and raised together as a
+``ConfigError`` that names the file and the dotted key of each problem.
+
+Example:
+    >>> cfg = config_from_dict({"training": {"epochs": 3}}, source="<example>")
+    >>> cfg.training.epochs
+    3
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+from core.config.checks import cross_checks
+from core.config.sections import Config
+from core.schema import ConfigError, build, load_yaml, parse_scalar
+from core.schema import reference as schema_reference
+from core.schema import reference_markdown as schema_reference_markdown
+
+__all__ = ["load_config", "config_from_dict", "config_to_dict", "apply_overrides",
+           "is_config_key", "parse_override", "reference", "reference_markdown"]
+
+
+def is_config_key(key: str) -> bool:
+    """Whether a dotted key names a config field or an entry of a free-form mapping
+    (``model.kwargs.<name>``): the keys a search space may tune."""
+    cls, parts = Config, key.split(".")
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) \
+            else {}
+        if part not in fields:
+            return False
+        tp = typing.get_type_hints(cls)[part]
+        if typing.get_origin(tp) is dict:
+            return i < len(parts) - 1 and all(parts[i + 1:])
+        cls = tp
+    return not dataclasses.is_dataclass(cls)
+
+
+def config_from_dict(raw: dict, source: str = "<config>") -> Config:
+    """Validates a nested mapping and returns the typed config, or raises ``ConfigError``."""
+    problems: list[tuple[str, str]] = []
+    cfg = build(Config, raw, "", problems)
+    if not problems:
+        cross_checks(cfg, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def config_to_dict(cfg) -> dict:
+    """Plain nested dict of a config (lists, not tuples): YAML- and checkpoint-safe."""
+    return dataclasses.asdict(cfg)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Splits ``KEY=VALUE`` and parses VALUE as a YAML scalar."""
+    if "=" not in text:
+        raise ConfigError("--set", [(text, "expected KEY=VALUE")])
+    key, value = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError("--set", [(text, "empty key")])
+    return key, parse_scalar(value)
+
+
+def apply_overrides(raw: dict, overrides: list[tuple[str, Any]], source: str = "--set") -> dict:
+    """Returns a copy of ``raw`` with dotted-key overrides set. Keys are validated later."""
+    out = copy.deepcopy(raw)
+    for key, value in overrides:
+        node = out
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(source, [(".".join(parts[: i + 1]), "is not a section")])
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Loads a YAML config (or the defaults when ``path`` is None) with ``--set`` overrides.
+
+    Problems in the file are reported against the file; problems introduced by an override are
+    reported against ``--set`` and its key.
+    """
+    raw = load_yaml(path) if path is not None else {}
+    source = str(path) if path is not None else "<defaults>"
+    pairs = [parse_override(o) for o in overrides or []]
+    override_keys = {k for k, _ in pairs}
+    merged = apply_overrides(raw, pairs)
+    try:
+        return config_from_dict(merged, source)
+    except ConfigError as exc:
+        problems = exc.problems
+        if any(k in override_keys for k, _ in problems):
+            source = f"{source} (with --set)"
+        raise ConfigError(source, problems) from None
+
+
+def reference(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, default, documentation) for every config field (``core.schema.reference``)."""
+    return schema_reference(cls, prefix)
+
+
+def reference_markdown() -> str:
+    """The config reference table (docs/config-reference.md), generated from the declarations
+    in ``core.config.sections``."""
+    return schema_reference_markdown(Config)

@@ -1,0 +1,128 @@
+"""The run directory of ``core.run``: its file names and formats, and the checks on it.
+
+::
+
+    config_snapshot.yaml   the fully resolved config, written first, never changed
+    environment.txt        python, torch, CUDA, cuDNN, device, installed packages
+    train.log              the run's log
+    metrics.csv            one row per epoch (``metric_columns``)
+    checkpoints/last.pt    full training state after the latest epoch (+ .sha256)
+    checkpoints/best.pt    the same, at the best epoch by training.checkpoint_metric (a tie goes
+                           to the lower val_loss: ``core.selection``)
+    summary.json           best epoch and metric, test metrics of best.pt (binary: at the
+                           threshold chosen on validation), wall time (``write_summary``)
+    events.out.tfevents.*  TensorBoard scalars of every epoch (with tensorboardX)
+
+Example:
+    >>> metric_columns("regression")[:5]
+    ['epoch', 'train_loss', 'val_loss', 'val_rmse', 'val_mae']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from core.config import Config
+from core.files import atomic_write_text
+from core.tasks import metric_names
+
+__all__ = ["SNAPSHOT_FILE", "RunError", "default_run_dir", "check_new_run_dir", "metric_columns",
+           "metrics_csv", "finished_reason", "open_tensorboard", "write_summary"]
+
+log = logging.getLogger("core")
+
+SNAPSHOT_FILE = "config_snapshot.yaml"
+
+
+class RunError(ValueError):
+    """A run directory that cannot be used: not empty for a new run, not a run directory, or
+    already finished for a resume. Nothing was written."""
+
+
+def default_run_dir(name: str) -> Path:
+    """``runs/train/<name>-<YYYYmmdd-HHMMSS>``, relative to the working directory."""
+    return Path("runs") / "train" / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_new_run_dir(run_dir: Path) -> None:
+    """Raises ``RunError`` unless ``run_dir`` is missing or empty: a run never overwrites one."""
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} already exists and is not empty; choose another run "
+                       f"directory or continue it with --resume {run_dir}")
+
+
+def metric_columns(task_type: str) -> list[str]:
+    """metrics.csv's columns: the epoch, the losses, the task's validation metrics (binary: and
+    the validation F1 threshold), then lr, timings, step and the best epoch so far."""
+    val = [f"val_{name}" for name in metric_names(task_type)]
+    if task_type == "binary":
+        val.append("val_threshold")
+    return ["epoch", "train_loss", *val, "lr", "epoch_time_s", "samples_per_s", "global_step",
+            "best_epoch", "best_metric"]
+
+
+def metrics_csv(history: list[dict], task_type: str = "multiclass") -> str:
+    """The text of metrics.csv for ``history`` (``metric_columns``; other keys left out)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=metric_columns(task_type), extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def finished_reason(cfg: Config, state: dict) -> str | None:
+    """Why the run whose latest checkpoint is ``state`` has ended, or None if it can go on:
+    all ``training.epochs`` done, or early stopping (the checkpoint counts the epochs without
+    improvement, so this holds whether or not summary.json was written)."""
+    if state["epoch"] >= cfg.training.epochs:
+        return f"all {cfg.training.epochs} epochs done"
+    es = cfg.training.early_stopping
+    if es.patience and state.get("es_bad_epochs", 0) >= es.patience:
+        return f"early stopping after epoch {state['epoch']}"
+    return None
+
+
+def open_tensorboard(run_dir: Path):
+    """A TensorBoard writer for the run directory (``tensorboard --logdir runs/``), or None."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        log.warning("tensorboardX is not installed: no TensorBoard event files")
+        return None
+    return SummaryWriter(str(run_dir), flush_secs=30)
+
+
+def write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | None,
+                  wall: float, status: str, error: str | None, has_test: bool = True) -> dict:
+    """Writes summary.json and returns it. ``test``: best.pt's test metrics, null with
+    ``test_split: "absent"`` when the data have no test split; binary runs also record the
+    validation threshold."""
+    metric = cfg.training.checkpoint_metric
+    best = history[-1]["best_epoch"] if history else 0
+    summary = {
+        "status": status,
+        "error": error,
+        "task": cfg.task.type,
+        "epochs_run": len(history),
+        "best_epoch": best,
+        "checkpoint_metric": metric,
+        "checkpoint_mode": cfg.training.checkpoint_mode,
+        "best_metric": history[best - 1][metric] if best else None,
+        "test_split": "present" if has_test else "absent",
+        "test": {f"test_{k}": v for k, v in test.items() if k != "threshold"} if test else None,
+        "wall_time_s": round(wall, 3),
+        "finished_at": datetime.now().isoformat(timespec="seconds"),
+    }
+    if cfg.task.type == "binary" and best:
+        # chosen on validation at the best epoch, applied unchanged to test_f1_best
+        summary["val_threshold"] = history[best - 1].get("val_threshold")
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
