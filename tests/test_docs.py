@@ -26,12 +26,26 @@ def _commands() -> list[tuple[str, str, str]]:
 
 
 @cache
+def _helps() -> dict[str, str]:
+    """Every example's program's --help output. The programs start together: each spends its
+    few seconds importing torch and Ray, which one after another would add up."""
+    procs = {}
+    for program in sorted({p for _, p, _ in _commands()}):
+        args = program.split() if program.startswith("-m") else [program]
+        procs[program] = subprocess.Popen([sys.executable, *args, "--help"], cwd=ROOT,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True)
+    out = {}
+    for program, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        out[program] = (proc.returncode, stdout, stderr)
+    return out
+
+
 def _help(program: str) -> str:
-    args = program.split() if program.startswith("-m") else [program]
-    proc = subprocess.run([sys.executable, *args, "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, (program, proc.stderr[-2000:])
-    return proc.stdout
+    code, stdout, stderr = _helps()[program]
+    assert code == 0, (program, stderr[-2000:])
+    return stdout
 
 
 def test_every_docs_page_is_linked_from_the_readme_and_links_resolve():

@@ -33,53 +33,66 @@ def _cluster_cpus(address: str, env: dict) -> float:
         return 0.0
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        if proc.poll() is not None:
-            return
+def _stop(node: subprocess.Popen) -> None:
+    """Stops a ``ray start --block`` node as ``ray stop`` does: SIGTERM to the command alone,
+    which drains the node through the head's GCS and then ends its processes; then SIGKILL
+    to whatever is left of its process group. (SIGTERM to the whole group kills the GCS
+    before the drain can reach it, and the command then waits 30 s for it.)"""
+    if node.poll() is None:
+        node.terminate()
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
+            node.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            continue
+            pass
+    try:
+        os.killpg(node.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    node.wait(timeout=30)
+
+
+def _wait_started(node: subprocess.Popen, log: Path, deadline: float) -> None:
+    """Waits until ``ray start --block`` logged that its node is up (it prints this once the
+    node has registered with the cluster); fails with the log's tail if the node exits."""
+    while "Ray runtime started" not in log.read_text():
+        assert node.poll() is None and time.time() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
 
 
 def test_smoke_sweep_runs_on_both_nodes_of_a_local_cluster(tmp_path):
     # Placement is decided by capacity, not left to timing: each node offers exactly one CPU
-    # and a trial takes one, so the two trials that run at once (the sweep runs as many as
-    # there are CPUs) are on different nodes, however loaded the machine is.
+    # and a trial takes one. The sweep runs as many trials at once as there are CPUs, so its
+    # two trials are created together and each can only be placed on a different node,
+    # however loaded the machine is.
     port = _free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     common = ["--node-ip-address=127.0.0.1", "--block", "--disable-usage-stats"]
+    head_log, worker_log = tmp_path / "head.log", tmp_path / "worker.log"
     nodes = []
     try:
+        deadline = time.time() + 180  # a generous bound against a hang, not a speed check
         nodes.append(subprocess.Popen(
             [RAY, "start", "--head", f"--port={port}", "--num-cpus=1",
              '--resources={"head_node": 1}', "--include-dashboard=false", *common], env=env,
-            start_new_session=True, stdout=(tmp_path / "head.log").open("w"),
-            stderr=subprocess.STDOUT))
-        deadline = time.time() + 120
-        while time.time() < deadline and _cluster_cpus(address, env) < 1:
-            assert nodes[0].poll() is None, (tmp_path / "head.log").read_text()[-2000:]
-            time.sleep(1)
+            start_new_session=True, stdout=head_log.open("w"), stderr=subprocess.STDOUT))
+        _wait_started(nodes[0], head_log, deadline)
         nodes.append(subprocess.Popen(
             [RAY, "start", f"--address={address}", "--num-cpus=1",
              '--resources={"worker_node": 1}', *common], env=env, start_new_session=True,
-            stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT))
-        while time.time() < deadline and _cluster_cpus(address, env) < 2:
-            assert nodes[1].poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+            stdout=worker_log.open("w"), stderr=subprocess.STDOUT))
+        _wait_started(nodes[1], worker_log, deadline)
+        while _cluster_cpus(address, env) < 2:
+            assert nodes[1].poll() is None and time.time() < deadline, \
+                worker_log.read_text()[-2000:]
             time.sleep(1)
-        assert _cluster_cpus(address, env) == 2, (tmp_path / "worker.log").read_text()[-2000:]
 
-        proc = run_sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(tmp_path),
-                          "--name", "c", "--address", address], env=env, cwd=ROOT)
+        proc = run_sweep(["--space", str(SPACE), "--smoke", "--num-samples", "2",
+                          "--storage-path", str(tmp_path), "--name", "c", "--address", address],
+                         env=env, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-3000:]
     finally:
-        for node in nodes:
+        for node in reversed(nodes):  # the worker drains through the head: stop it first
             _stop(node)
     exp = tmp_path / "c"
     node_ids = set()

@@ -85,14 +85,14 @@ def _rows(path):
 
 @pytest.fixture(scope="session")
 def confirmed(tmp_path_factory):
-    """A smoke sweep with --confirm 2,2 in which t0003 is a lucky outlier: 0.5 is added to every
-    val_accuracy it reports during the search (``lucky`` fault), so it ranks first, while its
-    confirmation runs report true values."""
+    """A smoke sweep of 4 trials with --confirm 2,2 in which t0003 is a lucky outlier: 0.5 is
+    added to every val_accuracy it reports during the search (``lucky`` fault), so it ranks first,
+    while its confirmation runs report true values."""
     root = tmp_path_factory.mktemp("confirm")
     faults = root / "faults"
     faults.mkdir()
-    proc = run_sweep(["--space", str(SPACE), "--smoke", "--confirm", "2,2", "--storage-path",
-                      str(root), "--name", "c"],
+    proc = run_sweep(["--space", str(SPACE), "--smoke", "--num-samples", "4", "--confirm", "2,2",
+                      "--storage-path", str(root), "--name", "c"],
                      env={"SEQTUNE_FAULTS": "lucky:t0003:1", "SEQTUNE_FAULT_DIR": str(faults)})
     return root / "c", proc
 
@@ -117,8 +117,8 @@ def test_winner_is_the_best_confirmed_mean_not_the_lucky_search_best(confirmed):
                                                                      "c0003"]
     assert all(r["status"] == "completed" and r["epochs"] == "4"
                for r in rows if r["phase"] == "confirm")
-    # The search study has exactly the search's 8 trials: its sampler never saw a confirmation.
-    assert len(load_study(exp).get_trials()) == 8
+    # The search study has exactly the search's 4 trials: its sampler never saw a confirmation.
+    assert len(load_study(exp).get_trials()) == 4
     assert len(load_confirm_study(exp).get_trials()) == 4
     table = _rows(exp / "confirmation.csv")
     assert [r["winner"] for r in table] == ["1" if i == summary["winner"] else "0"
@@ -162,8 +162,9 @@ def test_best_config_is_the_confirmed_winner_and_retrains_its_run(confirmed, tmp
 
 
 def test_kill_during_confirmation_then_resume_does_not_rerun_finished_runs(tmp_path):
-    args = ["--space", str(SPACE), "--smoke", "--confirm", "1,3", "--storage-path",
-            str(tmp_path), "--name", "k"]
+    # A search of 2 trials: what is tested is the confirmation phase, which follows it.
+    args = ["--space", str(SPACE), "--smoke", "--num-samples", "2", "--confirm", "1,3",
+            "--storage-path", str(tmp_path), "--name", "k"]
     exp = tmp_path / "k"
     proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

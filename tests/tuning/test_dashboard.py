@@ -34,7 +34,8 @@ def _status(url: str, token: str | None = None) -> int:
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
+        # A generous timeout: a loaded machine answers late, and 0 would read as "not up".
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code

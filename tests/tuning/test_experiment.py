@@ -26,7 +26,7 @@ def test_the_lock_names_a_live_driver_and_ignores_a_stale_one(tmp_path):
         # This process's own lock never blocks it.
         assert (tmp_path / LOCK_FILE).is_file() and running_pid(tmp_path) is None
     assert not (tmp_path / LOCK_FILE).exists()
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     try:
         (tmp_path / LOCK_FILE).write_text(f"{other.pid} {socket.gethostname()}\n")
         assert running_pid(tmp_path) == other.pid

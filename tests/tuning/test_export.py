@@ -72,7 +72,7 @@ def test_export_a_chosen_trial_and_errors(smoke, tmp_path, capsys):
 def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
     exp, _ = smoke
     # A live process holding the sweep's lock looks like a running driver.
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     lock = exp / LOCK_FILE
     try:
         import socket
