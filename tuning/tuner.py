@@ -21,7 +21,8 @@ from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail
 from core.data import DataSplits
 from tuning.experiment import trial_key, trial_store
 from tuning.searcher import Continuing
-from tuning.space import SearchSpace, compile_space
+from tuning.space import SearchSpace
+from tuning.space_optuna import compile_space
 from tuning.workers import MPSDaemon, share_idle_workers, worker_bytecode_cache, worker_preload
 
 __all__ = ["RayOptions", "run_trials"]
