@@ -1,14 +1,9 @@
 """Search spaces: declarative YAML, validated strictly, compiled into an Optuna define-by-run space.
 
 A space file names the base config it starts from, the metric, the budget, the ASHA and sampler
-settings, the resources, and ``params``: dotted config keys mapped to a distribution::
-
-    params:
-      optim.lr: {type: float, low: 1.0e-4, high: 3.0e-2, log: true}
-      model.num_layers: {type: int, low: 1, high: 3}          # 1, 2 and 3: bounds are inclusive
-      model.hidden_size: {type: categorical, choices: [64, 128, 256]}
-      model.dropout: {type: float, low: 0.0, high: 0.5, when: {model.num_layers: {gt: 1}}}
-      training.grad_clip_norm: 1.0                           # a plain value is fixed
+settings, the resources, and ``params``: dotted config keys mapped to a distribution or a fixed
+value, optionally conditional (``tuning.space_params`` shows one; search_spaces/gru.yaml is the
+commented example).
 
 This module reads a space file into a ``SearchSpace`` (``load_space``, ``parse_space``) and
 knows ASHA's rungs. Its parts live beside it, and their public names are importable from here:

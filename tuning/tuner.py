@@ -1,6 +1,6 @@
 """One run of a sweep's trials on Ray Tune: Ray's start, trial resources, ASHA, the Tuner.
 
-``run_trials`` is called by the driver (``tuning.sweep``) with the study already reconciled; it
+``run_trials`` is called by the driver (``tuning.driver``) with the study already reconciled; it
 starts (or joins) Ray, runs ``to_run`` trials (continuing ones first) into ``<trials>/run-<k>``,
 and shuts Ray down again. The study, not Tune's experiment state, is what a resume reads.
 """
