@@ -58,8 +58,9 @@ def drive(opts: SweepOptions) -> tuple[int, Path]:
 
     Returns:
         The exit code (``EXIT_OK``; ``EXIT_INTERRUPTED`` when interrupted, or when trials are
-        still missing without a time budget; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA
-        MPS, said on stderr) and the experiment directory.
+        still missing without a time budget; ``EXIT_TRAINING`` when every trial failed, the most
+        common reason logged; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA MPS, said on
+        stderr) and the experiment directory.
 
     Raises:
         ConfigError: the space, the base config or the data are invalid (file and key named).
