@@ -50,7 +50,8 @@ import yaml  # noqa: E402
 
 from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
 from core.config import config_to_dict, load_config  # noqa: E402
-from tuning.space import compile_space, load_space  # noqa: E402
+from tuning.space import load_space  # noqa: E402
+from tuning.space_optuna import compile_space  # noqa: E402
 
 SPACE = ROOT / "search_spaces" / "gru.yaml"
 METHODS = {"a": "this sweep (defaults)", "b": "Ray Tune OptunaSearch + ASHA",

@@ -7,9 +7,11 @@ Example (``docs/python-api.md`` runs a complete one)::
     sweep = tuning.load_sweep("runs/sweeps/gru-a")  # later, or while it runs
     sweep.trials            # one row per trial, as trials.csv
     sweep.history("t0003")  # one row per epoch
-    sweep.best              # Best(trial='t0005', metric='val_accuracy', value=0.91, ...)
+    sweep.best              # Best(trial='t0005', metric='val_accuracy', value=0.91, ...):
+                            # the trial export writes (the confirmed winner after --confirm)
+    sweep.search_best       # the search phase's best trial
 
-``run_sweep`` is the driver of ``python -m tuning.sweep`` (``tuning.sweep.drive``) with the same
+``run_sweep`` is the driver of ``python -m tuning.sweep`` (``tuning.driver.drive``) with the same
 checks; bad input raises instead of exiting 2. ``Sweep`` reads only what is on disk (the study,
 the trial directories), through ``tuning.results``, the one reader of trial results, so it is
 current on every access. Importing this module imports neither Ray nor torch; ``run_sweep``,
@@ -44,17 +46,31 @@ __all__ = ["Best", "Sweep", "SweepInterrupted", "load_sweep", "run_sweep"]
 
 @dataclass(frozen=True)
 class Best:
-    """The best trial of a sweep, by its metric and mode over every epoch it reported (errored
-    and non-finite trials are never chosen; the rule of ``python -m tuning.export``)."""
+    """The sweep's best trial: the one ``best_config.yaml`` and ``python -m tuning.export``
+    train.
 
-    trial: str  # trial key, e.g. "t0005"
-    number: int  # the trial's number in the study (t0005: 5)
+    After a confirmation phase (``confirmed`` is True; ``tuning.confirm``) it is the confirmed
+    winner, the configuration with the best mean over fresh seeds, represented by its first
+    completed confirmation run (``trial`` "c0001", its seed in ``params``), with the mean and
+    its 95% interval. Otherwise it is the search's best trial by its metric and mode over every
+    epoch it reported (errored and non-finite trials are never chosen).
+    ``Sweep.search_best`` is always the latter.
+    """
+
+    trial: str  # trial key: a search trial ("t0005") or a confirmation run ("c0001")
+    number: int  # the trial's number in its study (t0005: 5, c0001: 1)
     metric: str  # the sweep's metric, e.g. "val_accuracy"
     value: float  # the metric at ``epoch``
     epoch: int  # 1-based epoch where the trial scored ``value``
     checkpoint: str | None  # checkpoint file (path or URI) of that epoch, else the trial's newest
     checkpoint_epoch: int | None  # the epoch ``checkpoint`` holds (None without a checkpoint)
     params: dict[str, Any]  # the trial's parameters, by dotted config key
+    confirmed: bool = False  # True: the confirmed winner, not the search's maximum
+    confirms: str | None = None  # confirmed: the search trial whose configuration won
+    confirmed_mean: float | None = None  # confirmed: the metric's mean over its runs (last epoch)
+    confirmed_low: float | None = None  # confirmed: its 95% interval (None with one run)
+    confirmed_high: float | None = None
+    confirmed_runs: int | None = None  # confirmed: its completed runs, one per fresh seed
 
 
 class SweepInterrupted(RuntimeError):
@@ -163,19 +179,25 @@ class Sweep:
         (``time_total_s``, ``timestamp`` in Unix seconds, ``checkpoint_dir_name``).
 
         Args:
-            trial: a trial key (``"t0003"``) or number (3).
+            trial: a trial key (``"t0003"``, or a confirmation run's, ``"c0001"``) or a search
+                trial's number (3).
 
         Raises:
             KeyError: the study has no such trial.
         """
         import pandas as pd
 
+        from tuning.confirm import confirm_key
         from tuning.results import trial_history
+        from tuning.study import load_confirm_study
 
         key = trial_key(trial) if isinstance(trial, int) else str(trial)
         study = self._study()
         keys = [] if study is None else [trial_key(t.number)
                                          for t in study.get_trials(deepcopy=False)]
+        confirm = load_confirm_study(self.path) if study is not None else None
+        if confirm is not None:
+            keys += [confirm_key(t.number) for t in confirm.get_trials(deepcopy=False)]
         if key not in keys:
             raise KeyError(f"{self.path}: no trial {key!r} (trials: {', '.join(keys) or 'none'})")
         rows = [{k: v for k, v in r.items() if k not in ("_dir", "config")}
@@ -184,8 +206,31 @@ class Sweep:
 
     @property
     def best(self) -> Best | None:
-        """The best trial so far (``Best``), or None while no trial has a finite metric."""
-        from tuning.results import best_trial, trial_rows
+        """The sweep's best so far (``Best``), the trial ``export`` writes: the confirmed winner
+        when the sweep confirmed (``tuning.confirm.confirmed_winner``), else ``search_best``;
+        None while no trial has a finite metric."""
+        from tuning.confirm import confirm_key, confirmed_winner, read_confirmation
+        from tuning.study import load_confirm_study
+
+        winner = confirmed_winner(read_confirmation(self.path))
+        confirm = load_confirm_study(self.path) if winner is not None else None
+        if winner is None or confirm is None:
+            return self.search_best
+        cand, run = winner
+        chosen = next(t for t in confirm.get_trials(deepcopy=False)
+                      if confirm_key(t.number) == run)
+        best = self._best_of(chosen, confirm, phase="confirm", key_of=confirm_key)
+        return dataclasses.replace(best, confirmed=True, confirms=cand["trial"],
+                                   confirmed_mean=cand["mean"], confirmed_low=cand["low"],
+                                   confirmed_high=cand["high"], confirmed_runs=cand["n"])
+
+    @property
+    def search_best(self) -> Best | None:
+        """The search phase's best trial (``Best``, ``confirmed`` False): by the sweep's metric
+        and mode over every epoch it reported (``tuning.results.best_trial``), warm-start copies
+        left out; None while no trial has a finite metric. Without a confirmation it is
+        ``best``."""
+        from tuning.results import best_trial
 
         study = self._study()
         if study is None:
@@ -193,15 +238,17 @@ class Sweep:
         trials = [t for t in study.get_trials(deepcopy=False)
                   if "warm_start_from" not in t.user_attrs]
         chosen = best_trial(trials, self.mode)
-        if chosen is None:
-            return None
-        values = chosen.intermediate_values
-        pick = max if self.mode == "max" else min
-        epoch = pick(values, key=values.get)
-        row = next(r for r in trial_rows(study, self.path, self.space)
-                   if r["number"] == chosen.number)
-        return Best(trial=trial_key(chosen.number), number=chosen.number, metric=self.metric,
-                    value=float(values[epoch]), epoch=int(epoch),
+        return None if chosen is None else self._best_of(chosen, study)
+
+    def _best_of(self, chosen, study, *, phase: str = "search", key_of=trial_key) -> Best:
+        """``Best`` of the trial ``chosen`` of ``study``: its best epoch, value and checkpoint
+        as its trials.csv row has them (``tuning.results.trial_rows``)."""
+        from tuning.results import trial_rows
+
+        row = next(r for r in trial_rows(study, self.path, self.space, phase=phase,
+                                         key_of=key_of) if r["number"] == chosen.number)
+        return Best(trial=row["trial"], number=chosen.number, metric=self.metric,
+                    value=float(row[f"best_{self.metric}"]), epoch=int(row["best_epoch"]),
                     checkpoint=row["checkpoint"] or None,
                     checkpoint_epoch=int(row["checkpoint_epoch"])
                     if row["checkpoint_epoch"] != "" else None,
@@ -247,7 +294,7 @@ def load_sweep(path: str | Path) -> Sweep:
 
 
 def _option_names() -> tuple[set[str], set[str]]:
-    from tuning.sweep import SweepOptions
+    from tuning.sweep_options import SweepOptions
     from tuning.tuner import RayOptions
 
     own = {f.name for f in dataclasses.fields(SweepOptions)} - {
@@ -283,7 +330,8 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
         SweepInterrupted: the sweep stopped early (Ctrl-C); ``.sweep`` holds what finished.
     """
     from core.cli import EXIT_INTERRUPTED, EXIT_OK
-    from tuning.sweep import SweepOptions, drive
+    from tuning.driver import drive
+    from tuning.sweep_options import SweepOptions
     from tuning.tuner import RayOptions
 
     own, ray = _option_names()

@@ -40,8 +40,8 @@ from tuning.experiment import CONFIRMATION_CSV_FILE, CONFIRMATION_FILE
 from tuning.results import finite, trial_history
 from tuning.space import SearchSpace
 
-__all__ = ["candidates", "confirm_key", "fresh_seeds", "interval", "plan", "read_confirmation",
-           "summarize", "write_confirmation", "held_out_metric"]
+__all__ = ["candidates", "confirm_key", "confirmed_winner", "fresh_seeds", "held_out_metric",
+           "interval", "plan", "read_confirmation", "summarize", "write_confirmation"]
 
 log = logging.getLogger("tuning")
 
@@ -243,3 +243,23 @@ def read_confirmation(exp_dir: Path) -> dict | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text())
+
+
+def confirmed_winner(summary: dict | None) -> tuple[dict, str] | None:
+    """The confirmed winner of a confirmation (``read_confirmation``'s summary) and the run
+    that stands for it, its first completed confirmation run (the one ``best_config.yaml``
+    trains, seed included): (its candidate, that run's key, e.g. "c0001"). None when there was no
+    confirmation or none of its runs finished: then the search-phase best stands.
+
+    Example:
+        >>> summary = {"winner": 1, "candidates": [{"trial": "t0003", "runs": []},
+        ...     {"trial": "t0005", "runs": [{"trial": "c0001", "value": None},
+        ...                                 {"trial": "c0003", "value": 0.9}]}]}
+        >>> cand, run = confirmed_winner(summary)
+        >>> cand["trial"], run
+        ('t0005', 'c0003')
+    """
+    if summary is None or summary.get("winner") is None:
+        return None
+    cand = summary["candidates"][summary["winner"]]
+    return cand, next(r["trial"] for r in cand["runs"] if r["value"] is not None)

@@ -29,7 +29,7 @@ import yaml
 from core.cli import EXIT_OK, fail
 from core.config import config_to_dict
 from core.files import atomic_write_text
-from tuning.confirm import confirm_key, read_confirmation
+from tuning.confirm import confirm_key, confirmed_winner, read_confirmation
 from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
 from tuning.results import best_trial, trial_rows
 from tuning.study import load_confirm_study, load_study
@@ -61,9 +61,9 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
                          "trials finished); pass --allow-partial to export anyway")
     confirmed, key_of, phase = None, trial_key, "search"
     summary = read_confirmation(exp_dir) if trial is None else None
-    if summary is not None and summary.get("winner") is not None:
-        confirmed = summary["candidates"][summary["winner"]]
-        trial = next(r["trial"] for r in confirmed["runs"] if r["value"] is not None)
+    winner = confirmed_winner(summary)
+    if winner is not None:
+        confirmed, trial = winner
     if trial is not None and trial.startswith("c"):
         confirm = load_confirm_study(exp_dir)
         own = confirm.get_trials(deepcopy=False) if confirm is not None else []

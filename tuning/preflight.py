@@ -18,7 +18,8 @@ from typing import Any
 
 from core.config import ConfigError
 from core.plan import plan_steps
-from tuning.space import Param, SearchSpace, condition_holds
+from tuning.space import SearchSpace
+from tuning.space_params import Param, condition_holds
 from tuning.trainable import trial_config
 
 __all__ = ["fixed_params", "preflight"]

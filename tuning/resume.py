@@ -20,7 +20,8 @@ from tuning.experiment import trial_key
 from tuning.optuna_internals import fix_params, trial_by_number
 from tuning.results import finite, latest_checkpoint, started_params
 from tuning.searcher import Continuing
-from tuning.space import SearchSpace, compile_space
+from tuning.space import SearchSpace
+from tuning.space_optuna import compile_space
 
 __all__ = ["reconcile", "spec_changes"]
 

@@ -49,7 +49,7 @@ class Continuing:
 class StudySearcher(Searcher):
     """Ray Tune searcher over an Optuna study: each suggestion is a study trial (continuing ones
     first), each epoch an intermediate value, each end COMPLETE, PRUNED or FAIL (module
-    docstring). ``define`` is ``tuning.space.compile_space``'s define-by-run function;
+    docstring). ``define`` is ``tuning.space_optuna.compile_space``'s define-by-run function;
     ``on_change`` runs whenever a trial ends."""
 
     def __init__(self, study: optuna.Study, define: Callable[[Any], dict], *, metric: str,

@@ -17,7 +17,8 @@ from optuna.trial import FrozenTrial, TrialState
 from tuning.experiment import STUDY_FILE
 from tuning.failures import FailureAwareTPESampler
 from tuning.optuna_internals import storage_of
-from tuning.space import SearchSpace, distributions, misfits
+from tuning.space import SearchSpace
+from tuning.space_optuna import distributions, misfits
 from tuning.storage import MirroredStorage, sqlite_storage
 
 __all__ = ["CONFIRM_SUFFIX", "count_finished", "load_confirm_study", "load_study", "make_sampler",
@@ -139,7 +140,7 @@ def warm_start_trials(source: Path, space: SearchSpace) -> tuple[list[FrozenTria
     """The finished (COMPLETE or PRUNED) trials of the sweep in ``source`` that ``space`` could
     have drawn, re-described with this space's distributions (Optuna refuses a trial whose
     distribution differs from the study's: "CategoricalDistribution does not support dynamic
-    value space"); and the skipped ones, counted by reason (``tuning.space.misfits``).
+    value space"); and the skipped ones, counted by reason (``tuning.space_optuna.misfits``).
 
     Raises:
         ValueError: ``source`` holds no readable study.

@@ -1,6 +1,6 @@
 """One run of a sweep's trials on Ray Tune: Ray's start, trial resources, ASHA, the Tuner.
 
-``run_trials`` is called by the driver (``tuning.sweep``) with the study already reconciled; it
+``run_trials`` is called by the driver (``tuning.driver``) with the study already reconciled; it
 starts (or joins) Ray, runs ``to_run`` trials (continuing ones first) into ``<trials>/run-<k>``,
 and shuts Ray down again. The study, not Tune's experiment state, is what a resume reads.
 """
@@ -21,7 +21,8 @@ from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail
 from core.data import DataSplits
 from tuning.experiment import trial_key, trial_store
 from tuning.searcher import Continuing
-from tuning.space import SearchSpace, compile_space
+from tuning.space import SearchSpace
+from tuning.space_optuna import compile_space
 from tuning.workers import MPSDaemon, share_idle_workers, worker_bytecode_cache, worker_preload
 
 __all__ = ["RayOptions", "run_trials"]

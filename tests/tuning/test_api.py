@@ -103,6 +103,9 @@ def test_best_is_the_exported_trial_with_its_checkpoint(demo):
     assert cfg["optim"]["lr"] == pytest.approx(best.params["optim.lr"])
     with pytest.raises(AttributeError):
         best.value = 0.0  # frozen
+    # No confirmation ran: the best is the search's best, and says it is not confirmed.
+    assert not best.confirmed and best.confirmed_mean is None and best.confirms is None
+    assert sweep.search_best == best
 
 
 def test_doc_run_training_on_arrays(demo):

@@ -161,6 +161,33 @@ def test_best_config_is_the_confirmed_winner_and_retrains_its_run(confirmed, tmp
             assert float(s[col]) == float(history[e][col]), (run_key, col)
 
 
+def test_python_api_best_is_the_confirmed_winner_and_search_best_the_lucky_trial(confirmed,
+                                                                                 tmp_path):
+    import tuning
+
+    exp, proc = confirmed
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((exp / "confirmation.json").read_text())
+    w = summary["candidates"][summary["winner"]]
+    sweep = tuning.load_sweep(exp)
+    best, search = sweep.best, sweep.search_best
+    # best is what best_config.yaml trains: the winner's first completed confirmation run.
+    header = (exp / "best_config.yaml").read_text()
+    assert f"# trial {best.trial}:" in header and best.trial == w["runs"][0]["trial"]
+    assert best.confirmed and best.confirms == w["trial"] and best.confirmed_runs == w["n"] == 2
+    assert (best.confirmed_mean, best.confirmed_low, best.confirmed_high) == \
+        pytest.approx((w["mean"], w["low"], w["high"]))
+    assert best.params["experiment.seed"] == w["runs"][0]["seed"]
+    assert load_config(exp / "best_config.yaml").experiment.seed == best.params["experiment.seed"]
+    # Its value and epoch are the run's own, read back from its history.
+    curve = sweep.history(best.trial).set_index("epoch")["val_accuracy"]
+    assert curve.loc[best.epoch] == pytest.approx(best.value) == curve.max()
+    # The search's best is still the lucky outlier, and Sweep.export agrees with best.
+    assert search.trial == "t0003" and not search.confirmed and search.value >= 0.5
+    exported = sweep.export(tmp_path / "e.yaml").read_text()
+    assert f"# trial {best.trial}:" in exported
+
+
 def test_kill_during_confirmation_then_resume_does_not_rerun_finished_runs(tmp_path):
     # A search of 2 trials: what is tested is the confirmation phase, which follows it.
     args = ["--space", str(SPACE), "--smoke", "--num-samples", "2", "--confirm", "1,3",

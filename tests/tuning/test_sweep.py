@@ -103,16 +103,6 @@ def test_param_that_breaks_the_config_is_named(tmp_path, capsys):
     assert "params.model.hidden_size: value 'big'" in capsys.readouterr().err
 
 
-def test_metric_flag_overrides_the_space_and_takes_its_direction():
-    space = ROOT / "search_spaces" / "binary.yaml"  # metric: val_auroc, mode: max
-    spec = sweep.new_spec(sweep.SweepOptions(space=space, metric="val_loss"))
-    assert (spec["space"]["metric"], spec["space"]["mode"]) == ("val_loss", "min")
-    from tuning.experiment import space_of
-
-    parsed = space_of(spec, str(space))  # what the sweep, trials.csv, report and export use
-    assert (parsed.metric, parsed.mode) == ("val_loss", "min")
-
-
 def test_metric_the_task_does_not_produce_exits_2_listing_the_ones_it_does(tmp_path, capsys):
     storage = tmp_path / "store"
     args = ["--space", str(ROOT / "search_spaces" / "regression.yaml"), "--storage-path",
@@ -327,7 +317,6 @@ def test_batched_reports_reach_the_study_and_tensorboard_every_epoch(tmp_path):
         assert scalars["val_accuracy"] == pytest.approx(t.intermediate_values)
 
 
-
 def test_resume_refuses_flags_it_cannot_honour_before_anything(tmp_path, capsys):
     # Issue 16 §2: these were accepted and silently ignored.
     code = sweep.main(["--resume", str(tmp_path / "s"), "--num-samples", "12", "--max-epochs",
@@ -344,33 +333,6 @@ def test_warm_start_from_no_sweep_is_refused_before_anything(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "--warm-start:" in err and "no study.db" in err, err
     assert not (tmp_path / "s").exists()
-
-
-def test_resume_hint_pastes_the_way_the_sweep_was_started(tmp_path):
-    assert sweep.resume_command(tmp_path / "d", {"SEQTUNE_VIA_MAKE": "1", "PATH": ""}) == \
-        f'make sweep ARGS="--resume {tmp_path / "d"}"'
-    hint = sweep.resume_command(tmp_path / "d", {"PATH": ""})
-    assert hint == f"{sys.executable} -m tuning.sweep --resume {tmp_path / 'd'}"
-
-
-def test_without_a_gpu_the_default_sweep_is_scaled_down(monkeypatch):
-    from tuning.sweep import SweepOptions, new_spec
-
-    monkeypatch.setattr(sweep, "_has_gpu", lambda: False)
-    spec = new_spec(SweepOptions(space=SPACE))
-    assert spec["space"]["num_samples"] == 20 and spec["space"]["max_epochs"] == 15
-    assert spec["base"]["data"]["synthetic"]["num_samples"] == 4000
-    assert "cpu" not in spec["space"] and any("num_samples 48 -> 20" in c
-                                              for c in spec["scaled_for_cpu"])
-    # A flag still wins; --full-size, a cluster and a GPU keep the full size.
-    assert new_spec(SweepOptions(space=SPACE, num_samples=5))["space"]["num_samples"] == 5
-    for opts in (SweepOptions(space=SPACE, full_size=True),
-                 SweepOptions(space=SPACE, ray=sweep.RayOptions(address="auto"))):
-        full = new_spec(opts)
-        assert full["space"]["num_samples"] == 48 and full["scaled_for_cpu"] == []
-        assert full["base"]["data"]["synthetic"]["num_samples"] == 20000
-    monkeypatch.setattr(sweep, "_has_gpu", lambda: True)
-    assert new_spec(SweepOptions(space=SPACE))["space"]["max_epochs"] == 20
 
 
 def test_sweep_in_which_every_trial_failed_exits_3_with_the_reason(tmp_path):

@@ -1,0 +1,50 @@
+"""tuning.sweep_setup: a new sweep's frozen spec from its options (no Ray, no trials; the checks
+that run before anything is written are exercised end to end in test_sweep.py and
+tests/test_bad_input.py)."""
+
+from pathlib import Path
+
+from tuning import sweep_setup
+from tuning.experiment import space_of
+from tuning.sweep_options import SweepOptions
+from tuning.sweep_setup import new_spec
+from tuning.tuner import RayOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACE = ROOT / "search_spaces" / "gru.yaml"
+
+
+def test_metric_flag_overrides_the_space_and_takes_its_direction():
+    space = ROOT / "search_spaces" / "binary.yaml"  # metric: val_auroc, mode: max
+    spec = new_spec(SweepOptions(space=space, metric="val_loss"))
+    assert (spec["space"]["metric"], spec["space"]["mode"]) == ("val_loss", "min")
+    parsed = space_of(spec, str(space))  # what the sweep, trials.csv, report and export use
+    assert (parsed.metric, parsed.mode) == ("val_loss", "min")
+
+
+def test_without_a_gpu_the_default_sweep_is_scaled_down(monkeypatch):
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
+    spec = new_spec(SweepOptions(space=SPACE))
+    assert spec["space"]["num_samples"] == 20 and spec["space"]["max_epochs"] == 15
+    assert spec["base"]["data"]["synthetic"]["num_samples"] == 4000
+    assert "cpu" not in spec["space"] and any("num_samples 48 -> 20" in c
+                                              for c in spec["scaled_for_cpu"])
+    # A flag still wins; --full-size, a cluster and a GPU keep the full size.
+    assert new_spec(SweepOptions(space=SPACE, num_samples=5))["space"]["num_samples"] == 5
+    for opts in (SweepOptions(space=SPACE, full_size=True),
+                 SweepOptions(space=SPACE, ray=RayOptions(address="auto"))):
+        full = new_spec(opts)
+        assert full["space"]["num_samples"] == 48 and full["scaled_for_cpu"] == []
+        assert full["base"]["data"]["synthetic"]["num_samples"] == 20000
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: True)
+    assert new_spec(SweepOptions(space=SPACE))["space"]["max_epochs"] == 20
+
+
+def test_smoke_and_confirm_options_shape_the_spec(monkeypatch):
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
+    spec = new_spec(SweepOptions(space=SPACE, smoke=True, confirm=(2, 3)))
+    # --smoke: 8 trials of 4 epochs, every epoch checkpointed, whatever the machine;
+    # --confirm K,S lands in the frozen space as its confirm: section.
+    assert (spec["space"]["num_samples"], spec["space"]["max_epochs"]) == (8, 4)
+    assert spec["space"]["checkpoint_interval_s"] == 0 and spec["scaled_for_cpu"] == []
+    assert spec["space"]["confirm"]["top_k"] == 2 and spec["space"]["confirm"]["seeds"] == 3

@@ -1,0 +1,269 @@
+"""What a sweep reads and checks before anything is written, and the directory it then makes.
+
+``prepare`` turns the options (``tuning.sweep_options``) into a ``PreparedSweep``: a new sweep's
+frozen spec (``new_spec``: the space with its overrides, scaled for a CPU where it has to be,
+and the resolved base config) or a resumed one's from disk, every parameter value checked
+against the config (``check_params_fit_config``), the data loaded, the model probed
+(``check_model_fits``), the pre-flight (``tuning.preflight``) and the warm-start trials read.
+Bad input raises (``ConfigError``, ``SweepError``) before any file exists; ``create`` then makes a
+new sweep's directory and writes its spec.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from core.config import ConfigError, config_from_dict, config_to_dict, load_config
+from core.data import DataError, DataSplits, load_data
+from core.files import check_name
+from core.tasks import metrics_for
+from core.train import SMOKE_OVERRIDES
+from tuning.experiment import (
+    SPEC_FILE,
+    SweepError,
+    is_sweep_dir,
+    read_spec,
+    space_of,
+    write_spec,
+)
+from tuning.preflight import fixed_params, preflight
+from tuning.resume import spec_changes
+from tuning.space import SearchSpace, load_space
+from tuning.space_cpu import scaled_for_cpu
+from tuning.study import load_study, warm_start_trials
+from tuning.sweep_options import SweepOptions
+from tuning.trainable import trial_config
+from tuning.trial_store import TrialStore, is_uri, join_uri
+
+__all__ = ["PreparedSweep", "check_model_fits", "check_params_fit_config", "create", "new_spec",
+           "prepare"]
+
+
+def new_spec(opts: SweepOptions) -> dict:
+    """The frozen spec of a new sweep: the space file as read with the options' overrides, its
+    path, the resolved base config, ``max_failures`` and the creation time.
+
+    Raises:
+        ConfigError: the space or the base config is invalid (names the file and key).
+    """
+    space = load_space(opts.space)
+    raw = copy.deepcopy(space.raw)
+    scaled: list[str] = []
+    cpu_overrides: list[str] = []
+    if "cpu" in raw:
+        # Without a GPU the space's cpu: section applies (the default sweep: about 5 minutes on
+        # 2 cores instead of an hour); a cluster (--address) may have GPUs: full size.
+        if not (opts.smoke or opts.full_size or opts.ray.address is not None or _has_gpu()):
+            raw, cpu_overrides, scaled = scaled_for_cpu(raw)
+        else:
+            raw.pop("cpu")
+    if opts.smoke:
+        # Checkpoints every epoch: the fault tests kill and resume trials at exact epochs.
+        raw.update(num_samples=8, max_epochs=4, checkpoint_interval_s=0,
+                   scheduler={"grace_period": 2, "reduction_factor": 2},
+                   resources={"trials_per_gpu": 1, "cpus_per_trial": 1})
+        raw["sampler"] = {**(raw.get("sampler") or {}), "n_startup_trials": 4}
+        raw.pop("confirm", None)  # the smoke sweep confirms only when --confirm asks
+    if opts.confirm is not None:
+        raw["confirm"] = {**(raw.get("confirm") or {}), "top_k": opts.confirm[0],
+                          "seeds": opts.confirm[1]}
+    for flag, key in ((opts.num_samples, "num_samples"), (opts.max_epochs, "max_epochs")):
+        if flag is not None:
+            raw[key] = flag
+    if opts.trials_per_gpu is not None:
+        raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": opts.trials_per_gpu}
+    base_cfg = load_config(space.base_config, (SMOKE_OVERRIDES if opts.smoke else []) +
+                           cpu_overrides + list(opts.overrides))
+    # The metric must be one the task produces (--set may have changed task.type).
+    known = metrics_for(base_cfg.task.type)
+    if opts.metric is not None:
+        if opts.metric not in known:
+            raise ConfigError("--metric", [("", f"{base_cfg.task.type} tasks do not produce "
+                                                f"{opts.metric!r}; they produce "
+                                                f"{', '.join(known)}")])
+        raw["metric"] = opts.metric
+        raw["mode"] = known[opts.metric]
+    elif space.metric not in known:
+        raise ConfigError(str(opts.space), [("metric", f"{base_cfg.task.type} tasks do not "
+                                                       f"produce {space.metric!r}; they produce "
+                                                       f"{', '.join(known)}")])
+    raw["base_config"] = str(space.base_config)
+    return {"space": raw, "space_file": str(opts.space.resolve()),
+            "base": config_to_dict(base_cfg), "max_failures": opts.max_failures,
+            "scaled_for_cpu": scaled, "created": datetime.now().isoformat(timespec="seconds")}
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_params_fit_config(space: SearchSpace, base: dict) -> None:
+    """Every bound and choice of every parameter must give a valid config.
+
+    Raises:
+        ConfigError: naming ``params.<key>`` and the value that breaks the config.
+    """
+    problems = []
+    fixed = fixed_params(space)  # every trial has them: a value is checked together with them
+    for p in space.params:
+        samples = {"float": [p.low, p.high], "int": [p.low, p.high],
+                   "categorical": list(p.choices or ()), "fixed": [p.value]}[p.type]
+        for v in samples:
+            try:
+                trial_config(base, {**fixed, p.name: v}, space.max_epochs, "<check>")
+            except ConfigError as exc:
+                msgs = "; ".join(m for _, m in exc.problems)
+                problems.append((f"params.{p.name}", f"value {v!r} gives an invalid config: "
+                                                     f"{msgs}"))
+                break
+    if problems:
+        raise ConfigError(space.source, problems)
+
+
+def check_model_fits(space: SearchSpace, spec: dict, data: DataSplits) -> None:
+    """The model builds and answers a probe batch, with every tuned ``model.kwargs`` name set (to
+    its first value); a user model is tuned through ``model.kwargs`` only.
+
+    Raises:
+        ConfigError: a user model tuned outside ``model.kwargs`` (``params.<key>`` named), or
+            the model does not build or answer (``core.models.check_model``).
+    """
+    from core.models import check_model, is_builtin
+
+    tuned = {p.name: p.low if p.type in ("float", "int") else
+             (p.choices[0] if p.type == "categorical" else p.value)
+             for p in space.params if p.name.startswith("model.")}
+    cfg = trial_config(spec["base"], tuned, space.max_epochs, space.source)
+    source = f"{spec['space']['base_config']} with {space.source}" if tuned else \
+        spec["space"]["base_config"]
+    stray = [k for k in tuned if not k.startswith("model.kwargs.")]
+    if stray and not is_builtin(cfg.model):
+        raise ConfigError(space.source, [(f"params.{k}", f"{cfg.model.name} is a user model: it "
+                                          "gets model.kwargs only; tune model.kwargs.<name>")
+                                         for k in stray])
+    check_model(cfg.model, data.num_features, data.num_outputs,
+                seq_len=int(data.train.x.shape[1]), source=source)
+
+
+@dataclass
+class PreparedSweep:
+    """A sweep read and checked, ready to run: its spec, space, directory, study name, data,
+    pre-flight lines and warm-start trials (nothing of it written yet)."""
+
+    spec: dict
+    space: SearchSpace
+    exp_dir: Path
+    name: str
+    data: DataSplits
+    checks: list[tuple[str, str]] = field(default_factory=list)  # pre-flight (level, line)
+    warm: list = field(default_factory=list)  # earlier trials to seed the study with
+    warm_skipped: dict[str, int] = field(default_factory=dict)  # reason -> trials skipped
+    extended_from: int | None = None  # --resume --num-samples: the sweep's earlier size
+
+
+def prepare(opts: SweepOptions) -> PreparedSweep:
+    """Reads and checks everything ``opts`` name before anything is written (the sweep's
+    directory is made by ``create``; a resumed one has its spec read from disk).
+
+    Raises:
+        ConfigError: the space or base config is invalid, or the data do not fit it (a
+            ``DataError``, its cause, named with the base config file and key).
+        SweepError: the directory, name or flags are wrong.
+    """
+    remote = is_uri(opts.storage_path)
+    # A URI holds the trials; the ledger (SQLite study, trials.csv, log) needs a local disk.
+    storage = Path("runs/sweeps" if remote else opts.storage_path).expanduser().resolve()
+    spec: dict = {}
+    try:
+        if opts.resume is not None:
+            exp_dir = opts.resume.expanduser().resolve()
+            if not is_sweep_dir(exp_dir):
+                raise SweepError(f"{exp_dir}: not a sweep directory (no {SPEC_FILE})")
+            spec = read_spec(exp_dir)
+            if opts.space is not None:
+                # --num-samples extends the sweep; the space file itself must be the same.
+                changed = spec_changes(spec, new_spec(dataclasses.replace(opts,
+                                                                          num_samples=None)))
+                if changed:
+                    raise SweepError(f"{opts.space}: differs from the space {exp_dir.name} "
+                                     f"started with ({', '.join(changed)}); resume without "
+                                     "--space, or start a new sweep")
+            name = exp_dir.name
+            extended_from = None
+            if opts.num_samples is not None and opts.num_samples != spec["space"]["num_samples"]:
+                started = _trials_started(exp_dir)
+                if opts.num_samples < started:
+                    raise SweepError(f"--num-samples {opts.num_samples}: {exp_dir.name} has "
+                                     f"{started} trials already; it can only be extended")
+                extended_from = spec["space"]["num_samples"]
+                spec["space"]["num_samples"] = opts.num_samples
+            space = space_of(spec, str(exp_dir / SPEC_FILE))
+        else:
+            if opts.space is None:
+                raise SweepError("--space is required (or --resume DIR)")
+            spec = new_spec(opts)
+            space = space_of(spec, str(opts.space))
+            name = opts.name if opts.name is not None else \
+                f"{opts.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
+            problem = check_name(name)
+            if problem:
+                raise SweepError(f"--name: {problem}")
+            exp_dir = storage / name
+            if is_sweep_dir(exp_dir):
+                raise SweepError(f"{exp_dir} already holds a sweep; continue it with --resume "
+                                 f"{exp_dir}, or choose another --name")
+            spec["trial_storage"] = join_uri(opts.storage_path, name, "tune") if remote else None
+            extended_from = None
+        base_cfg = config_from_dict(spec["base"], f"{spec['space']['base_config']}")
+        check_params_fit_config(space, spec["base"])
+        data = load_data(base_cfg.data, base_cfg.task)
+        check_model_fits(space, spec, data)
+        checks = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"])
+        warm, skipped = [], {}
+        if opts.warm_start is not None and opts.resume is None:
+            try:
+                warm, skipped = warm_start_trials(opts.warm_start.expanduser().resolve(), space)
+            except ValueError as exc:
+                raise SweepError(f"--warm-start: {exc}") from None
+    except DataError as exc:
+        raise ConfigError(spec["space"]["base_config"], [(exc.key, exc.message)]) from exc
+    return PreparedSweep(spec, space, exp_dir, name, data, checks, warm, skipped, extended_from)
+
+
+def _trials_started(exp_dir: Path) -> int:
+    """The sweep's own trials in its study (any state), 0 without a study."""
+    try:
+        study = load_study(exp_dir)
+    except ValueError:
+        return 0
+    return sum("warm_start_from" not in t.user_attrs for t in study.get_trials(deepcopy=False))
+
+
+def create(sweep: PreparedSweep) -> None:
+    """Makes a new sweep's directory (and checks an object store can be written) and freezes
+    its spec.
+
+    Raises:
+        SweepError: the storage cannot be written.
+    """
+    if sweep.spec["trial_storage"]:
+        try:
+            TrialStore(sweep.spec["trial_storage"]).check_writable()
+        except (OSError, ValueError) as exc:
+            raise SweepError(f"--storage-path: cannot write to {sweep.spec['trial_storage']}: "
+                             f"{exc}") from None
+    try:
+        sweep.exp_dir.mkdir(parents=True, exist_ok=True)
+        probe = sweep.exp_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SweepError(f"--storage-path: cannot write to {sweep.exp_dir}: "
+                         f"{exc.strerror}") from None
+    write_spec(sweep.exp_dir, sweep.spec)
