@@ -721,7 +721,7 @@ def _fmt(values, spec=".3f", none="-", missing="missing") -> str:
     med = statistics.median(vals)
     miss = len(values) - len(vals)
     mid = f"{med:g}" if spec == "d" else f"{med:{spec}}"  # an even count's median may be x.5
-    sep = " to " if min(vals) < 0 else "-"  # "-0.02 to +0.01", not "-0.02-+0.01"
+    sep = " to " if min(vals) < 0 or spec[0] == "+" else "-"  # "-0.02 to +0.01", not "-0.02-+0.01"
     text = f"{mid} ({min(vals):{spec}}{sep}{max(vals):{spec}})"
     return text + (f", {miss} {missing}" if miss else "")
 
@@ -1121,10 +1121,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.analyse:
         if not args.out.is_dir():
             raise SystemExit(f"--out {args.out}: no such directory")
-        analyse(args)
-        if args.pack:
-            pack(args.out, args.pack.resolve())
-        return
+        return _analyse_and_pack(args)
     if args.budget is None:
         args.budget = 90.0
     if args.worker is not None:
@@ -1134,9 +1131,15 @@ def main(argv: list[str] | None = None) -> None:
     _setup(args)  # a bad task or override stops here, before anything runs
     args.out.mkdir(parents=True, exist_ok=True)
     run_all(args)
-    analyse(args)
-    if args.pack:
-        pack(args.out, args.pack.resolve())
+    _analyse_and_pack(args)
+
+
+def _analyse_and_pack(args) -> None:
+    try:
+        analyse(args)
+    finally:  # the archive also when there is nothing to analyse: its logs say why
+        if args.pack:
+            pack(args.out, args.pack.resolve())
 
 
 if __name__ == "__main__":

@@ -263,3 +263,21 @@ def test_smoke_this_sweep_with_confirmation_retrains_its_winner_and_search_best(
     # the recorded winner is the one best_config.yaml trains
     best_config = (tmp_path / "a-s0" / "sweep" / "best_config.yaml").read_text()
     assert f"search trial {winner}" in best_config
+
+
+def test_a_new_command_keeps_finished_runs_and_skips_what_the_deadline_leaves_no_time_for(
+        tmp_path):
+    kept = tmp_path / "d-s0"
+    kept.mkdir()
+    d_trials = [{**_trial(100.0, [0.5, 0.7, 0.8]), "state": "COMPLETE", "value": 0.8}]
+    (kept / "summary.json").write_text(json.dumps({**_summary(98.0, d_trials), "mode": "max"}))
+    proc = subprocess.run([sys.executable, "benchmarks/compare_search.py", "--smoke", "--out",
+                           str(tmp_path), "--methods", "d", "--seeds", "0,1", "--budget", "10",
+                           "--deadline", "5", "--no-retrain"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "seed 0 d: kept (summary.json exists)" in proc.stdout
+    assert "seed 1 d: skipped, the deadline 5 s leaves too little" in proc.stdout
+    assert not (tmp_path / "d-s1").exists()
+    # the analysis covers what is there: seed 0
+    assert json.loads((tmp_path / "results.json").read_text())["methods"]["d"]["seeds"] == [0]
