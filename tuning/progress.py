@@ -16,6 +16,8 @@ import time
 
 from ray.tune import Callback
 
+from tuning.results import EARLIER_EPOCHS
+
 __all__ = ["Progress", "format_duration"]
 
 log = logging.getLogger("tuning")
@@ -59,7 +61,7 @@ class Progress(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
         seen = self._max_epoch.get(trial.trial_id, result.get("start_epoch", 0))
-        epochs = [r.get("epoch") for r in result.get("earlier_epochs") or []]
+        epochs = [r.get("epoch") for r in result.get(EARLIER_EPOCHS) or []]
         epochs.append(result.get("epoch"))
         new = [e for e in epochs if isinstance(e, int) and e > seen]
         self.epochs += len(new)

@@ -35,9 +35,13 @@ from tuning.experiment import (
 from tuning.space import SearchSpace
 from tuning.trial_store import TrialStore, local_file
 
-__all__ = ["STATUS", "best_trial", "finite", "histories", "latest_checkpoint", "parse_results",
-           "started_config", "started_params", "trial_best_epoch", "trial_history", "trial_rows",
-           "trials_csv_text", "unbatch", "write_events", "write_trials_csv"]
+__all__ = ["EARLIER_EPOCHS", "STATUS", "best_trial", "finite", "histories", "latest_checkpoint",
+           "parse_results", "started_config", "started_params", "trial_best_epoch",
+           "trial_history", "trial_rows", "trials_csv_text", "unbatch", "write_events",
+           "write_trials_csv"]
+
+# The key under which a batched report carries the epochs it batched (tuning.trainable).
+EARLIER_EPOCHS = "earlier_epochs"
 
 log = logging.getLogger("tuning")
 
@@ -78,8 +82,8 @@ def unbatch(results: list[dict]) -> list[dict]:
     """
     rows = []
     for r in results:
-        rows.extend(r.get("earlier_epochs") or [])
-        rows.append({k: v for k, v in r.items() if k != "earlier_epochs"})
+        rows.extend(r.get(EARLIER_EPOCHS) or [])
+        rows.append({k: v for k, v in r.items() if k != EARLIER_EPOCHS})
     return rows
 
 

@@ -40,6 +40,7 @@ from core.errors import NonFiniteLossError, TrainingError
 from core.evaluate import evaluate
 from core.loop import fit, task_loss
 from tuning.experiment import CHECKPOINT_FILE
+from tuning.results import EARLIER_EPOCHS
 
 __all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",
            "process_started_at", "report_due", "train_trial", "trial_config"]
@@ -237,13 +238,13 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         if config.get("evaluate_test") and metrics["epoch"] >= max_epochs:
             # Reported after fit returns, with the test metrics of this epoch's model.
             write_checkpoint(Path(final_dir.name) / CHECKPOINT_FILE, durable=False)
-            result["earlier_epochs"] = pending[:]
+            result[EARLIER_EPOCHS] = pending[:]
             pending.clear()
             final.append(result)
         elif not report_due(metrics["epoch"], max_epochs, rungs, t0 - last["reported"], save):
             pending.append(result)
         else:
-            result["earlier_epochs"] = pending[:]
+            result[EARLIER_EPOCHS] = pending[:]
             pending.clear()
             if save:
                 with tempfile.TemporaryDirectory() as d:
@@ -277,13 +278,13 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(final_dir.name))
     except NonFiniteLossError as exc:
         tune.report({**failure_result(metric, last["epoch"] + 1, NON_FINITE, str(exc), gpu),
-                     "earlier_epochs": pending[:]})
+                     EARLIER_EPOCHS: pending[:]})
     except TrainingError as exc:
         # Deterministic for this config (no training batch, a device it cannot have, a
         # checkpoint of other settings): not retried either.
         tune.report({**failure_result(metric, last["epoch"] + 1, INVALID_CONFIG,
                                       f"trial {key}: {exc}", gpu),
-                     "earlier_epochs": pending[:]})
+                     EARLIER_EPOCHS: pending[:]})
     finally:
         final_dir.cleanup()
 

@@ -121,6 +121,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         from tuning.progress import Progress
         from tuning.searcher import StudySearcher, TrialErrors
         from tuning.trainable import SharedData, train_trial
+        from tuning.tune_loggers import ReportedEpochsTBX
 
         if opts.address is None and not share_idle_workers():
             log.info("Tune's trial environment is not as expected: trials start new workers "
@@ -171,7 +172,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
-                verbose=1, callbacks=[errors, Progress(total, done_before)]))
+                verbose=1, callbacks=[errors, Progress(total, done_before),
+                                       ReportedEpochsTBX()]))
         t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
         took = time.perf_counter() - t0

@@ -125,6 +125,10 @@ def test_winner_is_the_best_confirmed_mean_not_the_lucky_search_best(confirmed):
                                             for i in range(2)]
     log = (exp / "sweep.log").read_text()
     assert f"confirmed winner: the configuration of {w['trial']}" in log
+    # The closing summary names the confirmed configuration, not the run's own best epoch.
+    assert f"best: the confirmed configuration of {w['trial']}, trained by its confirmation run"\
+        in log
+    assert "the best epoch's was not saved" not in log
 
 
 def test_best_config_is_the_confirmed_winner_and_retrains_its_run(confirmed, tmp_path):
