@@ -74,6 +74,7 @@ import yaml  # noqa: E402
 
 from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
 from core.config import config_to_dict, load_config  # noqa: E402
+from tuning.confirm import confirm_arg  # noqa: E402
 from tuning.space import load_space  # noqa: E402
 from tuning.space_optuna import compile_space  # noqa: E402
 
@@ -1045,19 +1046,6 @@ def pack(out: Path, dest: Path) -> None:
     print(f"pack: {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
 
 
-def _confirm_arg(text: str) -> tuple[int, int]:
-    """``--confirm K,S`` (or ``0``: off) -> (K, S)."""
-    try:
-        parts = [int(p) for p in text.split(",")]
-    except ValueError:
-        parts = []
-    if parts == [0]:
-        return (0, 0)
-    if len(parts) != 2 or parts[0] < 1 or parts[1] < 1:
-        raise argparse.ArgumentTypeError(f"expected K,S with K >= 1 and S >= 1, or 0; got {text!r}")
-    return parts[0], parts[1]
-
-
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -1085,7 +1073,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="a,b,c,d")
     p.add_argument("--workers", type=int_at_least(1), default=4,
                    help="Optuna processes for method d")
-    p.add_argument("--confirm", type=_confirm_arg, default="3,2", metavar="K,S",
+    p.add_argument("--confirm", type=confirm_arg, default="3,2", metavar="K,S",
                    help="a's confirmation stage: top K configurations x S fresh seeds, inside "
                         "the budget (0: off, a then runs past the budget like the others)")
     p.add_argument("--confirm-share", type=_share, default=None,

@@ -27,6 +27,7 @@ This module imports neither Ray nor torch at import time (export and the report 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -40,10 +41,32 @@ from tuning.experiment import CONFIRMATION_CSV_FILE, CONFIRMATION_FILE
 from tuning.results import finite, trial_history
 from tuning.space import SearchSpace
 
-__all__ = ["candidates", "confirm_key", "confirmed_winner", "fresh_seeds", "held_out_metric",
-           "interval", "plan", "read_confirmation", "summarize", "write_confirmation"]
+__all__ = ["candidates", "confirm_arg", "confirm_key", "confirmed_winner", "fresh_seeds",
+           "held_out_metric", "interval", "plan", "read_confirmation", "summarize",
+           "write_confirmation"]
 
 log = logging.getLogger("tuning")
+
+
+def confirm_arg(text: str) -> tuple[int, int]:
+    """The value of ``--confirm K,S`` (or ``0``: off) as (top_k, seeds); an argparse type.
+
+    Raises:
+        argparse.ArgumentTypeError: anything but two integers of at least 1, or ``0``.
+
+    Example:
+        >>> confirm_arg("5,3"), confirm_arg("0")
+        ((5, 3), (0, 0))
+    """
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError:
+        parts = []
+    if parts == [0]:
+        return (0, 0)
+    if len(parts) != 2 or parts[0] < 1 or parts[1] < 1:
+        raise argparse.ArgumentTypeError(f"expected K,S with K >= 1 and S >= 1, or 0; got {text!r}")
+    return parts[0], parts[1]
 
 
 def confirm_key(number: int) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core.cli import fail, int_at_least, port, positive_seconds
 from core.config import ConfigError
+from tuning.confirm import confirm_arg
 from tuning.driver import drive
 from tuning.experiment import SweepError
 from tuning.sweep_options import SweepOptions
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dashboard-port", type=port, default=8265)
     p.add_argument("--warm-start", type=Path, metavar="DIR",
                    help="seed the study with the finished trials of an earlier sweep")
-    p.add_argument("--confirm", type=_confirm_arg, metavar="K,S",
+    p.add_argument("--confirm", type=confirm_arg, metavar="K,S",
                    help="after the search, retrain the K best configurations on S fresh seeds "
                         "each and keep the best mean (overrides the space's confirm; 0: off; "
                         "docs/confirmation.md)")
@@ -78,19 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="without a GPU, run the space at its full size rather than its cpu: "
                         "section (the default sweep: about an hour on 2 cores, not 5 minutes)")
     return p
-
-
-def _confirm_arg(text: str) -> tuple[int, int]:
-    """``--confirm K,S`` (or ``0``: off) -> (K, S)."""
-    try:
-        parts = [int(p) for p in text.split(",")]
-    except ValueError:
-        parts = []
-    if parts == [0]:
-        return (0, 0)
-    if len(parts) != 2 or parts[0] < 1 or parts[1] < 1:
-        raise argparse.ArgumentTypeError(f"expected K,S with K >= 1 and S >= 1, or 0; got {text!r}")
-    return parts[0], parts[1]
 
 
 # Flags a resumed sweep cannot honour: its spec (space, budget, base config) is frozen.
