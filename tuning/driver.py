@@ -214,19 +214,17 @@ def _export(exp_dir: Path, space: SearchSpace) -> None:
     confirmed = best["confirmed"]
     if confirmed is not None:
         # A confirmed run is scored by its last epoch (docs/confirmation.md), so its best epoch
-        # and best.pt would contradict the winner's confirmed mean: name what the file trains.
+        # would contradict the winner's confirmed mean: name what the file trains.
         log.info("best: the confirmed configuration of %s, trained by its confirmation run %s "
                  "(%s mean %.4f over %d seed(s), last epoch)", confirmed["trial"], best["trial"],
                  space.metric, confirmed["mean"], confirmed["n"])
-        log.info("checkpoint: %s", best["checkpoint"] or "(none kept)")
     else:
         log.info("best trial %s: %s = %.4f at epoch %d", best["trial"], space.metric,
                  best["value"], best["epoch"])
-        if best["checkpoint_epoch"] not in ("", best["epoch"]):
-            log.info("checkpoint: %s (epoch %s: the best epoch's was not saved)",
-                     best["checkpoint"], best["checkpoint_epoch"])
-        else:
-            log.info("checkpoint: %s", best["checkpoint"] or "(none kept)")
+    stale = confirmed is None and best["checkpoint_epoch"] not in ("", best["epoch"])
+    log.info("checkpoint: %s%s", best["checkpoint"] or "(none kept)",
+             f" (epoch {best['checkpoint_epoch']}: the best epoch's was not saved)" if stale
+             else "")
     log.info("config: %s  (train it: python -m core.train --config %s)", best_config,
              best_config)
 

@@ -36,9 +36,9 @@ from tuning.space import SearchSpace
 from tuning.trial_store import TrialStore, local_file
 
 __all__ = ["EARLIER_EPOCHS", "STATUS", "best_trial", "finite", "histories", "latest_checkpoint",
-           "parse_results", "started_config", "started_params", "trial_best_epoch",
-           "trial_history", "trial_rows", "trials_csv_text", "unbatch", "write_events",
-           "write_trials_csv"]
+           "parse_results", "reported_epoch", "started_config", "started_params",
+           "trial_best_epoch", "trial_history", "trial_rows", "trials_csv_text", "unbatch",
+           "write_events", "write_trials_csv"]
 
 # The key under which a batched report carries the epochs it batched (tuning.trainable).
 EARLIER_EPOCHS = "earlier_epochs"
@@ -73,6 +73,16 @@ def best_trial(trials: list, mode: str):
     return pick(eligible, key=lambda t: pick(t.intermediate_values.values()))
 
 
+def reported_epoch(result: dict) -> dict:
+    """A result without the epochs batched into it: the reported epoch's own row (a new dict).
+
+    Example:
+        >>> reported_epoch({"epoch": 3, "val_loss": 0.5, "earlier_epochs": [{"epoch": 1}]})
+        {'epoch': 3, 'val_loss': 0.5}
+    """
+    return {k: v for k, v in result.items() if k != EARLIER_EPOCHS}
+
+
 def unbatch(results: list[dict]) -> list[dict]:
     """Result rows as Tune stored them -> one row per epoch (batched epochs expanded, in order).
 
@@ -83,7 +93,7 @@ def unbatch(results: list[dict]) -> list[dict]:
     rows = []
     for r in results:
         rows.extend(r.get(EARLIER_EPOCHS) or [])
-        rows.append({k: v for k, v in r.items() if k != EARLIER_EPOCHS})
+        rows.append(reported_epoch(r))
     return rows
 
 

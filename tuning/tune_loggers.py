@@ -11,24 +11,15 @@ from __future__ import annotations
 
 from ray.tune.logger import TBXLoggerCallback
 
-from tuning.results import EARLIER_EPOCHS
+from tuning.results import reported_epoch
 
 __all__ = ["ReportedEpochsTBX"]
 
 
 class ReportedEpochsTBX(TBXLoggerCallback):
     """Tune's ``TBXLoggerCallback`` for the reported epochs only: a result's
-    ``earlier_epochs`` (the epochs batched into it, see ``tuning.trainable``) is left out.
-
-    Example:
-        >>> ReportedEpochsTBX.scalars({"epoch": 3, "val_loss": 0.5, "earlier_epochs": [{}]})
-        {'epoch': 3, 'val_loss': 0.5}
-    """
-
-    @staticmethod
-    def scalars(result: dict) -> dict:
-        """``result`` without its ``earlier_epochs`` list (a new dict; ``result`` unchanged)."""
-        return {k: v for k, v in result.items() if k != EARLIER_EPOCHS}
+    ``earlier_epochs`` (the epochs batched into it, see ``tuning.trainable``) is left out
+    (``tuning.results.reported_epoch``)."""
 
     def log_trial_result(self, iteration: int, trial, result: dict) -> None:
-        super().log_trial_result(iteration, trial, self.scalars(result))
+        super().log_trial_result(iteration, trial, reported_epoch(result))
