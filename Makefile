@@ -21,9 +21,12 @@ $(VENV)/.installed-dev: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,dashboard]"
 	touch $@ $(VENV)/.installed-run
 
-# SEQTUNE_VIA_MAKE: the sweep's resume hint after Ctrl-C is then a make command as well.
+# SEQTUNE_VIA_MAKE: the sweep's resume hint after Ctrl-C is then a make command as well. The default
+# space is left out when ARGS names one or resumes a sweep (a resume uses the sweep's frozen space,
+# and a --space that differs from it, e.g. after --smoke, is refused).
+SPACE_ARG = $(if $(findstring --resume,$(ARGS))$(findstring --space,$(ARGS)),,--space search_spaces/gru.yaml)
 sweep: $(VENV)/.installed-run
-	SEQTUNE_VIA_MAKE=1 $(PY) -m tuning.sweep --space search_spaces/gru.yaml $(ARGS)
+	SEQTUNE_VIA_MAKE=1 $(PY) -m tuning.sweep $(SPACE_ARG) $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

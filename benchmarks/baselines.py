@@ -20,12 +20,18 @@ accuracy, regression RMSE in the target's units. Prints one Markdown row per pre
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, mean_squared_error, roc_auc_score
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # core.cli's flag types only
+
+from core.cli import int_at_least  # noqa: E402
 
 __all__ = ["GRUBaseline", "constant_predictions", "load_official", "score", "train_gru"]
 
@@ -132,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("npz")
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--positive", help="binary: the positive label")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int_at_least(1), default=150)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     train, test = load_official(args.npz, args.task, args.positive)

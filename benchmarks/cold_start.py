@@ -31,7 +31,7 @@ T_MAIN = time.time()
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.cli import int_list  # noqa: E402
+from core.cli import int_list, name_list  # noqa: E402
 
 PARTS = ("python", "torch", "ray.tune + ours", "data", "CUDA context", "setup", "first epoch",
          "later epoch", "to first step")
@@ -95,7 +95,8 @@ def run(n: int, mps: str, overrides: list[str]) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--procs", type=int_list(1), default="1,8", help="processes started at once")
-    p.add_argument("--mps", default="off,on", help="MPS settings to try for more than 1")
+    p.add_argument("--mps", type=name_list(("off", "on")), default="off,on",
+                   help="MPS settings to try for more than 1")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     p.add_argument("--smoke", action="store_true", help="tiny data and model, for tests")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -111,13 +112,13 @@ def main() -> None:
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     if gpu == "CPU":
-        args.mps = "off"
+        args.mps = ["off"]
     lines = [f"### A new worker's start, {gpu} (medians over the processes, seconds)", "",
              "| processes | MPS | " + " | ".join(PARTS) + " |",
              "|---:|---|" + "---:|" * len(PARTS)]
     print("\n".join(lines), flush=True)
     for n in args.procs:
-        for mps in (args.mps.split(",") if n > 1 else ("off",)):
+        for mps in (args.mps if n > 1 else ("off",)):
             row = run(n, mps, args.overrides)
             lines.append(f"| {n} | {mps} | " + " | ".join(f"{row[k]:.2f}" for k in PARTS) + " |")
             print(lines[-1], flush=True)

@@ -72,7 +72,13 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
+from core.cli import (  # noqa: E402
+    int_at_least,
+    int_list,
+    name_list,
+    non_negative_seconds,
+    positive_seconds,
+)
 from core.config import config_to_dict, load_config  # noqa: E402
 from tuning.confirm import confirm_arg  # noqa: E402
 from tuning.space import load_space  # noqa: E402
@@ -533,7 +539,7 @@ def _write_manifest(args) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or None
     manifest = {"task": args.task, "budget": args.budget, "slack": args.slack,
-                "seeds": args.seeds, "methods": args.methods.split(","),
+                "seeds": args.seeds, "methods": args.methods,
                 "confirm": list(args.confirm),
                 "confirm_share": confirm_share(args.budget + args.slack, args.confirm_share),
                 "retrain_seeds": args.retrain_seeds, "sets": args.sets, "smoke": args.smoke,
@@ -552,7 +558,7 @@ def run_all(args) -> None:
     clock = _Clock(args.deadline)
     _write_manifest(args)
     gpus = torch.cuda.device_count()
-    methods = args.methods.split(",")
+    methods = args.methods
     side_by_side = gpus >= len(methods) > 1
     seen: dict[str, float] = {}
     clock.say(f"task {args.task}, methods {','.join(methods)}, seeds "
@@ -792,7 +798,7 @@ def _load_runs(args, budget: float, notes: list[str]) -> tuple[dict, dict]:
     """Every readable run under ``args.out``, by method; and what the runs say of the task."""
     runs: dict[str, list[dict]] = {}
     facts: dict = {}
-    for m in args.methods.split(","):
+    for m in args.methods:
         for path in sorted(args.out.glob(f"{m}-s*/summary.json"),
                            key=lambda p: int(p.parent.name.split("-s")[1])):
             seed = int(path.parent.name.split("-s")[1])
@@ -978,7 +984,7 @@ def retrain(args, seeds: list[int] | None = None, say=print) -> int:
     base = config_to_dict(st.cfg)
     budget = args.budget
     jobs = []
-    for m in args.methods.split(","):
+    for m in args.methods:
         for path in sorted(args.out.glob(f"{m}-s*/summary.json")):
             if seeds is not None and int(path.parent.name.split("-s")[1]) not in seeds:
                 continue
@@ -1067,10 +1073,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "retrain (repeatable)")
     p.add_argument("--budget", type=positive_seconds, default=None,
                    help="seconds per run after start-up (default 90; --analyse: the run's)")
-    p.add_argument("--slack", type=float, default=SLACK_S,
+    p.add_argument("--slack", type=non_negative_seconds, default=SLACK_S,
                    help="seconds b, c and d run past the budget (the analysis cuts at it)")
     p.add_argument("--seeds", type=int_list(0), default="0,1,2")
-    p.add_argument("--methods", default="a,b,c,d")
+    p.add_argument("--methods", type=name_list(METHODS), default="a,b,c,d",
+                   help="which of a, b, c, d to run (module docstring), in this order")
     p.add_argument("--workers", type=int_at_least(1), default=4,
                    help="Optuna processes for method d")
     p.add_argument("--confirm", type=confirm_arg, default="3,2", metavar="K,S",

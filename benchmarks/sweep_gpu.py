@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmarks.gpu_util import GpuUtilisation  # noqa: E402
-from core.cli import int_at_least, int_list, positive_seconds  # noqa: E402
+from core.cli import int_at_least, int_list, name_list, positive_seconds  # noqa: E402
 from core.config import Config, load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
@@ -302,7 +302,7 @@ def packing_table(args, tmp: Path, n_train: int, gpu: str) -> tuple[list[str], t
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     first, best = None, (0.0, 1, "off")
     for k in args.ks:
-        for mps in (args.mps.split(",") if k > 1 else ("off",)):
+        for mps in (args.mps if k > 1 else ("off",)):
             run = _budget_run(tmp, f"pack-k{k}-{mps}", k, mps, "0", args, n_train)
             first = first or run
             best = max(best, (run["rate"], k, mps))
@@ -336,22 +336,37 @@ def scaling_table(args, tmp: Path, n_train: int, gpu: str, k: int, mps: str) -> 
     return lines + [""]
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # training.precision's choices
+TABLES = ("step", "trial", "packing", "scaling")
+
+
+def _k_mps(text: str) -> tuple[int, str]:
+    """``--scaling-k K,MPS``: trials per GPU (>= 1) and off or on."""
+    k, _, mps = text.partition(",")
+    if not (k.strip().isdigit() and int(k) >= 1 and mps.strip() in ("off", "on")):
+        raise argparse.ArgumentTypeError(f"expected K,MPS with K >= 1 and MPS off or on, "
+                                         f"got {text!r}")
+    return int(k), mps.strip()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=("gru", "transformer"), default="gru",
                    help="configs/<model>.yaml and search_spaces/<model>.yaml")
-    p.add_argument("--precisions", default=None,
+    p.add_argument("--precisions", type=name_list(PRECISIONS), default=None,
                    help="training.precision values of the step table (default: auto for gru, "
                         "fp32,bf16 for transformer)")
-    p.add_argument("--tables", default="step,trial,packing,scaling")
+    p.add_argument("--tables", type=name_list(TABLES), default=",".join(TABLES))
     p.add_argument("--budget", type=positive_seconds, default=40.0,
                    help="Tune seconds per packing sweep")
     p.add_argument("--step-epochs", type=int_at_least(2), default=8)
     p.add_argument("--trial-runs", type=int_at_least(1), default=8,
                    help="trials of the trial table")
     p.add_argument("--ks", type=int_list(1), default="1,2,4,8")
-    p.add_argument("--mps", default="off,on", help="MPS settings to try for K > 1")
-    p.add_argument("--scaling-k", default=None, help="K,MPS for the scaling table, e.g. 4,on")
+    p.add_argument("--mps", type=name_list(("off", "on")), default="off,on",
+                   help="MPS settings to try for K > 1")
+    p.add_argument("--scaling-k", type=_k_mps, default=None,
+                   help="K,MPS for the scaling table, e.g. 4,on")
     p.add_argument("--gpu-counts", type=int_list(1), default="1,2,4,8",
                    help="GPU counts of the scaling table")
     p.add_argument("--set", dest="overrides", action="append", default=[])
@@ -359,11 +374,10 @@ def main() -> None:
     global BASE, SPACE
     BASE = ROOT / "configs" / f"{args.model}.yaml"
     SPACE = ROOT / "search_spaces" / f"{args.model}.yaml"
-    args.precisions = (args.precisions or ("auto" if args.model == "gru" else "fp32,bf16")) \
-        .split(",")
+    args.precisions = args.precisions or (["auto"] if args.model == "gru" else ["fp32", "bf16"])
     args.start_rows = []
     logging.basicConfig(level=logging.WARNING)
-    tables = set(args.tables.split(","))
+    tables = set(args.tables)
     gpus = torch.cuda.device_count()
     gpu = torch.cuda.get_device_name(0) if gpus else "CPU"
     base_cfg = load_config(BASE, args.overrides)
@@ -380,8 +394,7 @@ def main() -> None:
             lines, best = packing_table(args, tmp, n_train, gpu)
             out += lines
         if args.scaling_k:
-            k, mps = args.scaling_k.split(",")
-            best = (0.0, int(k), mps)
+            best = (0.0, *args.scaling_k)
         if "scaling" in tables and gpus > 1:
             out += scaling_table(args, tmp, n_train, gpu, best[1], best[2])
         if args.start_rows:

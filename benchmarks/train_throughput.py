@@ -55,7 +55,7 @@ def main() -> None:
     p.add_argument("--config", default="configs/gru.yaml",
                    help="config to train (configs/transformer.yaml: the transformer; "
                         "any config with a user model works too)")
-    p.add_argument("--device", default="all", help="all, cpu or cuda")
+    p.add_argument("--device", choices=("all", "cpu", "cuda"), default="all")
     p.add_argument("--epochs", type=int_at_least(2), default=8)
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()

@@ -6,8 +6,9 @@ on stderr, ``error: <file or flag>: <message>``, and exit code 2, without a trac
 
 ``argparse`` converts with ``type=int`` or ``type=float`` and then accepts ``-1`` retries, ``0``
 epochs or ``nan`` seconds. The value types below (``int_at_least``, ``positive_seconds``,
-``port``, ``int_list``) raise ``argparse.ArgumentTypeError`` instead, so the parser exits with
-status 2 and a message naming the flag::
+``non_negative_seconds``, ``port``, ``int_list``, ``name_list``) raise
+``argparse.ArgumentTypeError`` instead, so the parser exits with status 2 and a message naming the
+flag::
 
     error: argument --max-failures: expected an integer >= 0, got '-1'
 
@@ -25,11 +26,12 @@ import argparse
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TRAINING", "EXIT_USAGE", "fail", "int_at_least",
-           "int_list", "port", "positive_seconds", "setup_logging"]
+           "int_list", "name_list", "non_negative_seconds", "port", "positive_seconds",
+           "setup_logging"]
 
 EXIT_OK = 0  # finished
 EXIT_USAGE = 2  # bad input (a config, a flag, a directory): nothing was written or lost
@@ -91,6 +93,18 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def non_negative_seconds(text: str) -> float:
+    """A finite number of seconds >= 0 (a margin such as a benchmark's slack)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got "
+                                         f"{text!r}")
+    return value
+
+
 def port(text: str) -> int:
     """A TCP port, 1 to 65535."""
     try:
@@ -118,4 +132,23 @@ def int_list(low: int) -> Callable[[str], list[int]]:
                                              f"got {text!r}") from None
 
     parse.__name__ = f"list of integers >= {low}"
+    return parse
+
+
+def name_list(choices: Iterable[str]) -> Callable[[str], list[str]]:
+    """A comma-separated list of distinct names, each one of ``choices`` (``a,d``; ``off,on``),
+    in the order given."""
+    allowed = tuple(choices)
+
+    def parse(text: str) -> list[str]:
+        parts = [p.strip() for p in text.split(",")]
+        unknown = list(dict.fromkeys(repr(p) if p else "an empty one" for p in parts
+                                     if p not in allowed))
+        if unknown or len(set(parts)) < len(parts):
+            why = f"unknown: {', '.join(unknown)}" if unknown else "a name repeated"
+            raise argparse.ArgumentTypeError(f"expected distinct names from {', '.join(allowed)} "
+                                             f"separated by commas, got {text!r} ({why})")
+        return parts
+
+    parse.__name__ = f"list of {', '.join(allowed)}"
     return parse

@@ -235,16 +235,30 @@ NUMERIC_FLAGS = [
     ("benchmarks.compare_search", "--budget", "0"),
     ("benchmarks.compare_search", "--workers", "0"),
     ("benchmarks.compare_search", "--seeds", "1,,2"),
+    ("benchmarks.compare_search", "--slack", "-5"),
+    ("benchmarks.compare_search", "--slack", "nan"),
+    ("benchmarks.compare_search", "--methods", "x"),
+    ("benchmarks.compare_search", "--methods", ","),
+    ("benchmarks.compare_search", "--methods", "a,x"),
+    ("benchmarks.compare_search", "--methods", "a,a"),
+    ("benchmarks.baselines", "--epochs", "0"),
+    ("benchmarks.baselines", "--seeds", "-1"),
     ("benchmarks.reproduce", "--repeats", "0"),
     ("benchmarks.sweep_gpu", "--step-epochs", "1"),
     ("benchmarks.sweep_gpu", "--ks", "1,0"),
     ("benchmarks.sweep_gpu", "--gpu-counts", "two"),
+    ("benchmarks.sweep_gpu", "--tables", "step,x"),
+    ("benchmarks.sweep_gpu", "--mps", "of"),
+    ("benchmarks.sweep_gpu", "--precisions", "bf32"),
+    ("benchmarks.sweep_gpu", "--scaling-k", "4"),
+    ("benchmarks.cold_start", "--mps", "on,of"),
     ("benchmarks.cold_start", "--procs", "-1"),
     ("benchmarks.synthetic_spread", "--epochs", "0"),
     ("benchmarks.train_throughput", "--epochs", "1"),
 ]
 LEADING = {"core.train": ["--smoke"], "tuning.sweep": ["--space", SPACE_FILE, "--smoke"],
-           "tuning.report": ["SWEEP"], "benchmarks.reproduce": ["SWEEP"]}
+           "tuning.report": ["SWEEP"], "benchmarks.reproduce": ["SWEEP"],
+           "benchmarks.baselines": ["data.npz", "--task", "multiclass"]}
 
 
 @pytest.mark.parametrize("module,flag,value", NUMERIC_FLAGS,

@@ -110,12 +110,13 @@ def read_npz(path: Path) -> RawData:
 
 
 def _rows(mask: np.ndarray, offset: int | None) -> str:
-    """The first few rows where ``mask`` holds, as a user counts them."""
+    """The first few rows where ``mask`` holds, as a user counts them (CSV: as an editor numbers
+    the file's lines; Parquet: from 0). No brackets: messages put it in theirs."""
     idx = np.flatnonzero(mask)
     shown = [str(i + (offset or 0)) for i in idx[:5]]
     more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
     return f"row{'s' if len(idx) > 1 else ''} {', '.join(shown)}{more}" + \
-        (" (the header is row 1)" if offset else "")
+        (", counting the header as row 1" if offset else "")
 
 
 def _check_columns(df, cfg: DataConfig, task: TaskConfig) -> list[str]:
@@ -150,7 +151,9 @@ def _check_columns(df, cfg: DataConfig, task: TaskConfig) -> list[str]:
 
 
 def _time_order(df, col: str, offset: int | None):
-    """The time column as numbers or datetimes; text that is neither is an error."""
+    """The time column as numbers or datetimes. Raises ``DataError`` (``data.time_column``, with
+    the rows) for true/false, text that is neither numbers nor dates, a mix of the two, empty
+    cells and infinite numbers."""
     import pandas as pd
 
     t = df[col]
@@ -158,23 +161,34 @@ def _time_order(df, col: str, offset: int | None):
         raise DataError("data.time_column", f"column {col!r} holds true/false, not times")
     if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
         numbers = pd.to_numeric(t, errors="coerce")
-        if not (numbers.isna() & t.notna()).any():
-            return numbers  # numbers stored as text (a string-typed Parquet column)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": handled
-            parsed = pd.to_datetime(t, errors="coerce")
-            if (parsed.isna() & t.notna()).any():
-                parsed = pd.to_datetime(t, errors="coerce", format="mixed")
-        bad = parsed.isna() & t.notna()
-        if bad.any():
-            first = t[bad].iloc[0]
-            raise DataError("data.time_column", f"column {col!r} is neither numeric nor dates: "
-                                                f"{shown(first)} ({_rows(bad.to_numpy(), offset)})")
-        t = parsed
+        not_numbers = numbers.isna() & t.notna()
+        if not not_numbers.any():
+            t = numbers  # numbers stored as text (a string-typed Parquet column)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+                parsed = pd.to_datetime(t, errors="coerce")
+                if (parsed.isna() & t.notna()).any():
+                    parsed = pd.to_datetime(t, errors="coerce", format="mixed")
+            not_dates = parsed.isna() & t.notna()
+            # Read as whichever kind most values are; the rows that are not are listed.
+            bad, kind = ((not_numbers, "numbers") if not_numbers.sum() < not_dates.sum()
+                         else (not_dates, "dates"))
+            if bad.any():
+                raise DataError("data.time_column", f"column {col!r} holds {kind} but "
+                                                    f"{shown(t[bad].iloc[0])} on "
+                                                    f"{_rows(bad.to_numpy(), offset)}; times "
+                                                    "are numbers or dates, one kind per column")
+            t = parsed
     missing = t.isna().to_numpy()
     if missing.any():
         raise DataError("data.time_column", f"column {col!r} is empty on "
                                             f"{_rows(missing, offset)}")
+    if pd.api.types.is_numeric_dtype(t):
+        infinite = np.isinf(t.to_numpy(dtype=np.float64))
+        if infinite.any():
+            raise DataError("data.time_column", f"column {col!r} is infinite on "
+                                                f"{_rows(infinite, offset)}")
     return t
 
 
@@ -269,8 +283,14 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
                                  f"{_rows(df[col].isna().to_numpy(), offset)}")
         varies = s.groupby(codes).nunique(dropna=False) > 1
         if varies.any():
-            bad_seq = uniques[int(np.flatnonzero(varies.to_numpy())[0])]
-            raise DataError(key, f"column {col!r} is not constant within sequence {shown(bad_seq)}")
+            k = int(np.flatnonzero(varies.to_numpy())[0])
+            first = s.iloc[starts[k]]
+            differs = (codes == k) & ~s.eq(first).to_numpy()
+            rows = np.zeros(len(df), bool)
+            rows[order[differs]] = True
+            raise DataError(key, f"column {col!r} is not constant within the sequence of "
+                                 f"{cfg.id_column} {shown(uniques[k])}: {shown(first)} on its "
+                                 f"first row, other values on {_rows(rows, offset)}")
         return s.iloc[starts].to_numpy()
 
     origin = Origin(row_offset=offset)

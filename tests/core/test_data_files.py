@@ -31,7 +31,7 @@ def test_empty_sequence_id_names_id_column_and_rows(tmp_path):
         load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
     # Data rows 4 and 9 are lines 6 and 11 of the file (the header is row 1).
     assert info.value.key == "data.id_column"
-    assert "rows 6, 11 (the header is row 1)" in str(info.value)
+    assert "rows 6, 11, counting the header as row 1" in str(info.value)
 
 
 def test_date_strings_in_time_column_are_ordered_as_dates(tmp_path):
@@ -53,6 +53,46 @@ def test_time_column_neither_numbers_nor_dates_is_an_error(tmp_path, bad, words)
         load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
     assert info.value.key == "data.time_column" and words in str(info.value)
     assert "row 7" in str(info.value)
+
+
+def test_time_column_with_every_fifth_row_bad_lists_only_those_rows(tmp_path):
+    """The fault from the field: numbers with a word on every 5th row were reported as "neither
+    numbers nor dates" on rows 2-6 (the numbers failed as dates), inside nested brackets."""
+    df = pd.DataFrame(_rows())
+    df["time"] = df["time"].astype(object)
+    df.loc[::5, "time"] = "later"
+    df.to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError) as info:
+        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
+    message = str(info.value)
+    assert info.value.key == "data.time_column"
+    # Data rows 0, 5, 10, ... are lines 2, 7, 12, ... of the file.
+    assert "holds numbers but 'later' on rows 2, 7, 12, 17, 22 and 11 more, counting the " \
+           "header as row 1" in message
+    assert message.count("(") <= 1  # no brackets inside brackets
+
+
+def test_infinite_time_is_an_error_naming_the_rows(tmp_path):
+    df = pd.DataFrame(_rows())
+    df["time"] = df["time"].astype(float)
+    df.loc[6, "time"] = np.inf
+    df.to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError) as info:
+        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
+    assert info.value.key == "data.time_column"
+    assert "is infinite on row 8, counting the header as row 1" in str(info.value)
+
+
+def test_split_column_not_constant_names_the_sequence_id_and_rows(tmp_path):
+    df = pd.DataFrame(_rows())
+    df["split"] = "train"
+    df.loc[6, "split"] = "test"  # the third row of sequence s01
+    df.to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError) as info:
+        load_data(_cfg(tmp_path / "d.csv", split_column="split"), TaskConfig())
+    assert info.value.key == "data.split_column"
+    assert "within the sequence of sequence_id 's01': 'train' on its first row, other values " \
+           "on row 8, counting the header as row 1" in str(info.value)
 
 
 def test_duplicate_time_within_a_sequence_is_an_error(tmp_path):

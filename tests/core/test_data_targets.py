@@ -174,7 +174,7 @@ BAD = [
      "[N] or [N, D]"),
     ("one class", "multiclass", "npz", np.zeros(40, np.int64), "task.type", "at least 2"),
     ("label not constant", "multiclass", "csv_varying", None, "data.label_column",
-     "not constant within sequence"),
+     "not constant within the sequence of"),
 ]
 
 

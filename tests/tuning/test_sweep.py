@@ -366,7 +366,14 @@ def test_sweep_directory_is_self_contained_and_resume_extends_it(tmp_path, capsy
 
     assert export.main([str(exp), "--out", str(tmp_path / "best.yaml")]) == 0
     assert report.main([str(exp), "--out", str(tmp_path / "r")]) == 0
-    resumed = _sweep(["--resume", str(exp), "--num-samples", "3"])
+    # Resumed the way its hint says when started by `make sweep ARGS="--smoke ..."`: the Makefile
+    # then passes no --space of its own (the frozen one differs from search_spaces/gru.yaml).
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".installed-run").touch()  # newer than pyproject.toml: make installs nothing
+    resumed = subprocess.run(["make", "-s", "-C", str(ROOT), "sweep", f"VENV={venv}",
+                              f"PY={sys.executable}", f"ARGS=--resume {exp} --num-samples 3"],
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "num_samples: 2 -> 3" in resumed.stderr
     trials = _study(exp).get_trials()
