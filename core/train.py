@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.checkpoint import CheckpointError
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, fail, int_at_least
-from core.config import ConfigError, config_from_dict, load_config
+from core.config import ConfigError, config_from_dict, load_config, override_source
 from core.data import DataError, load_data
 from core.run import resume_training, run_training
 from core.run_dir import SNAPSHOT_FILE, RunError, default_run_dir, metric_columns, metrics_csv
@@ -75,10 +75,17 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir = default_run_dir(cfg.experiment.name)
             run_training(cfg, run_dir=run_dir, quiet=args.quiet, progress=progress,
                          source=source)
-    except (ConfigError, RunError, CheckpointError) as exc:
+    except (ConfigError, DataError) as exc:
+        # Checks after loading (the data, the steps) name the config file; a key that --set
+        # gave is marked so, as load_config marks its own.
+        if isinstance(exc, DataError):
+            exc = ConfigError(source, [(exc.key, exc.message)])
+        if exc.source == source:
+            exc = ConfigError(override_source(source, exc.problems, args.overrides),
+                              exc.problems)
         return fail(str(exc))
-    except DataError as exc:
-        return fail(str(ConfigError(source, [(exc.key, exc.message)])))
+    except (RunError, CheckpointError) as exc:
+        return fail(str(exc))
     except NonFiniteLossError as exc:
         return fail(str(exc), EXIT_TRAINING)
     except TrainingError as exc:

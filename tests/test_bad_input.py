@@ -147,6 +147,10 @@ def test_bad_input_exits_2_names_file_and_key_writes_nothing(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert code == 2, err
     assert str(named) in err and key in err, err
+    # A value that came from --set is reported as such (issue 16: the pre-flight and the data
+    # checks named only the config file).
+    from_set = key in {a.partition("=")[0] for a in extra}
+    assert (f"{named} (with --set)" in err) == from_set, err
     assert "Traceback" not in err
     assert not target.exists() and list(work.iterdir()) == []
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from core.config import ConfigError
+from core.config import ConfigError, override_source
 from core.plan import plan_steps
 from tuning.space import SearchSpace
 from tuning.space_params import Param, condition_holds
@@ -40,14 +40,15 @@ def _batch_sizes(p: Param) -> list[int]:
     return [int(p.value)] if isinstance(p.value, int) else []
 
 
-def preflight(space: SearchSpace, base: dict, n_train: int,
-              base_source: str) -> list[tuple[str, str]]:
+def preflight(space: SearchSpace, base: dict, n_train: int, base_source: str,
+              overrides: list[str] | None = None) -> list[tuple[str, str]]:
     """Checks steps and pairs; returns (level, line) for the sweep log, level ``info`` or
     ``warning``.
 
     Raises:
         ConfigError: a batch size leaves no training batch (``base_source`` names the base
-            config, ``space.source`` the space).
+            config, marked "(with --set)" when one of ``overrides`` set the key;
+            ``space.source`` names the space).
     """
     fixed = fixed_params(space)
     cfg = trial_config(base, fixed, space.max_epochs, base_source)
@@ -58,7 +59,7 @@ def preflight(space: SearchSpace, base: dict, n_train: int,
         plan = plan_steps(cfg, n_train)
         errors, warnings = plan.problems(BATCH)
         if errors:
-            raise ConfigError(base_source, errors)
+            raise ConfigError(override_source(base_source, errors, overrides), errors)
         lines.append(("info", f"  {plan.describe()}"))
         lines += [("warning", w) for w in warnings]
     else:

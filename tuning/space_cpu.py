@@ -18,7 +18,7 @@ by one, ``set`` as base-config overrides); ``section_problems`` validates it for
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from core.config import ConfigError, is_config_key
@@ -30,26 +30,33 @@ CPU_KEYS = {"note", "num_samples", "max_epochs", "scheduler", "params", "set"}
 _REPLACED = ("num_samples", "max_epochs", "scheduler")  # top-level keys replaced whole
 
 
-def scaled_for_cpu(raw: dict) -> tuple[dict, list[str], list[str]]:
+def scaled_for_cpu(raw: dict, keep: Collection[str] = ()) -> tuple[dict, list[str], list[str]]:
     """The space as it runs on a machine without a GPU: ``raw`` with its ``cpu:`` section
     applied (top-level keys replaced, ``params`` entries replaced one by one) and the section
-    removed. Returns (that space, base-config overrides as ``KEY=VALUE`` from ``cpu.set``,
-    one line per change, "old -> new"). Without a ``cpu:`` section: (raw, [], [])."""
+    removed. ``keep``: top-level keys (``num_samples``), ``params.<name>`` and config keys the
+    section leaves alone because the command line sets them (or, for ``data.synthetic.*``, the
+    data are not synthetic). Returns (that space, base-config overrides as ``KEY=VALUE`` from
+    ``cpu.set``, one line per change made, "old -> new"). Without a ``cpu:`` section:
+    (raw, [], [])."""
     cpu = raw.get("cpu")
     out = {k: copy.deepcopy(v) for k, v in raw.items() if k != "cpu"}
     if not isinstance(cpu, dict):
         return out, [], []
     changes = []
     for key in _REPLACED:
-        if key in cpu:
+        if key in cpu and key not in keep:
             changes.append(f"{key} {out.get(key)!r} -> {cpu[key]!r}")
             out[key] = copy.deepcopy(cpu[key])
     for name, definition in (cpu.get("params") or {}).items():
+        if f"params.{name}" in keep:
+            continue
         changes.append(f"params.{name} {_short((out.get('params') or {}).get(name))} -> "
                        f"{_short(definition)}")
         out.setdefault("params", {})[name] = copy.deepcopy(definition)
     overrides = []
     for key, value in (cpu.get("set") or {}).items():
+        if key in keep:
+            continue
         overrides.append(f"{key}={value}")
         changes.append(f"{key} -> {value!r}")
     return out, overrides, changes

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from core.config import ConfigError, config_from_dict, config_to_dict, load_config
+from core.config import (
+    ConfigError,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    override_source,
+)
 from core.data import DataError, DataSplits, load_data
 from core.files import check_name
 from core.tasks import metrics_for
@@ -58,7 +64,7 @@ def new_spec(opts: SweepOptions) -> dict:
         # Without a GPU the space's cpu: section applies (the default sweep: about 5 minutes on
         # 2 cores instead of an hour); a cluster (--address) may have GPUs: full size.
         if not (opts.smoke or opts.full_size or opts.ray.address is not None or _has_gpu()):
-            raw, cpu_overrides, scaled = scaled_for_cpu(raw)
+            raw, cpu_overrides, scaled = scaled_for_cpu(raw, _set_elsewhere(opts, space, raw))
         else:
             raw.pop("cpu")
     if opts.smoke:
@@ -93,8 +99,21 @@ def new_spec(opts: SweepOptions) -> dict:
                                                        f"{', '.join(known)}")])
     raw["base_config"] = str(space.base_config)
     return {"space": raw, "space_file": str(opts.space.resolve()),
-            "base": config_to_dict(base_cfg), "max_failures": opts.max_failures,
+            "base": config_to_dict(base_cfg), "overrides": list(opts.overrides),
+            "max_failures": opts.max_failures,
             "scaled_for_cpu": scaled, "created": datetime.now().isoformat(timespec="seconds")}
+
+
+def _set_elsewhere(opts: SweepOptions, space: SearchSpace, raw: dict) -> set[str]:
+    """What a ``cpu:`` section must leave alone (``scaled_for_cpu``'s ``keep``): the top-level
+    keys the flags set, the config keys of ``--set``, and ``data.synthetic.*`` for data that
+    are not synthetic (the scale-down would be a no-op said to be a change)."""
+    keep = {key for flag, key in ((opts.num_samples, "num_samples"),
+                                  (opts.max_epochs, "max_epochs")) if flag is not None}
+    keep |= {item.partition("=")[0].strip() for item in opts.overrides}
+    if load_config(space.base_config, list(opts.overrides)).data.source != "synthetic":
+        keep |= {key for key in (raw["cpu"].get("set") or {}) if key.startswith("data.synthetic.")}
+    return keep
 
 
 def _has_gpu() -> bool:
@@ -224,7 +243,8 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         check_params_fit_config(space, spec["base"])
         data = load_data(base_cfg.data, base_cfg.task)
         check_model_fits(space, spec, data)
-        checks = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"])
+        checks = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"],
+                           spec.get("overrides"))
         warm, skipped = [], {}
         if opts.warm_start is not None and opts.resume is None:
             try:
@@ -232,7 +252,9 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
             except ValueError as exc:
                 raise SweepError(f"--warm-start: {exc}") from None
     except DataError as exc:
-        raise ConfigError(spec["space"]["base_config"], [(exc.key, exc.message)]) from exc
+        problems = [(exc.key, exc.message)]
+        raise ConfigError(override_source(spec["space"]["base_config"], problems,
+                                          spec.get("overrides")), problems) from exc
     return PreparedSweep(spec, space, exp_dir, name, data, checks, warm, skipped, extended_from)
 
 

@@ -25,7 +25,8 @@ from core.schema import reference as schema_reference
 from core.schema import reference_markdown as schema_reference_markdown
 
 __all__ = ["load_config", "config_from_dict", "config_to_dict", "apply_overrides",
-           "is_config_key", "parse_override", "reference", "reference_markdown"]
+           "is_config_key", "override_source", "parse_override", "reference",
+           "reference_markdown"]
 
 
 def is_config_key(key: str) -> bool:
@@ -97,15 +98,28 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     raw = load_yaml(path) if path is not None else {}
     source = str(path) if path is not None else "<defaults>"
     pairs = [parse_override(o) for o in overrides or []]
-    override_keys = {k for k, _ in pairs}
     merged = apply_overrides(raw, pairs)
     try:
         return config_from_dict(merged, source)
     except ConfigError as exc:
-        problems = exc.problems
-        if any(k in override_keys for k, _ in problems):
-            source = f"{source} (with --set)"
-        raise ConfigError(source, problems) from None
+        raise ConfigError(override_source(source, exc.problems, overrides), exc.problems) \
+            from None
+
+
+def override_source(source: str, problems: list[tuple[str, str]],
+                    overrides: list[str] | None) -> str:
+    """What a problem with a config is reported against: ``source`` (the config file), marked
+    ``(with --set)`` when a problem's dotted key is one that an override (``KEY=VALUE``) set,
+    so the user looks at the command line and not only at the file. Used for the config's own
+    checks and for later ones (the data, the sweep's pre-flight).
+
+    Example:
+        >>> override_source("configs/gru.yaml", [("training.batch_size", "too large")],
+        ...                 ["training.batch_size=512"])
+        'configs/gru.yaml (with --set)'
+    """
+    keys = {o.partition("=")[0].strip() for o in overrides or []}
+    return f"{source} (with --set)" if any(k in keys for k, _ in problems) else source
 
 
 def reference(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -40,6 +40,23 @@ def test_without_a_gpu_the_default_sweep_is_scaled_down(monkeypatch):
     assert new_spec(SweepOptions(space=SPACE))["space"]["max_epochs"] == 20
 
 
+def test_cpu_scale_down_lists_only_what_it_changed(monkeypatch, tmp_path):
+    """The fault from the field: with --num-samples, --max-epochs or NPZ data the message listed
+    "num_samples 48 -> 20", "max_epochs 20 -> 15" and data.synthetic.num_samples all the same."""
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
+    spec = new_spec(SweepOptions(space=SPACE, num_samples=6, max_epochs=3,
+                                 overrides=["data.synthetic.num_samples=900"]))
+    assert (spec["space"]["num_samples"], spec["space"]["max_epochs"]) == (6, 3)
+    assert spec["base"]["data"]["synthetic"]["num_samples"] == 900
+    changed = " ".join(spec["scaled_for_cpu"])
+    assert "params.model.hidden_size" in changed
+    assert not any(k in changed for k in ("num_samples", "max_epochs"))
+    data = ROOT / "tests" / "data" / "japanese_vowels.npz"
+    npz = new_spec(SweepOptions(space=SPACE, overrides=["data.source=npz", f"data.path={data}"]))
+    assert "num_samples 48 -> 20" in npz["scaled_for_cpu"]
+    assert not any("data.synthetic" in c for c in npz["scaled_for_cpu"])
+
+
 def test_smoke_and_confirm_options_shape_the_spec(monkeypatch):
     monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
     spec = new_spec(SweepOptions(space=SPACE, smoke=True, confirm=(2, 3)))
