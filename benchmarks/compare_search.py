@@ -896,8 +896,9 @@ def analyse(args, quiet: bool = False) -> dict:
              f"per run after start-up; selection metric {metric} ({mode}); held-out criterion "
              f"{test_metric} of each method's final choice, retrained (mean over the retrain "
              f"seeds of a run); a: --confirm {confirm}; target = median final of {target_name} = "
-             f"{target:.4f}. Median (range) over seeds: "
-             + "; ".join(f"{m}: {len(rs)}" for m, rs in rows.items()) + ".", "",
+             f"{target:.4f}. Each cell: median (range) over the seeds run, "
+             + "; ".join(f"{m}: {len(rs)} seed{'' if len(rs) == 1 else 's'}"
+                         for m, rs in rows.items()) + ".", "",
              f"| method | held-out {test_metric}, final choice | a: search-phase best, retrained "
              "| a: confirmation, % of wall time | final choice at (s) | best "
              f"{metric} at budget (full-length) | time to target (s) | start-up (s) | configs "

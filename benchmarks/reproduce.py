@@ -72,7 +72,8 @@ def main() -> None:
                             "--output-dir", str(out), "--quiet"], cwd=ROOT, check=True)
             runs.append(list(csv.DictReader((out / "metrics.csv").open())))
     print(f"trial {chosen['trial']} of {args.sweep.name}: {len(trial)} epochs reported; "
-          f"standalone runs: {len(runs)} of {len(runs[0])} epochs")
+          f"{len(runs)} standalone run{'' if len(runs) == 1 else 's'} of {len(runs[0])} epochs "
+          "each")
     print("\n".join(table(trial, runs)))
     final = [float(r[-1]["val_accuracy"]) for r in runs]
     print(f"final val_accuracy: trial {float(trial[-1]['val_accuracy']):.4f}, standalone "

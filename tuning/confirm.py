@@ -196,7 +196,8 @@ def interval(values: list[float], level: float = 0.95) -> tuple[float, float, fl
 
 def summarize(exp_dir: Path, space: SearchSpace, confirm) -> dict:
     """The confirmation's outcome from its study and the runs' histories: per candidate its
-    runs, n, mean, sd, 95% interval and mean test metric, and the winner (best mean among
+    runs, n, mean, sd, 95% interval, mean test metric and test_n (the runs it averages: fewer
+    than n only where a run's test metric was lost), and the winner (best mean among
     candidates with a completed run; ties go to the better search rank). Only COMPLETE runs
     count."""
     test_name = held_out_metric(space.metric)
@@ -212,17 +213,21 @@ def summarize(exp_dir: Path, space: SearchSpace, confirm) -> dict:
         complete = t.state.name == "COMPLETE" and space.max_epochs in t.intermediate_values
         if last.get("epoch") != space.max_epochs:
             last = {}
+        # The study keeps the test metrics (the searcher, or a resume from the checkpoint);
+        # the history's last row is the fallback for sweeps from before it did.
+        test = (t.user_attrs.get("test_metrics") or {}).get(test_name, last.get(test_name))
         cands[i]["runs"].append({"trial": confirm_key(t.number), "seed": t.user_attrs["seed"],
                                  "status": t.state.name.lower(),
                                  "value": t.intermediate_values[space.max_epochs]
                                  if complete else None,
-                                 "test": last.get(test_name) if complete else None})
+                                 "test": test if complete else None})
     for c in cands:
         values = [r["value"] for r in c["runs"] if finite(r["value"])]
         tests = [r["test"] for r in c["runs"] if finite(r["value"]) and finite(r["test"])]
         c["n"] = len(values)
         c["mean"], c["sd"], c["low"], c["high"] = interval(values)
         c["test_mean"] = sum(tests) / len(tests) if tests else math.nan
+        c["test_n"] = len(tests)  # < n only if a run's test metric was lost: stated, not hidden
     sign = 1.0 if space.mode == "max" else -1.0
     done = [i for i, c in enumerate(cands) if c["n"]]
     winner = max(done, key=lambda i: (sign * cands[i]["mean"], -i)) if done else None
@@ -251,12 +256,12 @@ def write_confirmation(exp_dir: Path, summary: dict) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["rank", "search_trial", "winner", f"search_{m}", "runs", f"mean_{m}", f"sd_{m}",
-                "ci95_low", "ci95_high", f"mean_{tm}", "run_trials"])
+                "ci95_low", "ci95_high", f"mean_{tm}", f"{tm}_runs", "run_trials"])
     for i, c in enumerate(summary["candidates"]):
         w.writerow([i + 1, c["trial"], int(i == summary["winner"]), c["search_score"], c["n"],
                     *("" if not finite(c[k]) else c[k]
                       for k in ("mean", "sd", "low", "high", "test_mean")),
-                    " ".join(r["trial"] for r in c["runs"])])
+                    c.get("test_n", c["n"]), " ".join(r["trial"] for r in c["runs"])])
     atomic_write_text(exp_dir / CONFIRMATION_CSV_FILE, buf.getvalue())
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from core.cli import EXIT_INTERRUPTED, EXIT_OK
 from core.data import DataSplits
 from tuning.confirm import confirm_key, plan, summarize, write_confirmation
-from tuning.results import write_trials_csv
+from tuning.results import write_events, write_trials_csv
 from tuning.resume import reconcile
 from tuning.space import SearchSpace
 from tuning.study import open_confirm_study
@@ -47,6 +47,7 @@ def confirm_search(ray_opts: RayOptions, sweep: PreparedSweep, study, budget_s: 
     code, confirm = run_confirmation(dataclasses.replace(ray_opts, time_budget=budget_s),
                                      sweep.spec, space, exp_dir, study, sweep.data, on_change)
     write_trials_csv(study, exp_dir, space, confirm, confirm_key)
+    write_events(exp_dir, confirm, confirm_key)
     summary = summarize(exp_dir, space, confirm)
     write_confirmation(exp_dir, summary)
     unfinished = sum(not t.state.is_finished() for t in confirm.get_trials(deepcopy=False))

@@ -180,7 +180,7 @@ def _search(opts: SweepOptions, sweep: PreparedSweep, study) -> int:
         refresh = _throttled(lambda: write_trials_csv(study, exp_dir, space), CSV_REFRESH_S)
         code = run_trials(opts.ray, sweep.spec, space, exp_dir, study, continuing, to_run,
                           sweep.data, refresh)
-        write_events(exp_dir, study)
+    write_events(exp_dir, study)  # after a resume too: epochs recovered from checkpoints
     write_trials_csv(study, exp_dir, space)
     if code == EXIT_OK and count_finished(study) < space.num_samples and \
             opts.ray.time_budget is None:

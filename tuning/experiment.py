@@ -13,6 +13,8 @@ The layout::
       sweep.log           the driver's log
       sweep.lock          "<pid> <host>" while a driver runs the sweep
       tensorboard/<trial>/  every epoch of every trial (written after each Tune run)
+      recovered/<trial>.jsonl  epochs a killed driver lost from Tune's result.json, recovered
+                          on resume from the trial's checkpoint (tuning.resume)
       tune/run-<k>/<trial>/   Ray Tune's trial directories and checkpoints, one run per start
                           (search trials t0000..., confirmation runs c0000...)
 
@@ -40,8 +42,8 @@ from tuning.trial_store import TrialStore
 
 __all__ = ["BEST_CONFIG_FILE", "SweepError", "CHECKPOINT_FILE", "CONFIRMATION_CSV_FILE",
            "CONFIRMATION_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE", "PARAMS_FILE", "REPORT_DIR",
-           "RESULT_FILE", "SPEC_FILE", "STUDY_FILE", "TENSORBOARD_DIR", "TRIALS_CSV_FILE",
-           "TUNE_DIR", "hold_lock", "is_sweep_dir",
+           "RECOVERED_DIR", "RESULT_FILE", "SPEC_FILE", "STUDY_FILE", "TENSORBOARD_DIR",
+           "TEST_METRICS_FILE", "TRIALS_CSV_FILE", "TUNE_DIR", "hold_lock", "is_sweep_dir",
            "publish_ledger", "read_spec", "running_pid", "space_of", "trial_key", "trial_store",
            "write_spec"]
 
@@ -65,10 +67,14 @@ LOCK_FILE = "sweep.lock"  # "<pid> <host>" while a driver runs the sweep
 TUNE_DIR = "tune"
 REPORT_DIR = "report"  # default output folder of tuning.report
 TENSORBOARD_DIR = "tensorboard"  # every epoch of every trial, one folder per trial
+RECOVERED_DIR = "recovered"  # <trial>.jsonl: epochs recovered from checkpoints on a resume
 # Inside a trial directory (written by Ray Tune and tuning.trainable):
 RESULT_FILE = "result.json"  # one JSON line per tune.report
 PARAMS_FILE = "params.json"  # the trial's config as Tune started it
 CHECKPOINT_FILE = "checkpoint.pt"  # in each checkpoint_<n>/ folder
+# Next to a confirmation run's last checkpoint: its test metrics ({"test_accuracy": ...}), so
+# that a resume finds them when a killed driver lost the result line that carried them.
+TEST_METRICS_FILE = "test_metrics.json"
 
 # What the sweep copies next to its trials when they live in an object store.
 LEDGER = (SPEC_FILE, STUDY_FILE, TRIALS_CSV_FILE, BEST_CONFIG_FILE, CONFIRMATION_FILE,

@@ -80,8 +80,9 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     values = best.intermediate_values
     row = next(r for r in trial_rows(study, exp_dir, space, phase=phase, key_of=key_of)
                if r["number"] == best.number)
-    # trials.csv's best epoch (tuning.results.trial_best_epoch): the rule of best.pt
-    epoch = row["best_epoch"] or 0
+    # trials.csv's best epoch (tuning.results.trial_best_epoch): the rule of best.pt; a
+    # confirmation run is scored at its last epoch, and its file trains that model.
+    epoch = (max(values) if values else 0) if phase == "confirm" else row["best_epoch"] or 0
     params = best.user_attrs.get("params") or dict(best.params)
     name = key_of(best.number)
     cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {name}",
@@ -117,7 +118,8 @@ def _confirmed_lines(summary: dict | None, confirmed: dict | None, run: str, met
              f"{metric} (last epoch) mean {num(confirmed['mean'])}, sd {num(confirmed['sd'])}, "
              f"95% interval [{num(confirmed['low'])}, {num(confirmed['high'])}] over "
              f"{confirmed['n']} fresh seed(s); {summary['test_metric']} mean "
-             f"{num(confirmed['test_mean'])}\n"
+             f"{num(confirmed['test_mean'])} over {confirmed.get('test_n', confirmed['n'])} "
+             "run(s)\n"
              f"# this file trains its confirmation run {run} (its seed included)\n")
     if top["trial"] != confirmed["trial"]:
         lines += (f"# search-phase best was {top['trial']} ({metric} {num(top['search_score'])});"

@@ -83,7 +83,9 @@ def _confirmation_html(conf) -> str:
     for i, c in enumerate(conf["candidates"]):
         cells = [str(i + 1) + (" (winner)" if i == conf["winner"] else ""), c["trial"],
                  num(c["search_score"]), str(c["n"]), num(c["mean"]), num(c["sd"]),
-                 f"[{num(c['low'])}, {num(c['high'])}]", num(c["test_mean"]),
+                 f"[{num(c['low'])}, {num(c['high'])}]",
+                 num(c["test_mean"]) + ("" if c.get("test_n", c["n"]) == c["n"]
+                                        else f" ({c['test_n']} of {c['n']} runs)"),
                  " ".join(str(r["seed"]) for r in c["runs"])]
         rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)

@@ -4,6 +4,9 @@ A trial's ``result.json`` (written by Ray Tune) holds one JSON line per ``tune.r
 round trips, ``tuning.trainable`` batches the epochs between ASHA's rungs into the next report
 under ``earlier_epochs``; ``unbatch`` expands them, and every reader here sees one row per epoch.
 A trial resumed in a later run (``run-<k>``) has a directory there too: later runs' epochs win.
+Epochs that a driver killed with kill -9 lost from result.json are recovered on resume from the
+trial's checkpoint (``write_recovered``, called by ``tuning.resume``) into
+``recovered/<trial>.jsonl``, which every reader here merges under the run directories' rows.
 
 This module imports neither Ray nor torch (torch only inside ``latest_checkpoint``), so the
 report can use it.
@@ -26,8 +29,10 @@ from core.selection import best_epoch
 from tuning.experiment import (
     CHECKPOINT_FILE,
     PARAMS_FILE,
+    RECOVERED_DIR,
     RESULT_FILE,
     TENSORBOARD_DIR,
+    TEST_METRICS_FILE,
     TRIALS_CSV_FILE,
     trial_key,
     trial_store,
@@ -35,10 +40,10 @@ from tuning.experiment import (
 from tuning.space import SearchSpace
 from tuning.trial_store import TrialStore, local_file
 
-__all__ = ["EARLIER_EPOCHS", "STATUS", "best_trial", "finite", "histories", "latest_checkpoint",
-           "parse_results", "reported_epoch", "started_config", "started_params",
-           "trial_best_epoch", "trial_history", "trial_rows", "trials_csv_text", "unbatch",
-           "write_events", "write_trials_csv"]
+__all__ = ["EARLIER_EPOCHS", "STATUS", "best_trial", "checkpoint_test_metrics", "finite",
+           "histories", "latest_checkpoint", "parse_results", "reported_epoch", "started_config",
+           "started_params", "trial_best_epoch", "trial_history", "trial_rows", "trials_csv_text",
+           "unbatch", "write_events", "write_recovered", "write_trials_csv"]
 
 # The key under which a batched report carries the epochs it batched (tuning.trainable).
 EARLIER_EPOCHS = "earlier_epochs"
@@ -136,15 +141,49 @@ def _file_rows(store: TrialStore, path: str) -> list[dict]:
 
 def trial_history(exp_dir: Path, key: str) -> list[dict]:
     """Every epoch the trial ``key`` reported, across runs, in epoch order (a later run's row
-    replaces an earlier one's). Each row is the trial's report (metrics, timings) plus ``_dir``,
-    its trial directory. The rows are shared with a cache: read them, do not change them. (With a
-    URI store, Tune uploads result.json files periodically and at the end of each run; the study
-    has every epoch.)"""
+    replaces an earlier one's; rows recovered from a checkpoint, ``write_recovered``, come
+    first). Each row is the trial's report (metrics, timings) plus ``_dir``, its trial
+    directory (a recovered row: the recovered folder). The rows are shared with a cache: read
+    them, do not change them. (With a URI store, Tune uploads result.json files periodically and
+    at the end of each run; the study has every epoch.)"""
     store = trial_store(exp_dir)
-    rows: dict[int, dict] = {}
+    recovered_path = Path(exp_dir) / RECOVERED_DIR / f"{key}.jsonl"
+    recovered = {int(r["epoch"]): r for r in _file_rows(TrialStore(recovered_path.parent),
+                                                        str(recovered_path))}
+    rows: dict[int, dict] = dict(recovered)
     for d in store.trial_dirs(key):
-        rows.update((int(r["epoch"]), r) for r in _file_rows(store, f"{d}/{RESULT_FILE}"))
+        for r in _file_rows(store, f"{d}/{RESULT_FILE}"):
+            e = int(r["epoch"])
+            # A recovered row's extra keys (test metrics) survive a reported row of its epoch.
+            rows[e] = {**recovered[e], **r} if e in recovered else r
     return [rows[e] for e in sorted(rows)]
+
+
+def write_recovered(exp_dir: Path, key: str, rows: list[dict]) -> None:
+    """Adds ``rows`` (epoch rows from the trial's checkpoint history, e.g. with its test
+    metrics) to ``recovered/<key>.jsonl`` atomically, replacing rows of the same epochs; the
+    epochs the run directories hold still win over them in ``trial_history``."""
+    if not rows:
+        return
+    path = Path(exp_dir) / RECOVERED_DIR / f"{key}.jsonl"
+    old = {int(r["epoch"]): r for r in parse_results(path.read_text())} if path.is_file() else {}
+    old.update((int(r["epoch"]), {k: v for k, v in r.items() if k != "_dir"}) for r in rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(json.dumps(old[e]) + "\n" for e in sorted(old)))
+
+
+def checkpoint_test_metrics(checkpoint: str) -> dict:
+    """The test metrics saved next to a confirmation run's last checkpoint (``checkpoint``: the
+    path or URI of its ``checkpoint.pt``, as ``latest_checkpoint`` gives it), or {} when there
+    are none (a search trial, an earlier epoch, an empty test split)."""
+    base, sep, query = checkpoint.partition("?")  # a URI's ?query stays at its end
+    sibling = f"{base.rsplit('/', 1)[0]}/{TEST_METRICS_FILE}{sep}{query}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="seqtune-") as tmp:
+            metrics = json.loads(local_file(sibling, tmp).read_text())
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def histories(exp_dir: Path) -> dict[str, list[dict]]:
@@ -240,7 +279,8 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search
 
     Columns: trial, phase, number, status (``STATUS``), epochs, best_<metric>, best_epoch
     (``trial_best_epoch``: a tie on the metric goes to the lower val_loss, as for best.pt),
-    last_<metric>, failure, gpu, node, checkpoint (path or URI, "" if none), checkpoint_epoch,
+    last_<metric>, failure, gpu, node, checkpoint (path or URI, "" if none; of the best epoch,
+    for a confirmation run of its last), checkpoint_epoch,
     then ``confirms`` (a confirmation run: the search trial whose configuration it retrains) and
     ``param:<dotted key>`` per parameter. Empty cells are "".
     """
@@ -253,8 +293,10 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search
         best = trial_best_epoch(values, history, space.metric, space.mode)
         checkpoint, checkpoint_epoch = "", ""
         if best is not None:
-            checkpoint, checkpoint_epoch = _checkpoint_near(store, history, space.metric, best,
-                                                            values[best])
+            # A confirmation run is scored (and exported) at its last epoch: that checkpoint.
+            near = max(values) if phase == "confirm" else best
+            checkpoint, checkpoint_epoch = _checkpoint_near(store, history, space.metric, near,
+                                                            values[near])
         row = {"trial": key, "phase": phase, "number": t.number,
                "status": STATUS.get(t.state.name, t.state.name),
                "epochs": max(values) if values else 0,
@@ -295,15 +337,17 @@ def write_trials_csv(study, exp_dir: Path, space: SearchSpace, confirm=None,
     atomic_write_text(Path(exp_dir) / TRIALS_CSV_FILE, trials_csv_text(rows))
 
 
-def write_events(exp_dir: Path, study) -> None:
-    """Every epoch of every trial into ``tensorboard/<trial>/`` (``tuning.tensorboard``), from
-    the unbatched histories; warm-started trials, which have none here, are left out."""
+def write_events(exp_dir: Path, study, key_of: Callable[[int], str] = trial_key) -> None:
+    """Every epoch of every trial of ``study`` into ``tensorboard/<trial>/``
+    (``tuning.tensorboard``), from the unbatched histories (recovered epochs included);
+    warm-started trials, which have none here, are left out. ``key_of`` names the trials
+    (``tuning.confirm``'s runs: c0000, ...)."""
     from tuning.tensorboard import write_trial_events
 
     root = Path(exp_dir) / TENSORBOARD_DIR
     try:
         for t in study.get_trials(deepcopy=False):
-            key = trial_key(t.number)
+            key = key_of(t.number)
             rows = trial_history(exp_dir, key)
             if rows:
                 write_trial_events(root, key, rows)

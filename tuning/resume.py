@@ -4,7 +4,10 @@ A driver killed at any moment leaves trials RUNNING in the study. ``reconcile`` 
 COMPLETE a trial whose final epoch is on disk, without running it again; continues an unfinished
 one from its latest verified checkpoint under its original trial number; and records as FAIL one
 whose checkpoints are all damaged (never a silent restart). The driver then samples only the
-missing trials, so the sweep ends with exactly ``num_samples`` trials.
+missing trials, so the sweep ends with exactly ``num_samples`` trials. Epochs that the killed
+driver lost from Tune's result.json (and a confirmation run's test metrics) are recovered from
+the checkpoint (``tuning.results.write_recovered``), so histories, the report and TensorBoard
+keep every epoch.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from optuna.trial import TrialState
 
 from tuning.experiment import trial_key
 from tuning.optuna_internals import fix_params, trial_by_number
-from tuning.results import finite, latest_checkpoint, started_params
+from tuning.results import (
+    checkpoint_test_metrics,
+    finite,
+    latest_checkpoint,
+    started_params,
+    trial_history,
+    write_recovered,
+)
 from tuning.searcher import Continuing
 from tuning.space import SearchSpace
 from tuning.space_optuna import compile_space
@@ -51,8 +61,11 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
     Returns the trials to continue. A trial whose last epoch (``max_epochs``) is on disk is closed
     as COMPLETE with its best value; one with no checkpoint restarts from scratch; any other one
     continues from its latest verified checkpoint; one whose checkpoints are all damaged is FAIL.
-    Epochs a checkpoint holds but the study lost are reported to the study again. ``key_of``
-    names a trial by its number (``tuning.confirm`` names its runs c0000, ...).
+    Epochs a checkpoint holds but the study lost are reported to the study again, and those
+    result.json lost are written to ``recovered/<trial>.jsonl``; a finished confirmation run's
+    test metrics saved with its last checkpoint go to its last row and to the study (user attr
+    ``test_metrics``). ``key_of`` names a trial by its number (``tuning.confirm`` names its runs
+    c0000, ...).
     """
     continuing = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
@@ -79,8 +92,11 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
             value = h.get(space.metric)
             if h["epoch"] not in t.intermediate_values and finite(value):
                 trial.report(float(value), int(h["epoch"]))
+        finished = state is not None and state["epoch"] >= space.max_epochs
+        _recover_rows(exp_dir, key, history, trial, checkpoint_test_metrics(path)
+                      if finished else {})
         params = study.get_trials(deepcopy=False)[t.number].user_attrs["params"]
-        if state is not None and state["epoch"] >= space.max_epochs:
+        if finished:
             values = [h[space.metric] for h in history if finite(h.get(space.metric))]
             best = (max if space.mode == "max" else min)(values)
             study.tell(t.number, best)
@@ -91,3 +107,20 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
             log.info("%s: continues from %s", key,
                      f"epoch {state['epoch']}" if state else "the start (no checkpoint)")
     return continuing
+
+
+def _recover_rows(exp_dir: Path, key: str, history: list[dict], trial,
+                  test_metrics: dict) -> None:
+    """Writes the checkpoint's epochs that result.json lacks (``write_recovered``); a finished
+    run's ``test_metrics`` join its last epoch's row and the study trial's user attrs."""
+    on_disk = {int(r["epoch"]): r for r in trial_history(exp_dir, key)}
+    rows = [dict(h) for h in history if int(h["epoch"]) not in on_disk]
+    if test_metrics and history:
+        trial.set_user_attr("test_metrics", test_metrics)
+        last = int(history[-1]["epoch"])
+        if not set(test_metrics) <= set(on_disk.get(last, {})):
+            rows = [r for r in rows if r["epoch"] != last] + [{**history[-1], **test_metrics}]
+    if rows:
+        write_recovered(exp_dir, key, rows)
+        log.info("%s: epoch(s) %s recovered from its checkpoint (the killed driver had not "
+                 "written them)", key, ", ".join(str(r["epoch"]) for r in rows))

@@ -95,6 +95,9 @@ class StudySearcher(Searcher):
         for row in result.get("earlier_epochs") or []:  # epochs batched between ASHA rungs
             self._report_epoch(trial_id, row)
         self._report_epoch(trial_id, result)
+        test = {k: v for k, v in result.items() if k.startswith("test_") and finite(v)}
+        if test and trial_id in self._live:  # a confirmation run's held-out metrics
+            self._live[trial_id].set_user_attr("test_metrics", test)
 
     def _report_epoch(self, trial_id: str, result: dict) -> None:
         trial = self._live.get(trial_id)

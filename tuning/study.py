@@ -9,6 +9,7 @@ The driver works on a copy in memory (``tuning.storage.MirroredStorage``); every
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import optuna
@@ -101,8 +102,13 @@ def make_sampler(space: SearchSpace, offset: int = 0) -> optuna.samplers.BaseSam
     # concurrent suggestions spread out instead of piling onto one region.
     # Failure-aware: trials FAIL for their parameters (invalid config, non-finite loss) count
     # as the worst results instead of being ignored (tuning.failures).
-    return FailureAwareTPESampler(seed=seed, n_startup_trials=space.n_startup_trials,
-                                  multivariate=True, group=True, constant_liar=True)
+    # multivariate/group/constant_liar are Optuna's ExperimentalWarning features, chosen on
+    # purpose (sampler.name in docs/config-reference.md): the warning would be printed by every
+    # sweep.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return FailureAwareTPESampler(seed=seed, n_startup_trials=space.n_startup_trials,
+                                      multivariate=True, group=True, constant_liar=True)
 
 
 def open_study(exp_dir: Path, name: str, space: SearchSpace) -> tuple[optuna.Study,

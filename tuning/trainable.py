@@ -18,12 +18,14 @@ confirmation tests.
 A confirmation run (``tuning.confirm``; ``evaluate_test`` in its config) evaluates the test split
 after its last epoch and reports ``test_<name>`` for each of ``core.evaluate.evaluate``'s metrics
 with that epoch (the last report waits for it, so a run killed meanwhile resumes and evaluates
-again).
+again). The test metrics are also written next to that checkpoint (``TEST_METRICS_FILE``), where a
+resume finds them if the driver was killed before it recorded the report.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import tempfile
@@ -38,8 +40,9 @@ from core.config import ConfigError, apply_overrides, config_from_dict
 from core.data import DataSplits
 from core.errors import NonFiniteLossError, TrainingError
 from core.evaluate import evaluate
+from core.files import atomic_write_text
 from core.loop import fit, task_loss
-from tuning.experiment import CHECKPOINT_FILE
+from tuning.experiment import CHECKPOINT_FILE, TEST_METRICS_FILE
 from tuning.results import EARLIER_EPOCHS
 
 __all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",
@@ -275,6 +278,9 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
                                 threshold=result.get("val_threshold"),
                                 target_mean=data.target_mean, target_std=data.target_std)
                 result.update({f"test_{k}": v for k, v in test.items()})
+                # In the checkpoint too: a driver killed after Tune saved it may lose this line.
+                atomic_write_text(Path(final_dir.name) / TEST_METRICS_FILE,
+                                  json.dumps({f"test_{k}": v for k, v in test.items()}))
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(final_dir.name))
     except NonFiniteLossError as exc:
         tune.report({**failure_result(metric, last["epoch"] + 1, NON_FINITE, str(exc), gpu),

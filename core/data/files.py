@@ -76,8 +76,12 @@ def read_npz(path: Path) -> RawData:
     if lengths is not None:
         if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer):
             raise DataError("data.path", "array 'lengths' must be [N] integers")
-        if lengths.min(initial=1) < 1 or lengths.max(initial=0) > x.shape[1]:
-            raise DataError("data.path", f"array 'lengths' must lie in [1, T={x.shape[1]}]")
+        outside = (lengths < 1) | (lengths > x.shape[1])
+        if outside.any():
+            shown_at = ", ".join(f"[{i}] = {lengths[i]}" for i in np.flatnonzero(outside)[:5])
+            raise DataError("data.path", f"array 'lengths' must lie in [1, T={x.shape[1]}]; "
+                                         f"{int(outside.sum())} entries do not: {shown_at}"
+                                         + (" ..." if outside.sum() > 5 else ""))
     if not np.issubdtype(x.dtype, np.number):
         raise DataError("data.path", f"array 'X' must be numeric, got {x.dtype}")
     for name in ("split", "groups", "ids"):

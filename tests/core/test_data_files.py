@@ -187,3 +187,12 @@ def test_time_as_text_is_ordered_by_value(tmp_path, as_text):
     d = load_data(DataConfig(source="parquet", path=str(tmp_path / "d.parquet"), normalize=False,
                              val_fraction=0.2, test_fraction=0.2), TaskConfig())
     assert torch.equal(d.train.x[0, :, 0], torch.arange(1, 13, dtype=torch.float32))
+
+
+def test_lengths_outside_the_steps_name_the_entries(tmp_path):
+    lengths = np.full(10, 4)
+    lengths[[3, 7]] = [0, 9]
+    np.savez(tmp_path / "d.npz", X=np.zeros((10, 4, 1)), y=np.arange(10) % 2, lengths=lengths)
+    with pytest.raises(DataError) as info:
+        load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")), TaskConfig())
+    assert "must lie in [1, T=4]; 2 entries do not: [3] = 0, [7] = 9" in str(info.value)

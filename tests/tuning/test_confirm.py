@@ -142,6 +142,15 @@ def test_best_config_is_the_confirmed_winner_and_retrains_its_run(confirmed, tmp
                for h in header)
     run_key = next(h.split()[2].rstrip(":") for h in header if h.startswith("# trial c"))
     assert run_key == w["runs"][0]["trial"]
+    # The run is scored at its last epoch: the header, and its checkpoint in trials.csv, say so.
+    assert any(h.startswith(f"# trial {run_key}: val_accuracy = ") and "at epoch 4 of 4" in h
+               for h in header), header
+    row = next(r for r in _rows(exp / "trials.csv") if r["trial"] == run_key)
+    assert row["checkpoint_epoch"] == "4" and row["checkpoint"]
+    assert any(h.endswith(f"over {w['test_n']} run(s)") for h in header) and w["test_n"] == w["n"]
+    # Every epoch of every confirmation run reaches the sweep's TensorBoard folder.
+    assert all(any((exp / "tensorboard" / r["trial"]).glob("events.out.tfevents.*"))
+               for r in w["runs"])
     if w["trial"] != "t0003":
         assert any("search-phase best was t0003" in h for h in header)
     cfg = load_config(exp / "best_config.yaml")
@@ -228,6 +237,9 @@ def test_kill_during_confirmation_then_resume_does_not_rerun_finished_runs(tmp_p
         assert not any((exp / "tune" / r / key).exists() for r in new_runs), key
     summary = json.loads((exp / "confirmation.json").read_text())
     assert summary["candidates"][0]["n"] == 3 and summary["winner"] == 0
+    # No run's test metric is lost to the kill: the mean test metric averages all three.
+    assert summary["candidates"][0]["test_n"] == 3
+    assert all(r["test"] is not None for r in summary["candidates"][0]["runs"])
     assert all(t.state == TrialState.COMPLETE for t in load_confirm_study(exp).get_trials())
 
 

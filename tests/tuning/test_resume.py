@@ -64,3 +64,38 @@ def test_spec_changes_name_the_changed_keys_and_the_base_config():
            "base": {"optim": {"lr": 2}}}
     # Added, removed and changed keys count alike; the base config comes last.
     assert spec_changes(old, new) == ["mode", "num_samples", "base config"]
+
+
+def test_epochs_and_test_metrics_a_killed_driver_lost_are_recovered_from_the_checkpoint(tmp_path):
+    """Issue 17: a confirmation run finished on disk (its last checkpoint saved, with its test
+    metrics beside it) while the killed driver lost result.json's last lines and never closed it
+    in the study. The resume recovers the lost epochs and the test metric; nothing is null."""
+    from core.checkpoint import save_checkpoint
+    from tuning.confirm import confirm_key
+    from tuning.results import trial_history
+
+    space = load_space(SPACE)
+    study, _ = open_study(tmp_path, "x", space)
+    trial = study.ask()
+    trial.set_user_attr("params", {})
+    last = space.max_epochs
+    history = [{"epoch": e, "val_accuracy": 0.5 + e / 100, "val_loss": 1.0 - e / 100}
+               for e in range(1, last + 1)]
+    for h in history[:-3]:  # the study has what the searcher had recorded before the kill
+        trial.report(h["val_accuracy"], h["epoch"])
+    run = tmp_path / "tune" / "run-0" / "c0000"
+    ckpt = run / "checkpoint_000001" / "checkpoint.pt"
+    ckpt.parent.mkdir(parents=True)
+    save_checkpoint({"epoch": last, "history": history}, ckpt)
+    (ckpt.parent / "test_metrics.json").write_text(json.dumps({"test_accuracy": 0.875}))
+    # result.json holds the epochs up to 3 before the end; the rest died with the driver.
+    (run / "result.json").write_text("".join(json.dumps(h) + "\n" for h in history[:-3]))
+
+    assert reconcile(study, tmp_path, space, key_of=confirm_key) == []
+    t = study.trials[0]
+    assert t.state == TrialState.COMPLETE and t.user_attrs["test_metrics"] == \
+        {"test_accuracy": 0.875}
+    rows = trial_history(tmp_path, "c0000")
+    assert [r["epoch"] for r in rows] == list(range(1, last + 1))
+    assert rows[-1]["test_accuracy"] == 0.875 and rows[-1]["val_accuracy"] == \
+        history[-1]["val_accuracy"]
