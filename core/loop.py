@@ -320,6 +320,13 @@ def _log_task(cfg: Config, data: DataSplits, loss_fn: TaskLoss) -> None:
         parts.append(f"pos_weight ({cfg.task.pos_weight}): "
                      f"{', '.join(f'{w:.3g}' for w in loss_fn.pos_weight.tolist())}")
     log.info("%s", "; ".join(parts))
+    if cfg.loader.sampler == "balanced" and (loss_fn.class_weight is not None
+                                             or loss_fn.pos_weight is not None):
+        # Each alone evens the classes out; both together weight the minority twice over.
+        log.warning("loader.sampler: balanced already draws the classes equally often; with "
+                    "%s the minority class is corrected for twice (use one of them)",
+                    "task.class_weight" if loss_fn.class_weight is not None
+                    else "task.pos_weight")
     warning = imbalance_warning(cfg.task.type, data.train.y, data.class_names,
                                 cfg.training.checkpoint_metric)
     if warning:

@@ -85,8 +85,11 @@ def best_epoch(history: Iterable[Mapping[str, Any]], metric: str, mode: str) -> 
 
 def small_validation_warning(n_val: int, metric: str) -> str | None:
     """A warning when the validation split has fewer than ``SMALL_VAL_SPLIT`` sequences and
-    ``metric`` (the checkpoint metric) is not the validation loss itself."""
-    if n_val >= SMALL_VAL_SPLIT or metric == "val_loss":
+    ``metric`` (the checkpoint metric) moves in steps of 1/n_val or so: not the validation loss
+    and not a regression error (RMSE, MAE, R^2), which are continuous and rarely tie."""
+    from core.tasks import metrics_for
+
+    if n_val >= SMALL_VAL_SPLIT or metric == "val_loss" or metric in metrics_for("regression"):
         return None
     return (f"the validation split has {n_val} sequences (under {SMALL_VAL_SPLIT}): {metric} is "
             f"coarse on it and epochs often tie (or saturate early); a tie is broken by the "

@@ -210,6 +210,11 @@ def test_class_weights_are_logged_and_accuracy_on_imbalanced_classes_warns(tiny,
     with caplog.at_level(logging.INFO, logger="core"):
         fit(tiny(**{**over, "training": {"epochs": 1}}), data)  # val_auroc: no warning
     assert "minority class" not in caplog.text
+    # Balanced sampling and pos_weight: balanced correct the imbalance twice over; said so.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="core"):
+        fit(tiny(**{**over, "training": {"epochs": 1}, "loader": {"sampler": "balanced"}}), data)
+    assert "corrected for twice" in caplog.text and "task.pos_weight" in caplog.text
 
 
 def test_class_weights_that_do_not_fit_the_data_fail_before_training(tiny):

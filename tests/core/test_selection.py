@@ -71,8 +71,11 @@ def test_small_validation_warning_below_the_threshold_only():
     message = small_validation_warning(10, "val_auroc")
     assert message is not None and "10 sequences" in message and "val_loss" in message
     assert small_validation_warning(SMALL_VAL_SPLIT, "val_auroc") is None
-    # the loss itself is not coarse
-    assert small_validation_warning(10, "val_loss") is None
+    # the loss itself is not coarse, nor are regression errors (issue 13's follow-up: RMSE was
+    # warned about as if it tied like accuracy)
+    for metric in ("val_loss", "val_rmse", "val_mae", "val_r2"):
+        assert small_validation_warning(10, metric) is None
+    assert small_validation_warning(10, "val_accuracy") is not None
 
 
 def test_imbalance_warning_threshold():
