@@ -42,7 +42,7 @@ from tuning.results import finite, trial_history
 from tuning.space import SearchSpace
 
 __all__ = ["candidates", "confirm_arg", "confirm_key", "confirmed_winner", "fresh_seeds",
-           "held_out_metric", "interval", "plan", "read_confirmation", "summarize",
+           "held_out_metric", "interval", "metric_range", "plan", "read_confirmation", "summarize",
            "write_confirmation"]
 
 log = logging.getLogger("tuning")
@@ -194,6 +194,23 @@ def interval(values: list[float], level: float = 0.95) -> tuple[float, float, fl
     return mean, sd, mean - half, mean + half
 
 
+def metric_range(metric: str) -> tuple[float, float]:
+    """The values a validation metric can take: [0, 1] for the classification metrics
+    (accuracy, F1, AUROC, average precision, ...), (-inf, 1] for R^2, else unbounded.
+
+    Example:
+        >>> metric_range("val_auroc"), metric_range("val_r2"), metric_range("val_rmse")
+        ((0.0, 1.0), (-inf, 1.0), (-inf, inf))
+    """
+    from core.tasks import metrics_for
+
+    if metric == "val_r2":
+        return -math.inf, 1.0
+    if metric in ("val_loss", "train_loss") or metric in metrics_for("regression"):
+        return -math.inf, math.inf
+    return 0.0, 1.0
+
+
 def summarize(exp_dir: Path, space: SearchSpace, confirm) -> dict:
     """The confirmation's outcome from its study and the runs' histories: per candidate its
     runs, n, mean, sd, 95% interval, mean test metric and test_n (the runs it averages: fewer
@@ -226,6 +243,9 @@ def summarize(exp_dir: Path, space: SearchSpace, confirm) -> dict:
         tests = [r["test"] for r in c["runs"] if finite(r["value"]) and finite(r["test"])]
         c["n"] = len(values)
         c["mean"], c["sd"], c["low"], c["high"] = interval(values)
+        # A t interval of few runs can pass a bounded metric's range (AUROC above 1): cut there.
+        lo, hi = metric_range(space.metric)
+        c["low"], c["high"] = max(c["low"], lo), min(c["high"], hi)  # NaN (one run) stays NaN
         c["test_mean"] = sum(tests) / len(tests) if tests else math.nan
         c["test_n"] = len(tests)  # < n only if a run's test metric was lost: stated, not hidden
     sign = 1.0 if space.mode == "max" else -1.0

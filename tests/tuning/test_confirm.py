@@ -59,6 +59,20 @@ def test_interval_matches_scipy():
     assert cf.interval([0.5])[0] == 0.5 and all(v != v for v in cf.interval([0.5])[1:])
 
 
+def test_interval_of_a_bounded_metric_stays_in_its_range(tmp_path):
+    # Issue 17's follow-up: three runs at 1.0, 0.99 and 0.90 gave an upper end above 1.
+    space = load_space(SPACE)
+    confirm = optuna.create_study(direction="maximize")
+    confirm.set_user_attr("candidates", [{"trial": "t0000", "search_score": 1.0}])
+    for seed, v in enumerate((1.0, 0.99, 0.90)):
+        confirm.add_trial(create_trial(
+            state=TrialState.COMPLETE, value=v, intermediate_values={space.max_epochs: v},
+            user_attrs={"candidate": 0, "seed": seed, "test_metrics": {"test_accuracy": v}}))
+    c = cf.summarize(tmp_path, space, confirm)["candidates"][0]
+    assert c["high"] == 1.0 and 0.0 < c["low"] < c["mean"] and c["test_n"] == c["n"] == 3
+    assert cf.interval([1.0, 0.99, 0.90])[3] > 1.0  # what was cut
+
+
 def test_space_validates_confirm_keys(tmp_path):
     raw = yaml.safe_load(SPACE.read_text())
     for bad, key in (({"top_k": -1}, "confirm.top_k"), ({"top_k": 2, "seeds": 0}, "confirm.seeds"),
