@@ -82,27 +82,25 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def positive_seconds(text: str) -> float:
-    """A finite number of seconds > 0 (``nan``, ``inf``, 0 and negatives are refused)."""
+def _seconds(text: str, zero_ok: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds "
+                                         f"{'>=' if zero_ok else '>'} 0, got {text!r}")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """A finite number of seconds > 0 (``nan``, ``inf``, 0 and negatives are refused)."""
+    return _seconds(text, zero_ok=False)
 
 
 def non_negative_seconds(text: str) -> float:
     """A finite number of seconds >= 0 (a margin such as a benchmark's slack)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got "
-                                         f"{text!r}")
-    return value
+    return _seconds(text, zero_ok=True)
 
 
 def port(text: str) -> int:
