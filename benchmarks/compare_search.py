@@ -1129,6 +1129,12 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     run_all(args)
     _analyse_and_pack(args)
+    missing = [f"{m}-s{seed}" for seed in args.seeds for m in args.methods
+               if not (args.out / f"{m}-s{seed}" / "summary.json").exists()]
+    if missing:  # the table lacks them: not a success, even when an earlier run left others
+        raise SystemExit(f"{len(missing)} run(s) did not finish (failed, or skipped for the "
+                         f"deadline): {', '.join(missing)}; logs: {args.out}/<run>.log; the same "
+                         "command runs only these again")
 
 
 def _analyse_and_pack(args) -> None:

@@ -135,17 +135,31 @@ def int_list(low: int) -> Callable[[str], list[int]]:
 
 def name_list(choices: Iterable[str]) -> Callable[[str], list[str]]:
     """A comma-separated list of distinct names, each one of ``choices`` (``a,d``; ``off,on``),
-    in the order given."""
+    in the order given.
+
+    Example:
+        >>> parse = name_list(["a", "c", "d"])
+        >>> parse("d,a")
+        ['d', 'a']
+        >>> parse("a,x,,a")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected distinct names from a, c, d separated by commas, \
+got 'a,x,,a' (unknown: 'x'; an empty name; repeated: 'a')
+    """
     allowed = tuple(choices)
 
     def parse(text: str) -> list[str]:
         parts = [p.strip() for p in text.split(",")]
-        unknown = list(dict.fromkeys(repr(p) if p else "an empty one" for p in parts
-                                     if p not in allowed))
-        if unknown or len(set(parts)) < len(parts):
-            why = f"unknown: {', '.join(unknown)}" if unknown else "a name repeated"
+        unknown = list(dict.fromkeys(repr(p) for p in parts if p and p not in allowed))
+        repeated = list(dict.fromkeys(repr(p) for p in parts if p and parts.count(p) > 1))
+        why = [f"unknown: {', '.join(unknown)}"] if unknown else []
+        why += ["an empty name"] if "" in parts else []
+        why += [f"repeated: {', '.join(repeated)}"] if repeated else []
+        if why:
             raise argparse.ArgumentTypeError(f"expected distinct names from {', '.join(allowed)} "
-                                             f"separated by commas, got {text!r} ({why})")
+                                             f"separated by commas, got {text!r} "
+                                             f"({'; '.join(why)})")
         return parts
 
     parse.__name__ = f"list of {', '.join(allowed)}"

@@ -149,7 +149,10 @@ def test_bad_input_exits_2_names_file_and_key_writes_nothing(tmp_path, monkeypat
     assert str(named) in err and key in err, err
     # A value that came from --set is reported as such (issue 16: the pre-flight and the data
     # checks named only the config file).
-    from_set = key in {a.partition("=")[0] for a in extra}
+    # In the sweep's pre-flight a --set loader.drop_last counts for the batch size it decides.
+    set_keys = {a.partition("=")[0] for a in extra}
+    from_set = key in set_keys or (cli == "sweep" and key.endswith("training.batch_size")
+                                   and "loader.drop_last" in set_keys)
     assert (f"{named} (with --set)" in err) == from_set, err
     assert "Traceback" not in err
     assert not target.exists() and list(work.iterdir()) == []

@@ -94,6 +94,9 @@ def _log_start(opts: SweepOptions, sweep: PreparedSweep) -> None:
         log.info("no GPU: the space's cpu: section scales this sweep down to finish in minutes "
                  "on a few cores: %s. For the full size: --full-size (or a GPU)",
                  "; ".join(scaled))
+    if opts.resume is None:
+        for line in sweep.spec.get("pinned_by_set") or []:
+            log.warning("warning: %s", line)
     for level, line in sweep.checks:
         getattr(log, level)("%s%s", "warning: " if level == "warning" else "", line)
     if sweep.extended_from is not None:

@@ -25,6 +25,9 @@ from tuning.trainable import trial_config
 __all__ = ["fixed_params", "preflight"]
 
 BATCH = "training.batch_size"
+# With drop_last, the batch size and the split decide whether an epoch has a batch at all: a
+# --set of it is named with the error like one of the batch size.
+_DROP_LAST = ("loader.drop_last", "")
 
 
 def fixed_params(space: SearchSpace) -> dict[str, Any]:
@@ -47,8 +50,9 @@ def preflight(space: SearchSpace, base: dict, n_train: int, base_source: str,
 
     Raises:
         ConfigError: a batch size leaves no training batch (``base_source`` names the base
-            config, marked "(with --set)" when one of ``overrides`` set the key;
-            ``space.source`` names the space).
+            config, ``space.source`` the space where it searches the batch size; either is
+            marked "(with --set)" when one of ``overrides`` set the batch size or
+            ``loader.drop_last``, which together decide it).
     """
     fixed = fixed_params(space)
     cfg = trial_config(base, fixed, space.max_epochs, base_source)
@@ -59,7 +63,8 @@ def preflight(space: SearchSpace, base: dict, n_train: int, base_source: str,
         plan = plan_steps(cfg, n_train)
         errors, warnings = plan.problems(BATCH)
         if errors:
-            raise ConfigError(override_source(base_source, errors, overrides), errors)
+            raise ConfigError(override_source(base_source, [*errors, _DROP_LAST], overrides),
+                              errors)
         lines.append(("info", f"  {plan.describe()}"))
         lines += [("warning", w) for w in warnings]
     else:
@@ -76,7 +81,7 @@ def preflight(space: SearchSpace, base: dict, n_train: int, base_source: str,
                                   f"{plan.total_steps} per full trial"))
             lines += [("warning", w) for w in warnings]
         if errors:
-            raise ConfigError(space.source, errors)
+            raise ConfigError(override_source(space.source, [_DROP_LAST], overrides), errors)
     warmup = next((p for p in space.params if p.name == "schedule.warmup_steps"
                    and p.type == "int"), None)
     if warmup is not None:

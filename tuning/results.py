@@ -260,14 +260,18 @@ def _checkpoint_near(store: TrialStore, history: list[dict], metric: str, epoch:
                      value: float) -> tuple[str, Any]:
     """The checkpoint of the best ``epoch`` where one was saved (trials save every
     checkpoint_interval_s and at their last epoch), else that of the latest epoch that scored
-    the same ``value``, else the trial's newest; ("", "") if none."""
-    saved = [r for r in history if r.get("checkpoint_dir_name")]
+    the same ``value``, else the trial's newest; ("", "") if none. A row recovered from a
+    checkpoint (``tuning.resume``) names it by ``checkpoint_path``, verified when recovered."""
+    saved = [r for r in history if r.get("checkpoint_dir_name") or r.get("checkpoint_path")]
     best_first = sorted(saved, key=lambda r: (r["epoch"] == epoch, r.get(metric) == value,
                                               r["epoch"]), reverse=True)
     for r in best_first:
-        folder = f"{r['_dir']}/{r['checkpoint_dir_name']}"
-        if store.exists(folder):
-            return store.uri(f"{folder}/{CHECKPOINT_FILE}"), r["epoch"]
+        if r.get("checkpoint_dir_name"):
+            folder = f"{r['_dir']}/{r['checkpoint_dir_name']}"
+            if store.exists(folder):
+                return store.uri(f"{folder}/{CHECKPOINT_FILE}"), r["epoch"]
+        elif store.remote or Path(r["checkpoint_path"]).is_file():  # Tune may delete old ones
+            return r["checkpoint_path"], r["epoch"]
     return "", ""
 
 

@@ -56,20 +56,29 @@ def spec_changes(old: dict, new: dict) -> list[str]:
 
 def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
               key_of: Callable[[int], str] = trial_key) -> list[Continuing]:
-    """Brings RUNNING trials of an interrupted sweep in line with the disk.
+    """Brings the trials of an interrupted sweep in line with the disk.
 
-    Returns the trials to continue. A trial whose last epoch (``max_epochs``) is on disk is closed
-    as COMPLETE with its best value; one with no checkpoint restarts from scratch; any other one
-    continues from its latest verified checkpoint; one whose checkpoints are all damaged is FAIL.
-    Epochs a checkpoint holds but the study lost are reported to the study again, and those
-    result.json lost are written to ``recovered/<trial>.jsonl``; a finished confirmation run's
-    test metrics saved with its last checkpoint go to its last row and to the study (user attr
-    ``test_metrics``). ``key_of`` names a trial by its number (``tuning.confirm`` names its runs
-    c0000, ...).
+    Returns the trials to continue. A RUNNING trial whose last epoch (``max_epochs``) is on disk
+    is closed as COMPLETE with its best value; one with no checkpoint starts from scratch; any
+    other one continues from its latest verified checkpoint; one whose checkpoints are all
+    damaged is FAIL. Epochs a checkpoint holds but the study lost are reported to the study
+    again. For every trial, finished or not, the epochs result.json lost are written to
+    ``recovered/<trial>.jsonl`` with the path of the checkpoint they came from; a finished
+    confirmation run's test metrics saved with its last checkpoint go to its last row (and, for
+    a run still RUNNING in the study, to the study: user attr ``test_metrics``). ``key_of``
+    names a trial by its number (``tuning.confirm`` names its runs c0000, ...).
     """
     continuing = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+    for t in study.get_trials(deepcopy=False):
         key = key_of(t.number)
+        if t.state not in (TrialState.RUNNING, TrialState.WAITING):
+            if _lost_on_disk(exp_dir, key, t):
+                path, state, _ = latest_checkpoint(exp_dir, key)
+                if state is not None:
+                    _recover_rows(exp_dir, key, state["history"], None, path,
+                                  checkpoint_test_metrics(path)
+                                  if state["epoch"] >= space.max_epochs else {})
+            continue
         path, state, damaged = latest_checkpoint(exp_dir, key)
         trial = trial_by_number(study, t.number)
         if state is None and damaged:
@@ -93,8 +102,9 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
             if h["epoch"] not in t.intermediate_values and finite(value):
                 trial.report(float(value), int(h["epoch"]))
         finished = state is not None and state["epoch"] >= space.max_epochs
-        _recover_rows(exp_dir, key, history, trial, checkpoint_test_metrics(path)
-                      if finished else {})
+        if path is not None:
+            _recover_rows(exp_dir, key, history, trial, path,
+                          checkpoint_test_metrics(path) if finished else {})
         params = study.get_trials(deepcopy=False)[t.number].user_attrs["params"]
         if finished:
             values = [h[space.metric] for h in history if finite(h.get(space.metric))]
@@ -104,23 +114,46 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
                      state["epoch"])
         else:
             continuing.append(Continuing(t.number, params, path))
-            log.info("%s: continues from %s", key,
-                     f"epoch {state['epoch']}" if state else "the start (no checkpoint)")
+            log.info("%s: %s", key, f"continues from epoch {state['epoch']}" if state
+                     else "starts from the first epoch (no checkpoint saved yet)")
     return continuing
 
 
-def _recover_rows(exp_dir: Path, key: str, history: list[dict], trial,
+def _lost_on_disk(exp_dir: Path, key: str, t) -> bool:
+    """Whether the finished study trial ``t`` (a ``FrozenTrial``) reported an epoch that its
+    rows on disk lack, or is a confirmation run whose last row lacks its test metrics: then its
+    checkpoint is read (only then, since reading verifies every checkpoint of the trial)."""
+    rows = trial_history(exp_dir, key)
+    if not set(t.intermediate_values) <= {int(r["epoch"]) for r in rows}:
+        return True
+    if "search_trial" not in t.user_attrs or t.state != TrialState.COMPLETE:
+        return False
+    wanted = set(t.user_attrs.get("test_metrics") or ())
+    return not rows or not wanted or not wanted <= set(rows[-1])
+
+
+def _recover_rows(exp_dir: Path, key: str, history: list[dict], trial, checkpoint: str,
                   test_metrics: dict) -> None:
-    """Writes the checkpoint's epochs that result.json lacks (``write_recovered``); a finished
-    run's ``test_metrics`` join its last epoch's row and the study trial's user attrs."""
+    """Writes the epochs of ``history`` (the state of ``checkpoint``, its path or URI) that
+    result.json lacks (``write_recovered``); the last epoch's row names ``checkpoint`` (key
+    ``checkpoint_path``, which trials.csv and export use) unless result.json's row of it names
+    its folder. A finished run's ``test_metrics`` join its last row and, when ``trial`` (an
+    Optuna ``Trial`` still running) is given, its user attrs."""
+    if not history:
+        return
     on_disk = {int(r["epoch"]): r for r in trial_history(exp_dir, key)}
-    rows = [dict(h) for h in history if int(h["epoch"]) not in on_disk]
-    if test_metrics and history:
-        trial.set_user_attr("test_metrics", test_metrics)
-        last = int(history[-1]["epoch"])
-        if not set(test_metrics) <= set(on_disk.get(last, {})):
-            rows = [r for r in rows if r["epoch"] != last] + [{**history[-1], **test_metrics}]
-    if rows:
-        write_recovered(exp_dir, key, rows)
+    rows = {int(h["epoch"]): dict(h) for h in history if int(h["epoch"]) not in on_disk}
+    last = int(history[-1]["epoch"])
+    extra = {} if on_disk.get(last, {}).get("checkpoint_dir_name") else \
+        {"checkpoint_path": checkpoint}
+    if test_metrics:
+        if trial is not None:
+            trial.set_user_attr("test_metrics", test_metrics)
+        extra.update(test_metrics)
+    if not extra.items() <= on_disk.get(last, {}).items():
+        rows[last] = {**history[-1], **extra}
+    write_recovered(exp_dir, key, [rows[e] for e in sorted(rows)])
+    lost = [str(e) for e in sorted(rows) if e not in on_disk]
+    if lost:
         log.info("%s: epoch(s) %s recovered from its checkpoint (the killed driver had not "
-                 "written them)", key, ", ".join(str(r["epoch"]) for r in rows))
+                 "written them)", key, ", ".join(lost))

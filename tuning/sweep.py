@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="retries of an errored trial, from its last checkpoint (default 2); a "
                         "trial whose config is invalid is never retried")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key of the base config (repeatable)")
+                   help="override a key of the base config (repeatable); a key the space "
+                        "searches is pinned at this value")
     p.add_argument("--address", help="Ray cluster address ('auto' for a running cluster)")
     p.add_argument("--mps", choices=("auto", "on", "off"), default="auto",
                    help="CUDA MPS for trials sharing a GPU (auto: when trials_per_gpu > 1)")

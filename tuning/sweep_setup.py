@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from core.config import (
     ConfigError,
@@ -98,19 +100,51 @@ def new_spec(opts: SweepOptions) -> dict:
                                                        f"produce {space.metric!r}; they produce "
                                                        f"{', '.join(known)}")])
     raw["base_config"] = str(space.base_config)
+    base = config_to_dict(base_cfg)
     return {"space": raw, "space_file": str(opts.space.resolve()),
-            "base": config_to_dict(base_cfg), "overrides": list(opts.overrides),
-            "max_failures": opts.max_failures,
-            "scaled_for_cpu": scaled, "created": datetime.now().isoformat(timespec="seconds")}
+            "base": base, "overrides": list(opts.overrides),
+            "max_failures": opts.max_failures, "scaled_for_cpu": scaled,
+            "pinned_by_set": _pin_set_params(raw, base, opts.overrides),
+            "created": datetime.now().isoformat(timespec="seconds")}
+
+
+def _pin_set_params(raw: dict, base: dict, overrides: list[str]) -> list[str]:
+    """A ``--set`` of a key the space has in ``params`` would be overridden by every trial's
+    value: the parameter is made fixed at the ``--set`` value instead (its ``when`` kept, so
+    conditions on it still hold), in ``raw``. Returns one line per parameter pinned."""
+    lines = []
+    params = raw.get("params") or {}
+    for key in dict.fromkeys(item.partition("=")[0].strip() for item in overrides):
+        if key not in params:
+            continue
+        value = functools.reduce(lambda d, part: d[part], key.split("."), base)
+        old = params[key]
+        when = old.get("when") if isinstance(old, dict) else None
+        params[key] = {"type": "fixed", "value": value, **({"when": when} if when else {})}
+        lines.append(f"--set {key}={value!r} pins params.{key} (was {_described(old)}): "
+                     "every trial uses this value")
+    return lines
+
+
+def _described(definition: Any) -> str:
+    if not isinstance(definition, dict):
+        return f"fixed {definition!r}"
+    if "choices" in definition:
+        return f"{definition.get('type', 'categorical')} {list(definition['choices'])!r}"
+    if "low" in definition:
+        return f"{definition.get('type')} {definition['low']!r} to {definition.get('high')!r}"
+    return f"fixed {definition.get('value')!r}"
 
 
 def _set_elsewhere(opts: SweepOptions, space: SearchSpace, raw: dict) -> set[str]:
     """What a ``cpu:`` section must leave alone (``scaled_for_cpu``'s ``keep``): the top-level
-    keys the flags set, the config keys of ``--set``, and ``data.synthetic.*`` for data that
-    are not synthetic (the scale-down would be a no-op said to be a change)."""
+    keys the flags set, the config keys of ``--set`` and the parameters they pin, and
+    ``data.synthetic.*`` for data that are not synthetic (the scale-down would be a no-op said
+    to be a change)."""
     keep = {key for flag, key in ((opts.num_samples, "num_samples"),
                                   (opts.max_epochs, "max_epochs")) if flag is not None}
-    keep |= {item.partition("=")[0].strip() for item in opts.overrides}
+    set_keys = {item.partition("=")[0].strip() for item in opts.overrides}
+    keep |= set_keys | {f"params.{key}" for key in set_keys}  # a --set pins a parameter
     if load_config(space.base_config, list(opts.overrides)).data.source != "synthetic":
         keep |= {key for key in (raw["cpu"].get("set") or {}) if key.startswith("data.synthetic.")}
     return keep

@@ -275,7 +275,9 @@ def test_a_new_command_keeps_finished_runs_and_skips_what_the_deadline_leaves_no
                            str(tmp_path), "--methods", "d", "--seeds", "0,1", "--budget", "10",
                            "--deadline", "5", "--no-retrain"], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    # The table lacks seed 1: the command says so and fails (it exited 0 before).
+    assert proc.returncode == 1, proc.stderr
+    assert "1 run(s) did not finish (failed, or skipped for the deadline): d-s1" in proc.stderr
     assert "seed 0 d: kept (summary.json exists)" in proc.stdout
     assert "seed 1 d: skipped, the deadline 5 s leaves too little" in proc.stdout
     assert not (tmp_path / "d-s1").exists()

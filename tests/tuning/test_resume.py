@@ -99,3 +99,49 @@ def test_epochs_and_test_metrics_a_killed_driver_lost_are_recovered_from_the_che
     assert [r["epoch"] for r in rows] == list(range(1, last + 1))
     assert rows[-1]["test_accuracy"] == 0.875 and rows[-1]["val_accuracy"] == \
         history[-1]["val_accuracy"]
+
+
+def test_finished_run_whose_result_json_lost_lines_is_recovered_with_its_checkpoint(tmp_path):
+    """Issue 17 (user check): a confirmation run already COMPLETE in the study, whose
+    result.json lost its last epoch with the driver, is recovered too (not only RUNNING
+    trials), and trials.csv's checkpoint is its last epoch's checkpoint, not an older one."""
+    from core.checkpoint import save_checkpoint
+    from tuning.confirm import confirm_key
+    from tuning.results import trial_history, trial_rows
+
+    space = load_space(SPACE)
+    study, _ = open_study(tmp_path, "x", space)
+    trial = study.ask()
+    trial.set_user_attr("params", {})
+    trial.set_user_attr("search_trial", "t0000")
+    last = space.max_epochs
+    history = [{"epoch": e, "val_accuracy": 0.5 + e / 100, "val_loss": 1.0 - e / 100}
+               for e in range(1, last + 1)]
+    for h in history:
+        trial.report(h["val_accuracy"], h["epoch"])
+    trial.set_user_attr("test_metrics", {"test_accuracy": 0.875})
+    study.tell(trial, history[-1]["val_accuracy"])
+    run = tmp_path / "tune" / "run-0" / "c0000"
+    for folder, state in (("checkpoint_000000", history[:1]), ("checkpoint_000001", history)):
+        ckpt = run / folder / "checkpoint.pt"
+        ckpt.parent.mkdir(parents=True)
+        save_checkpoint({"epoch": state[-1]["epoch"], "history": state}, ckpt)
+    (run / "checkpoint_000001" / "test_metrics.json").write_text(
+        json.dumps({"test_accuracy": 0.875}))
+    lines = [{**history[0], "checkpoint_dir_name": "checkpoint_000000"}] + history[1:-1]
+    (run / "result.json").write_text("".join(json.dumps(h) + "\n" for h in lines))
+    before = trial_rows(study, tmp_path, space, phase="confirm", key_of=confirm_key)[0]
+    assert before["checkpoint_epoch"] == 1  # what the user check found
+
+    assert reconcile(study, tmp_path, space, key_of=confirm_key) == []
+    rows = trial_history(tmp_path, "c0000")
+    assert [r["epoch"] for r in rows] == list(range(1, last + 1))
+    assert rows[-1]["test_accuracy"] == 0.875
+    row = trial_rows(study, tmp_path, space, phase="confirm", key_of=confirm_key)[0]
+    assert row["checkpoint_epoch"] == last
+    assert row["checkpoint"] == str(run / "checkpoint_000001" / "checkpoint.pt")
+    # A second resume finds nothing lost and leaves the recovered file as it is.
+    recovered = tmp_path / "recovered" / "c0000.jsonl"
+    text = recovered.read_text()
+    reconcile(study, tmp_path, space, key_of=confirm_key)
+    assert recovered.read_text() == text

@@ -65,3 +65,24 @@ def test_smoke_and_confirm_options_shape_the_spec(monkeypatch):
     assert (spec["space"]["num_samples"], spec["space"]["max_epochs"]) == (8, 4)
     assert spec["space"]["checkpoint_interval_s"] == 0 and spec["scaled_for_cpu"] == []
     assert spec["space"]["confirm"]["top_k"] == 2 and spec["space"]["confirm"]["seeds"] == 3
+
+
+def test_set_of_a_searched_key_pins_that_parameter(monkeypatch):
+    """The user check's fault: `--set training.batch_size=512` was silently overridden by the
+    space's searched training.batch_size. It now fixes the parameter at the --set value (its
+    `when` kept) and says so; the cpu: section leaves that parameter alone."""
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
+    spec = new_spec(SweepOptions(space=SPACE, overrides=["training.batch_size=48",
+                                                         "schedule.warmup_fraction=0.1"]))
+    params = spec["space"]["params"]
+    assert params["training.batch_size"] == {"type": "fixed", "value": 48}
+    assert params["schedule.warmup_fraction"] == {"type": "fixed", "value": 0.1,
+                                                  "when": {"schedule.name": "cosine"}}
+    assert params["model.hidden_size"]["choices"] == [32, 64, 128]  # still scaled for the CPU
+    assert not any("training.batch_size" in c for c in spec["scaled_for_cpu"])
+    assert spec["pinned_by_set"][0] == ("--set training.batch_size=48 pins "
+                                        "params.training.batch_size (was categorical [64, 128, "
+                                        "256, 512]): every trial uses this value")
+    space = space_of(spec, str(SPACE))
+    assert {p.name: p.type for p in space.params}["training.batch_size"] == "fixed"
+    assert new_spec(SweepOptions(space=SPACE))["pinned_by_set"] == []
