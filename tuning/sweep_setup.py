@@ -101,11 +101,11 @@ def new_spec(opts: SweepOptions) -> dict:
                                                        f"{', '.join(known)}")])
     raw["base_config"] = str(space.base_config)
     base = config_to_dict(base_cfg)
+    pinned = _pin_set_params(raw, base, opts.overrides)
     return {"space": raw, "space_file": str(opts.space.resolve()),
             "base": base, "overrides": list(opts.overrides),
             "max_failures": opts.max_failures, "scaled_for_cpu": scaled,
-            "pinned_by_set": _pin_set_params(raw, base, opts.overrides),
-            "created": datetime.now().isoformat(timespec="seconds")}
+            "pinned_by_set": pinned, "created": datetime.now().isoformat(timespec="seconds")}
 
 
 def _pin_set_params(raw: dict, base: dict, overrides: list[str]) -> list[str]:
@@ -121,7 +121,7 @@ def _pin_set_params(raw: dict, base: dict, overrides: list[str]) -> list[str]:
         old = params[key]
         when = old.get("when") if isinstance(old, dict) else None
         params[key] = {"type": "fixed", "value": value, **({"when": when} if when else {})}
-        lines.append(f"--set {key}={value!r} pins params.{key} (was {_described(old)}): "
+        lines.append(f"--set {key}={value} pins params.{key} (was {_described(old)}): "
                      "every trial uses this value")
     return lines
 

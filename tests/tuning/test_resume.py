@@ -13,12 +13,15 @@ from tuning.study import open_study
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path):
+def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path, caplog):
     space = load_space(SPACE)
     study, _ = open_study(tmp_path, "x", space)
     trial = study.ask()
     lr = trial.suggest_float("optim.lr", 1e-4, 3e-2, log=True)  # the kill came after one draw
-    continuing = reconcile(study, tmp_path, space)
+    with caplog.at_level("INFO", logger="tuning"):
+        continuing = reconcile(study, tmp_path, space)
+    # It never saved a checkpoint: it starts (the log said "continues from the start" before).
+    assert "t0000: starts from the first epoch (no checkpoint saved yet)" in caplog.messages
     assert [c.number for c in continuing] == [trial.number]
     params = continuing[0].params
     # The value already drawn is kept; the missing ones are drawn now; no checkpoint to use.
