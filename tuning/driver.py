@@ -101,8 +101,9 @@ def _log_start(opts: SweepOptions, sweep: PreparedSweep) -> None:
         getattr(log, level)("%s%s", "warning: " if level == "warning" else "", line)
     if sweep.extended_from is not None:
         write_spec(sweep.exp_dir, sweep.spec)
-        log.info("num_samples: %d -> %d (--num-samples extends the sweep)", sweep.extended_from,
-                 sweep.space.num_samples)
+        log.info("num_samples: %d -> %d (--num-samples %s the sweep)", sweep.extended_from,
+                 sweep.space.num_samples,
+                 "extends" if sweep.space.num_samples > sweep.extended_from else "shortens")
 
 
 def resume_command(exp_dir: Path, environ=None) -> str:
@@ -169,7 +170,8 @@ def _search(opts: SweepOptions, sweep: PreparedSweep, study) -> int:
     space, exp_dir = sweep.space, sweep.exp_dir
     if opts.warm_start is not None and opts.resume is None:
         added = warm_start(study, sweep.warm)
-        log.info("warm start: %d trials from %s", added, opts.warm_start)
+        log.info("warm start: %d trial(s) from %s (phase 'warm start' in trials.csv; not "
+                 "counted among this sweep's trials)", added, opts.warm_start)
         for reason, n in sorted(sweep.warm_skipped.items(), key=lambda kv: -kv[1]):
             log.warning("warm start: %d earlier trial(s) skipped, this space cannot draw them: "
                         "%s", n, reason)

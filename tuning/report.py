@@ -27,7 +27,7 @@ from tuning.experiment import REPORT_DIR, SPEC_FILE, STUDY_FILE, is_sweep_dir, r
 from tuning.results import finite, trial_history, trial_rows
 from tuning.study import load_study
 
-__all__ = ["collect", "write_report", "main"]
+__all__ = ["collect", "format_confirmation", "format_table", "main", "write_report"]
 
 COLOURS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "errored": "#d62728",
            "running": "#2ca02c", "waiting": "#7f7f7f"}
@@ -72,30 +72,50 @@ def _fig_confirmation(plt, conf):
     return fig
 
 
-def _confirmation_html(conf) -> str:
+def _confirmation_cells(conf) -> tuple[list[str], list[list[str]], str]:
+    """The confirmation table (header, rows, one per candidate, best mean first) and the
+    sentence that names the winner; the HTML report and the terminal print the same."""
     def num(v):
         return "-" if v is None else f"{v:.4f}"
 
     m, tm = conf["metric"], conf["test_metric"]
     head = ["rank", "search trial", f"search {m}", "runs", f"mean {m}", "sd", "95% interval",
             f"mean {tm}", "seeds"]
-    rows = []
-    for i, c in enumerate(conf["candidates"]):
-        cells = [str(i + 1) + (" (winner)" if i == conf["winner"] else ""), c["trial"],
-                 num(c["search_score"]), str(c["n"]), num(c["mean"]), num(c["sd"]),
-                 f"[{num(c['low'])}, {num(c['high'])}]",
-                 num(c["test_mean"]) + ("" if c.get("test_n", c["n"]) == c["n"]
-                                        else f" ({c['test_n']} of {c['n']} runs)"),
-                 " ".join(str(r["seed"]) for r in c["runs"])]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in cells) + "</tr>")
-    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    rows = [[str(i + 1) + (" (winner)" if i == conf["winner"] else ""), c["trial"],
+             num(c["search_score"]), str(c["n"]), num(c["mean"]), num(c["sd"]),
+             f"[{num(c['low'])}, {num(c['high'])}]",
+             num(c["test_mean"]) + ("" if c.get("test_n", c["n"]) == c["n"]
+                                    else f" ({c['test_n']} of {c['n']} runs)"),
+             " ".join(str(r["seed"]) for r in c["runs"])]
+            for i, c in enumerate(conf["candidates"])]
     w = conf["winner"]
     said = "no confirmation run has finished yet" if w is None else (
         f"the winner is the configuration of {conf['candidates'][w]['trial']}: best mean "
         f"confirmed {m} over fresh seeds (each run's last epoch); best_config.yaml holds it")
-    return (f"<h2>Confirmation</h2><p>The top {len(conf['candidates'])} configurations of the "
-            f"search, retrained at full length on seeds {conf['seeds']}; {html.escape(said)}."
-            f"</p><table><tr>{header}</tr>{''.join(rows)}</table>")
+    return head, rows, (f"The top {len(conf['candidates'])} configurations of the search, "
+                        f"retrained at full length on seeds {conf['seeds']}; {said}.")
+
+
+def _confirmation_html(conf) -> str:
+    head, rows, said = _confirmation_cells(conf)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in row) + "</tr>"
+                   for row in rows)
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    return (f"<h2>Confirmation</h2><p>{html.escape(said)}</p>"
+            f"<table><tr>{header}</tr>{body}</table>")
+
+
+def format_confirmation(conf) -> str:
+    """``tuning.confirm.read_confirmation``'s summary as a plain-text table under the sentence
+    naming the winner (the terminal report prints it after the search's table)."""
+    head, rows, said = _confirmation_cells(conf)
+    return f"confirmation: {said}\n{_text_table([head, *rows])}"
+
+
+def _text_table(lines: list[list[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+                     for row in lines)
 
 
 def _best_key(space):
@@ -260,10 +280,7 @@ def _cells(r: dict, space, params: list[str]) -> list[str]:
 def format_table(data, limit: int = 10) -> str:
     """The top ``limit`` trials of ``collect``'s data as a plain-text table (best first)."""
     head, params = _columns(data["space"])
-    lines = [head] + [_cells(r, data["space"], params) for r in _table(data, limit)]
-    widths = [max(len(str(row[i])) for row in lines) for i in range(len(head))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
-                     for row in lines)
+    return _text_table([head] + [_cells(r, data["space"], params) for r in _table(data, limit)])
 
 
 def _fmt(v) -> str:
@@ -362,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"{args.sweep}: not a sweep directory (no {SPEC_FILE} and {STUDY_FILE})")
     data = collect(args.sweep)
     print(format_table(data, args.top))
+    if data["confirmation"]:
+        print("\n" + format_confirmation(data["confirmation"]))
     report = write_report(args.sweep, args.out or args.sweep / REPORT_DIR)
     print(f"\nreport: {report}")
     return EXIT_OK

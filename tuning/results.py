@@ -281,12 +281,14 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search
     parameters) and the disk (checkpoints): the rows of trials.csv, in trial order. ``phase``
     and ``key_of`` name the study's phase and its trials (``tuning.confirm``: "confirm", c0000).
 
-    Columns: trial, phase, number, status (``STATUS``), epochs, best_<metric>, best_epoch
-    (``trial_best_epoch``: a tie on the metric goes to the lower val_loss, as for best.pt),
+    Columns: trial, phase ("warm start" for a trial imported by ``--warm-start``), number,
+    status (``STATUS``), epochs, best_<metric>, best_epoch (``trial_best_epoch``: a tie on the
+    metric goes to the lower val_loss, as for best.pt),
     last_<metric>, failure, gpu, node, checkpoint (path or URI, "" if none; of the best epoch,
     for a confirmation run of its last), checkpoint_epoch,
-    then ``confirms`` (a confirmation run: the search trial whose configuration it retrains) and
-    ``param:<dotted key>`` per parameter. Empty cells are "".
+    then ``confirms`` (a confirmation run: the search trial whose configuration it retrains),
+    ``warm_start_from`` (an imported trial: the sweep it came from) and ``param:<dotted key>`` per
+    parameter. Empty cells are "".
     """
     rows = []
     store = trial_store(exp_dir)
@@ -301,7 +303,9 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search
             near = max(values) if phase == "confirm" else best
             checkpoint, checkpoint_epoch = _checkpoint_near(store, history, space.metric, near,
                                                             values[near])
-        row = {"trial": key, "phase": phase, "number": t.number,
+        # A warm-started trial is an earlier sweep's result, imported: it trained nothing here.
+        row = {"trial": key, "phase": "warm start" if "warm_start_from" in t.user_attrs else phase,
+               "number": t.number,
                "status": STATUS.get(t.state.name, t.state.name),
                "epochs": max(values) if values else 0,
                f"best_{space.metric}": values[best] if best is not None else "",
@@ -312,6 +316,8 @@ def trial_rows(study, exp_dir: Path, space: SearchSpace, *, phase: str = "search
                "checkpoint": checkpoint, "checkpoint_epoch": checkpoint_epoch}
         if "search_trial" in t.user_attrs:
             row["confirms"] = t.user_attrs["search_trial"]
+        if "warm_start_from" in t.user_attrs:
+            row["warm_start_from"] = t.user_attrs["warm_start_from"]
         for k, v in (t.user_attrs.get("params") or t.params).items():
             row[f"param:{k}"] = v
         rows.append(row)

@@ -13,7 +13,8 @@ trial's own worker process there, once; ``raise`` and ``kill`` do it in every at
 first report at or after EPOCH (a retried trial resumes past EPOCH); ``nan`` poisons the trial's
 training data with NaN, ``inf`` with inf; ``lucky`` adds 0.5 to the metric the trial reports
 from EPOCH on (its checkpoints keep the true values): a lucky outlier of the search, for the
-confirmation tests.
+confirmation tests; ``hold_once`` sleeps ``HOLD_S`` there, once, so that a test's kill -9 lands
+before the sweep can end, however fast or loaded the machine.
 
 A confirmation run (``tuning.confirm``; ``evaluate_test`` in its config) evaluates the test split
 after its last epoch and reports ``test_<name>`` for each of ``core.evaluate.evaluate``'s metrics
@@ -110,11 +111,14 @@ def _inject(key: str, epoch: int, first_report: bool) -> None:
             if kind == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected fault: {key} raises after epoch {epoch}")
-        if kind in ("raise_once", "kill_once") and epoch == at:
+        if kind in ("raise_once", "kill_once", "hold_once") and epoch == at:
             marker = Path(os.environ["SEQTUNE_FAULT_DIR"]) / f"{key}.{kind}"
             if marker.exists():
                 continue
             marker.touch()
+            if kind == "hold_once":
+                time.sleep(HOLD_S)
+                continue
             if kind == "kill_once":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected fault: {key} raises once after epoch {epoch}")
@@ -135,6 +139,9 @@ def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s:
 
 # Longest a trial keeps epochs from Tune between rungs. SEQTUNE_REPORT_INTERVAL_S changes it
 # (tests set it high, so that only rungs, checkpoints and the last epoch report, whatever the load).
+# How long a ``hold_once`` fault holds its trial: longer than any test waits for its kill.
+HOLD_S = 600.0
+
 REPORT_INTERVAL_S = float(os.environ.get("SEQTUNE_REPORT_INTERVAL_S", "2.0"))
 
 

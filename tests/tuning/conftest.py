@@ -38,6 +38,16 @@ def smoke(tmp_path_factory):
     return root / "s", proc
 
 
+def held(fault_dir: Path, *keys: str) -> dict:
+    """The environment that holds the trials ``keys`` after their first epoch, once
+    (``tuning.trainable``'s ``hold_once`` fault): a sweep whose last trials are held cannot end
+    before ``kill_when`` kills it, however fast or loaded the machine (issue 16 §7); the resumed
+    sweep runs them on."""
+    fault_dir.mkdir(parents=True, exist_ok=True)
+    return {"SEQTUNE_FAULTS": ",".join(f"hold_once:{k}:1" for k in keys),
+            "SEQTUNE_FAULT_DIR": str(fault_dir)}
+
+
 def kill_when(exp, proc, ready) -> None:
     """SIGKILLs the process group of the sweep driver ``proc`` once ``ready(trials)`` holds for
     the study in ``exp`` (polled every 0.5 s, at most 300 s), or when the driver ends."""

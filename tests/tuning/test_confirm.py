@@ -15,7 +15,7 @@ from optuna.trial import TrialState, create_trial
 from scipy import stats
 
 from core.config import ConfigError, load_config
-from tests.tuning.conftest import ROOT, SPACE, run_sweep
+from tests.tuning.conftest import ROOT, SPACE, held, run_sweep
 from tuning import confirm as cf
 from tuning.space import load_space, parse_space
 from tuning.study import load_confirm_study, load_study
@@ -222,6 +222,7 @@ def test_kill_during_confirmation_then_resume_does_not_rerun_finished_runs(tmp_p
     exp = tmp_path / "k"
     proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **held(tmp_path / "faults", "c0002")},
                             start_new_session=True)
     done_before: set[str] = set()
     deadline = time.time() + 500
@@ -269,3 +270,19 @@ def test_report_shows_the_confirmation_table_and_plot(confirmed, tmp_path):
     assert "<h2>Confirmation</h2>" in page and f"configuration of {w['trial']}" in page
     assert f"[{w['low']:.4f}, {w['high']:.4f}]" in page
     assert (tmp_path / "confirmation.png").stat().st_size > 0
+
+
+def test_terminal_report_prints_the_confirmation_under_the_search_table(confirmed, tmp_path,
+                                                                          capsys):
+    """The user check: `python -m tuning.report` printed only the search's trials."""
+    from tuning.report import main
+
+    exp, _ = confirmed
+    assert main([str(exp), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((exp / "confirmation.json").read_text())
+    w = summary["candidates"][summary["winner"]]
+    table = out[out.index("confirmation: The top"):]
+    assert f"the winner is the configuration of {w['trial']}" in table
+    winner_line = next(line for line in table.splitlines() if "(winner)" in line)
+    assert w["trial"] in winner_line and f"{w['mean']:.4f}" in winner_line

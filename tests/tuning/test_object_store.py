@@ -10,7 +10,7 @@ import moto.server as moto_server  # the dev extra: an S3 endpoint on loopback
 import pyarrow.fs as pafs
 import pytest
 
-from tests.tuning.conftest import ROOT, SPACE, kill_when, run_sweep
+from tests.tuning.conftest import ROOT, SPACE, held, kill_when, run_sweep
 from tuning import sweep
 from tuning.study import load_study
 
@@ -49,7 +49,8 @@ def test_killed_sweep_on_s3_resumes_from_its_checkpoints_there(s3, tmp_path):
     uri, fs = s3
     # The ledger of a URI sweep lives in runs/sweeps/<name> under the working directory.
     ledger = tmp_path / "runs" / "sweeps" / "s3-kill"
-    env = {**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT),
+           **held(tmp_path / "faults", "t0006", "t0007")}
     proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE),
                              "--smoke", "--storage-path", uri, "--name", "s3-kill"],
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,

@@ -56,6 +56,13 @@ def test_warm_start_copies_finished_trials(smoke, tmp_path):
     assert [t.intermediate_values for t in new] == [t.intermediate_values for t in kept]
     # Copies are not the sweep's own trials: they do not count towards num_samples.
     assert count_finished(study) == 0
+    # trials.csv says where they came from (the user check: they looked like this sweep's own).
+    from tuning.results import trial_rows
+
+    rows = trial_rows(study, tmp_path / "new", space)
+    assert {r["phase"] for r in rows} == {"warm start"}
+    assert {r["warm_start_from"] for r in rows} == {str(exp)}
+    assert {r["checkpoint"] for r in rows} == {""}
 
 
 def test_warm_start_skips_trials_the_new_space_cannot_draw(smoke, tmp_path):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import yaml
 from optuna.trial import TrialState
 
 from core.config import load_config
-from tests.tuning.conftest import kill_when
+from tests.tuning.conftest import held, kill_when
 from tests.tuning.conftest import run_sweep as _sweep
 from tuning import sweep
 from tuning.study import load_study
@@ -142,6 +143,7 @@ def test_killed_driver_resumes_to_exactly_num_samples(tmp_path, moment):
     proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE),
                              "--smoke", "--storage-path", str(tmp_path), "--name", "k"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **held(tmp_path / "faults", "t0006", "t0007")},
                             start_new_session=True)
     kill_when(exp, proc, MOMENTS[moment])
     trials = _study(exp).get_trials()

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 import core.run as run
 import core.train as train
 from core.checkpoint import load_checkpoint
-from tests.tuning.conftest import kill_when
+from tests.tuning.conftest import held, kill_when
 from tuning import export, sweep
 from tuning.results import trial_history
 from tuning.study import load_study
@@ -86,9 +86,10 @@ def test_sweep_tunes_user_kwargs_survives_kill_9_and_retrains_exactly(project):
     proc = subprocess.Popen(
         [sys.executable, "-m", "tuning.sweep", "--space", "space.yaml", "--smoke",
          "--num-samples", "4", "--storage-path", "sweeps", "--name", "u"],
-        cwd=project, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        cwd=project, env={**_env(), **held(project / "faults", "t0003")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     kill_when(exp, proc, lambda trials: sum(t.state.is_finished() for t in trials) >= 1)
+    assert sum(t.state.is_finished() for t in load_study(exp).get_trials()) < 4
     resumed = _cli("tuning.sweep", ["--resume", "sweeps/u"], project)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     trials = load_study(exp).get_trials()
