@@ -11,16 +11,33 @@ for it, and a trial resumed in a later run appears once, with its epochs in orde
 
 from __future__ import annotations
 
+import math
 import shutil
 import struct
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["SCALARS", "read_scalars", "write_trial_events"]
+__all__ = ["METRIC_PREFIXES", "SCALARS", "read_scalars", "scalar_tags", "write_trial_events"]
 
-# Per-epoch values written for every trial (tag = key), when a row has them.
-SCALARS = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr", "epoch_time_s",
-           "samples_per_s")
+# Per-epoch values written for every trial (tag = key), when a row has them: every metric of
+# the task (train_*, val_*, test_*: val_auroc for a binary task, val_rmse for a regression) and
+# these.
+SCALARS = ("lr", "epoch_time_s", "samples_per_s")
+METRIC_PREFIXES = ("train_", "val_", "test_")
+
+
+def scalar_tags(row: dict) -> list[str]:
+    """The tags of ``row`` (one epoch of a trial) that TensorBoard gets: its metrics and
+    ``SCALARS``, each a finite number (a NaN loss is left out: TensorBoard cannot plot it).
+
+    Example:
+        >>> scalar_tags({"epoch": 3, "val_auroc": 0.9, "train_loss": float("nan"), "lr": 0.1,
+        ...              "node_id": "ab", "best_epoch": 2})
+        ['val_auroc', 'lr']
+    """
+    return [k for k, v in row.items()
+            if (k.startswith(METRIC_PREFIXES) or k in SCALARS) and isinstance(v, (int, float))
+            and not isinstance(v, bool) and math.isfinite(v)]
 
 
 def write_trial_events(root: Path, key: str, rows: Iterable[dict]) -> int:
@@ -36,11 +53,9 @@ def write_trial_events(root: Path, key: str, rows: Iterable[dict]) -> int:
     shutil.rmtree(tmp, ignore_errors=True)
     writer = SummaryWriter(str(tmp))
     for r in rows:
-        for tag in SCALARS:
-            v = r.get(tag)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                writer.add_scalar(tag, float(v), int(r["epoch"]),
-                                  walltime=r.get("reported_at") or r.get("timestamp"))
+        for tag in scalar_tags(r):
+            writer.add_scalar(tag, float(r[tag]), int(r["epoch"]),
+                              walltime=r.get("reported_at") or r.get("timestamp"))
     writer.close()
     final = root / key
     shutil.rmtree(final, ignore_errors=True)

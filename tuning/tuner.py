@@ -30,6 +30,14 @@ __all__ = ["RayOptions", "run_trials"]
 log = logging.getLogger("tuning")
 
 
+def _not_tune_restore_hint(record: logging.LogRecord) -> bool:
+    """Drops Tune's "Resume experiment with: Tuner.restore(...)" after Ctrl-C: the sweep is
+    resumed with ``--resume`` (the driver prints that command), never with Tuner.restore, which
+    would bypass the study."""
+    return "Resume experiment with:" not in record.getMessage()
+
+
+
 @dataclass(frozen=True)
 class RayOptions:
     """How the sweep uses Ray (the sweep's command-line flags of the same names)."""
@@ -102,6 +110,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
     The confirmation phase (``tuning.confirm``) runs its trials through here too: ``key_of``
     names them, ``asha=False`` trains every trial to ``max_epochs`` (a FIFO scheduler), and
     ``evaluate_test`` has each trial evaluate the test split after its last epoch."""
+    logging.getLogger("ray.tune.tune").addFilter(_not_tune_restore_hint)  # added once
     import ray
 
     store = trial_store(exp_dir)
