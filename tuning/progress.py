@@ -87,7 +87,8 @@ class Progress(Callback):
         done = self.done_before + self.done
         text = (f"progress: {done} of {self.total} trials done"
                 + (f" ({self.failed} failed)" if self.failed else "")
-                + f", {len(self._running)} running, {self.epochs} epochs trained; "
+                + f", {len(self._running)} running, {self.epochs} epoch"
+                + ("" if self.epochs == 1 else "s") + " trained; "
                 f"{format_duration(elapsed)} so far")
         if self.done and done < self.total:
             left = elapsed / self.done * (self.total - done)

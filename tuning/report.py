@@ -17,6 +17,7 @@ import base64
 import html
 import math
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -212,7 +213,11 @@ def _importances(data) -> dict[str, float] | str:
     import optuna
 
     try:
-        return optuna.importance.get_param_importances(data["study"])
+        with warnings.catch_warnings():
+            # PED-ANOVA warns of parameter regimes with few trials: normal in a small sweep,
+            # and not the user's to act on in a report.
+            warnings.simplefilter("ignore", UserWarning)
+            return optuna.importance.get_param_importances(data["study"])
     except (ValueError, RuntimeError) as exc:
         return f"not available yet: {exc}"
 

@@ -114,8 +114,11 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
                      state["epoch"])
         else:
             continuing.append(Continuing(t.number, params, path))
-            log.info("%s: %s", key, f"continues from epoch {state['epoch']}" if state
-                     else "starts from the first epoch (no checkpoint saved yet)")
+            if state is not None:
+                log.info("%s: continues after epoch %d (its newest checkpoint)", key,
+                         state["epoch"])
+            elif started_params(exp_dir, key) is not None:
+                log.info("%s: starts again from the first epoch (no checkpoint was saved)", key)
     return continuing
 
 
@@ -155,5 +158,5 @@ def _recover_rows(exp_dir: Path, key: str, history: list[dict], trial, checkpoin
     write_recovered(exp_dir, key, [rows[e] for e in sorted(rows)])
     lost = [str(e) for e in sorted(rows) if e not in on_disk]
     if lost:
-        log.info("%s: epoch(s) %s recovered from its checkpoint (the killed driver had not "
-                 "written them)", key, ", ".join(lost))
+        log.info("%s: epoch(s) %s recovered from its checkpoint (the interrupted driver had "
+                 "not written them)", key, ", ".join(lost))

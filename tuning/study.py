@@ -144,23 +144,31 @@ def count_finished(study: optuna.Study) -> int:
 def warm_start_trials(source: Path, space: SearchSpace) -> tuple[list[FrozenTrial],
                                                                   dict[str, int]]:
     """The finished (COMPLETE or PRUNED) trials of the sweep in ``source`` that ``space`` could
-    have drawn, re-described with this space's distributions (Optuna refuses a trial whose
-    distribution differs from the study's: "CategoricalDistribution does not support dynamic
-    value space"); and the skipped ones, counted by reason (``tuning.space_optuna.misfits``).
+    have drawn (their sampled values and those the earlier space fixed), re-described with this
+    space's distributions (Optuna refuses a trial whose distribution differs from the study's:
+    "CategoricalDistribution does not support dynamic value space"); and the skipped ones,
+    counted by reason (``tuning.space_optuna.misfits``, or a value this space fixes otherwise).
 
     Raises:
         ValueError: ``source`` holds no readable study.
     """
     old = load_study(source)
     dists = distributions(space.params)
+    fixed_now = {p.name: p.value for p in space.params if p.type == "fixed" and not p.when}
     fit, skipped = [], {}
     for t in old.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        reasons = misfits(t.params, space.params)
+        # What the trial trained with: its sampled values and the earlier space's fixed ones
+        # (user attr "params"), so a value fixed there (or pinned by --set) is checked too.
+        full = {**(t.user_attrs.get("params") or {}), **t.params}
+        values = {k: v for k, v in full.items() if k in t.params or k in dists}
+        reasons = misfits(values, space.params) + [
+            f"{k}={full[k]!r}, where this space fixes {v!r}" for k, v in fixed_now.items()
+            if k in full and full[k] != v]
         if reasons:
             skipped[reasons[0]] = skipped.get(reasons[0], 0) + 1
             continue
         fit.append(optuna.trial.create_trial(
-            params=t.params, distributions={k: dists[k] for k in t.params},
+            params=values, distributions={k: dists[k] for k in values},
             value=t.value if t.state == TrialState.COMPLETE else None,
             intermediate_values=t.intermediate_values, state=t.state,
             user_attrs={"warm_start_from": str(source)}))

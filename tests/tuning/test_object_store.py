@@ -76,7 +76,7 @@ def test_killed_sweep_on_s3_resumes_from_its_checkpoints_there(s3, tmp_path):
         assert study.trials[number].intermediate_values == values
     log = (ledger / "sweep.log").read_text()
     # A trial running at the kill continued from a checkpoint it had written to the bucket.
-    continued = [line for line in log.splitlines() if "continues from epoch" in line]
+    continued = [line for line in log.splitlines() if "continues after epoch" in line]
     assert continued, log
     key = continued[0].split()[1].rstrip(":")
     rows = [json.loads(line) for line in fs.open_input_stream(

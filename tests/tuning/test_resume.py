@@ -20,8 +20,8 @@ def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path
     lr = trial.suggest_float("optim.lr", 1e-4, 3e-2, log=True)  # the kill came after one draw
     with caplog.at_level("INFO", logger="tuning"):
         continuing = reconcile(study, tmp_path, space)
-    # It never saved a checkpoint: it starts (the log said "continues from the start" before).
-    assert "t0000: starts from the first epoch (no checkpoint saved yet)" in caplog.messages
+    # It never started (no params.json): nothing to say; "continues from the start" before.
+    assert not [m for m in caplog.messages if m.startswith("t0000:")]
     assert [c.number for c in continuing] == [trial.number]
     params = continuing[0].params
     # The value already drawn is kept; the missing ones are drawn now; no checkpoint to use.
@@ -30,7 +30,7 @@ def test_trial_killed_while_drawing_parameters_is_completed_not_redrawn(tmp_path
     assert study.trials[0].user_attrs["params"] == params
 
 
-def test_started_trial_whose_parameters_never_reached_the_file_keeps_them(tmp_path):
+def test_started_trial_whose_parameters_never_reached_the_file_keeps_them(tmp_path, caplog):
     # The driver was killed after the trial was created and Tune started it, but before the
     # study's writer thread wrote its parameters: Tune's params.json has them.
     space = load_space(SPACE)
@@ -41,7 +41,10 @@ def test_started_trial_whose_parameters_never_reached_the_file_keeps_them(tmp_pa
     trial_dir = tmp_path / "tune" / "run-0" / "t0000"
     trial_dir.mkdir(parents=True)
     (trial_dir / "params.json").write_text(json.dumps({"params": started, "trial_key": "t0000"}))
-    continuing = reconcile(study, tmp_path, space)
+    with caplog.at_level("INFO", logger="tuning"):
+        continuing = reconcile(study, tmp_path, space)
+    # Started, but killed before its first checkpoint: it runs again from the start, and says so.
+    assert "t0000: starts again from the first epoch (no checkpoint was saved)" in caplog.messages
     assert [c.number for c in continuing] == [trial.number]
     assert {k: continuing[0].params[k] for k in started} == started
     assert {k: study.trials[0].params[k] for k in started} == started

@@ -1,12 +1,15 @@
 """tuning.study: opening and loading the sweep's study, its sampler, warm start."""
 
+import copy
+
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 from tests.tuning.conftest import SPACE
 from tuning.experiment import read_spec, space_of
-from tuning.space import load_space
+from tuning.space import load_space, parse_space
+from tuning.space_optuna import compile_space
 from tuning.study import (
     count_finished,
     load_study,
@@ -86,6 +89,33 @@ def test_warm_start_skips_trials_the_new_space_cannot_draw(smoke, tmp_path):
                for t in study.get_trials())
     study.ask().suggest_categorical("model.hidden_size", [16, 32, 64])
     storage.close()
+
+
+def test_warm_start_checks_the_values_the_earlier_space_fixed(tmp_path):
+    """The user check: an earlier sweep pinned training.batch_size at 48 (--set); a space that
+    draws it from [64, 128, 256, 512] imported all of its trials, the batch size left empty."""
+    spec = copy.deepcopy(load_space(SPACE).raw)
+    spec["params"]["training.batch_size"] = {"type": "fixed", "value": 48}
+    earlier = parse_space(spec, "earlier.yaml", SPACE.parent)
+    old_dir = tmp_path / "old"
+    old_dir.mkdir()
+    old, storage = open_study(old_dir, "old", earlier)
+    for lr in (0.001, 0.01):
+        trial = old.ask()
+        trial.set_user_attr("params", {**compile_space(earlier.params)(trial), "optim.lr": lr})
+        trial.report(0.5, 1)
+        old.tell(trial, 0.5)
+    storage.close()
+    searched = load_space(SPACE)  # draws the batch size
+    trials, skipped = warm_start_trials(old_dir, searched)
+    assert trials == [] and skipped == {
+        "training.batch_size=48 is not among the choices [64, 128, 256, 512]": 2}
+    # A space that fixes it at another value skips them too; at the same value, imports them.
+    spec["params"]["training.batch_size"] = {"type": "fixed", "value": 64}
+    trials, skipped = warm_start_trials(old_dir, parse_space(spec, "x.yaml", SPACE.parent))
+    assert trials == [] and skipped == {"training.batch_size=48, where this space fixes 64": 2}
+    trials, skipped = warm_start_trials(old_dir, earlier)
+    assert len(trials) == 2 and skipped == {}
 
 
 def test_the_space_names_its_sampler():
