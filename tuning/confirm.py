@@ -281,7 +281,7 @@ def write_confirmation(exp_dir: Path, summary: dict) -> None:
         w.writerow([i + 1, c["trial"], int(i == summary["winner"]), c["search_score"], c["n"],
                     *("" if not finite(c[k]) else c[k]
                       for k in ("mean", "sd", "low", "high", "test_mean")),
-                    c.get("test_n", c["n"]), " ".join(r["trial"] for r in c["runs"])])
+                    c["test_n"], " ".join(r["trial"] for r in c["runs"])])
     atomic_write_text(exp_dir / CONFIRMATION_CSV_FILE, buf.getvalue())
 
 

@@ -18,21 +18,16 @@ from typing import Any
 
 from core.config import ConfigError, override_source
 from core.plan import plan_steps
-from tuning.space import SearchSpace
+from tuning.space import SearchSpace, fixed_params
 from tuning.space_params import Param, condition_holds
 from tuning.trainable import trial_config
 
-__all__ = ["fixed_params", "preflight"]
+__all__ = ["preflight"]
 
 BATCH = "training.batch_size"
 # With drop_last, the batch size and the split decide whether an epoch has a batch at all: a
 # --set of it is named with the error like one of the batch size.
-_DROP_LAST = ("loader.drop_last", "")
-
-
-def fixed_params(space: SearchSpace) -> dict[str, Any]:
-    """The space's unconditional fixed values: every trial's config has them."""
-    return {p.name: p.value for p in space.params if p.type == "fixed" and not p.when}
+DECIDES_BATCHES = ("loader.drop_last",)
 
 
 def _batch_sizes(p: Param) -> list[int]:
@@ -63,7 +58,7 @@ def preflight(space: SearchSpace, base: dict, n_train: int, base_source: str,
         plan = plan_steps(cfg, n_train)
         errors, warnings = plan.problems(BATCH)
         if errors:
-            raise ConfigError(override_source(base_source, [*errors, _DROP_LAST], overrides),
+            raise ConfigError(override_source(base_source, errors, overrides, DECIDES_BATCHES),
                               errors)
         lines.append(("info", f"  {plan.describe()}"))
         lines += [("warning", w) for w in warnings]
@@ -81,7 +76,8 @@ def preflight(space: SearchSpace, base: dict, n_train: int, base_source: str,
                                   f"{plan.total_steps} per full trial"))
             lines += [("warning", w) for w in warnings]
         if errors:
-            raise ConfigError(override_source(space.source, [_DROP_LAST], overrides), errors)
+            raise ConfigError(override_source(space.source, errors, overrides, DECIDES_BATCHES),
+                              errors)
     warmup = next((p for p in space.params if p.name == "schedule.warmup_steps"
                    and p.type == "int"), None)
     if warmup is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.config import ConfigError, load_yaml
 from core.schema import build
@@ -35,8 +36,8 @@ from tuning.space_settings import (
 
 __all__ = ["CPU_KEYS", "ConfirmSettings", "Param", "ResourcesSettings", "SamplerSettings",
            "SchedulerSettings", "SearchSpace", "SpaceSettings", "asha_rungs", "compile_space",
-           "condition_holds", "distributions", "load_space", "misfits", "parse_space",
-           "reference_markdown_space", "scaled_for_cpu"]
+           "condition_holds", "distributions", "fixed_params", "load_space", "misfits",
+           "parse_space", "reference_markdown_space", "scaled_for_cpu"]
 
 
 @dataclass
@@ -74,6 +75,11 @@ class SearchSpace:
     def rungs(self) -> tuple[int, ...]:
         """The epochs at which ASHA compares trials (``asha_rungs`` of this space)."""
         return asha_rungs(self.grace_period, self.reduction_factor, self.max_epochs)
+
+
+def fixed_params(space: SearchSpace) -> dict[str, Any]:
+    """The space's unconditional fixed values: every trial's config has them."""
+    return {p.name: p.value for p in space.params if p.type == "fixed" and not p.when}
 
 
 def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:

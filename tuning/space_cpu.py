@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from core.config import ConfigError, is_config_key
+from tuning.space_params import short_definition
 
 __all__ = ["CPU_KEYS", "scaled_for_cpu", "section_problems"]
 
@@ -50,8 +51,8 @@ def scaled_for_cpu(raw: dict, keep: Collection[str] = ()) -> tuple[dict, list[st
     for name, definition in (cpu.get("params") or {}).items():
         if f"params.{name}" in keep:
             continue
-        changes.append(f"params.{name} {_short((out.get('params') or {}).get(name))} -> "
-                       f"{_short(definition)}")
+        changes.append(f"params.{name} {short_definition((out.get('params') or {}).get(name))} -> "
+                       f"{short_definition(definition)}")
         out.setdefault("params", {})[name] = copy.deepcopy(definition)
     overrides = []
     for key, value in (cpu.get("set") or {}).items():
@@ -90,14 +91,3 @@ def section_problems(raw: dict, parse: Callable[[dict], Any]) -> list[tuple[str,
         problems += [(f"cpu.{k}", m) for k, m in exc.problems
                      if any(k == c or k.startswith(c + ".") for c in changed)]
     return problems
-
-
-def _short(definition: Any) -> str:
-    """A parameter's distribution in a few words: its choices, its range, or its value."""
-    if not isinstance(definition, dict):
-        return repr(definition)
-    if "choices" in definition:
-        return repr(definition["choices"])
-    if "low" in definition or "high" in definition:
-        return f"[{definition.get('low')}, {definition.get('high')}]"
-    return repr(definition.get("value", definition))

@@ -25,7 +25,8 @@ from typing import Any
 from core.config import ConfigError, is_config_key
 from core.schema import to_number
 
-__all__ = ["PARAM_TYPES", "Param", "condition_holds", "order_params", "parse_params"]
+__all__ = ["PARAM_TYPES", "Param", "condition_holds", "order_params", "parse_params",
+           "short_definition"]
 
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 RANGE_OPS = {"gt": lambda v, b: v > b, "ge": lambda v, b: v >= b, "lt": lambda v, b: v < b,
@@ -215,3 +216,21 @@ def order_params(params: list[Param], source: str) -> list[Param]:
             placed.add(p.name)
             pending.remove(p)
     return ordered
+
+
+def short_definition(definition: Any) -> str:
+    """A parameter's entry of ``params`` as written (a mapping or a plain value) in a few words:
+    its choices, its range, or its value.
+
+    Example:
+        >>> short_definition({"type": "categorical", "choices": [64, 128]}), short_definition(0.1)
+        ('[64, 128]', '0.1')
+    """
+    if not isinstance(definition, dict):
+        return repr(definition)
+    if "choices" in definition:
+        return repr(definition["choices"])
+    if "low" in definition or "high" in definition:
+        return f"[{definition.get('low')}, {definition.get('high')}]"
+    return repr(definition.get("value", definition))
+

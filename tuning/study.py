@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tuning.experiment import STUDY_FILE
 from tuning.failures import FailureAwareTPESampler
 from tuning.optuna_internals import storage_of
-from tuning.space import SearchSpace
+from tuning.space import SearchSpace, fixed_params
 from tuning.space_optuna import distributions, misfits
 from tuning.storage import MirroredStorage, sqlite_storage
 
@@ -154,7 +154,7 @@ def warm_start_trials(source: Path, space: SearchSpace) -> tuple[list[FrozenTria
     """
     old = load_study(source)
     dists = distributions(space.params)
-    fixed_now = {p.name: p.value for p in space.params if p.type == "fixed" and not p.when}
+    fixed_now = fixed_params(space)
     fit, skipped = [], {}
     for t in old.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)):
         # What the trial trained with: its sampled values and the earlier space's fixed ones

@@ -17,13 +17,13 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from core.config import (
     ConfigError,
     config_from_dict,
     config_to_dict,
     load_config,
+    override_keys,
     override_source,
 )
 from core.data import DataError, DataSplits, load_data
@@ -38,10 +38,11 @@ from tuning.experiment import (
     space_of,
     write_spec,
 )
-from tuning.preflight import fixed_params, preflight
+from tuning.preflight import preflight
 from tuning.resume import spec_changes
-from tuning.space import SearchSpace, load_space
+from tuning.space import SearchSpace, fixed_params, load_space
 from tuning.space_cpu import scaled_for_cpu
+from tuning.space_params import short_definition
 from tuning.study import load_study, warm_start_trials
 from tuning.sweep_options import SweepOptions
 from tuning.trainable import trial_config
@@ -114,26 +115,17 @@ def _pin_set_params(raw: dict, base: dict, overrides: list[str]) -> list[str]:
     conditions on it still hold), in ``raw``. Returns one line per parameter pinned."""
     lines = []
     params = raw.get("params") or {}
-    for key in dict.fromkeys(item.partition("=")[0].strip() for item in overrides):
+    for key in override_keys(overrides):
         if key not in params:
             continue
         value = functools.reduce(lambda d, part: d[part], key.split("."), base)
         old = params[key]
         when = old.get("when") if isinstance(old, dict) else None
         params[key] = {"type": "fixed", "value": value, **({"when": when} if when else {})}
-        lines.append(f"--set {key}={value} pins params.{key} (was {_described(old)}): "
-                     "every trial uses this value")
+        kind = old.get("type", "fixed") if isinstance(old, dict) else "fixed"
+        lines.append(f"--set {key}={value} pins params.{key} (was {kind} "
+                     f"{short_definition(old)}): every trial uses this value")
     return lines
-
-
-def _described(definition: Any) -> str:
-    if not isinstance(definition, dict):
-        return f"fixed {definition!r}"
-    if "choices" in definition:
-        return f"{definition.get('type', 'categorical')} {list(definition['choices'])!r}"
-    if "low" in definition:
-        return f"{definition.get('type')} {definition['low']!r} to {definition.get('high')!r}"
-    return f"fixed {definition.get('value')!r}"
 
 
 def _set_elsewhere(opts: SweepOptions, space: SearchSpace, raw: dict) -> set[str]:
@@ -143,7 +135,7 @@ def _set_elsewhere(opts: SweepOptions, space: SearchSpace, raw: dict) -> set[str
     to be a change)."""
     keep = {key for flag, key in ((opts.num_samples, "num_samples"),
                                   (opts.max_epochs, "max_epochs")) if flag is not None}
-    set_keys = {item.partition("=")[0].strip() for item in opts.overrides}
+    set_keys = set(override_keys(opts.overrides))
     keep |= set_keys | {f"params.{key}" for key in set_keys}  # a --set pins a parameter
     if load_config(space.base_config, list(opts.overrides)).data.source != "synthetic":
         keep |= {key for key in (raw["cpu"].get("set") or {}) if key.startswith("data.synthetic.")}

@@ -25,7 +25,7 @@ from core.schema import reference as schema_reference
 from core.schema import reference_markdown as schema_reference_markdown
 
 __all__ = ["load_config", "config_from_dict", "config_to_dict", "apply_overrides",
-           "is_config_key", "override_source", "parse_override", "reference",
+           "is_config_key", "override_keys", "override_source", "parse_override", "reference",
            "reference_markdown"]
 
 
@@ -106,20 +106,32 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             from None
 
 
+def override_keys(overrides: list[str] | None) -> list[str]:
+    """The dotted keys that overrides (``KEY=VALUE``) set, in order, each once.
+
+    Example:
+        >>> override_keys(["training.epochs=3", "model.name=tcn", "training.epochs=4"])
+        ['training.epochs', 'model.name']
+    """
+    return list(dict.fromkeys(o.partition("=")[0].strip() for o in overrides or []))
+
+
 def override_source(source: str, problems: list[tuple[str, str]],
-                    overrides: list[str] | None) -> str:
+                    overrides: list[str] | None, also: tuple[str, ...] = ()) -> str:
     """What a problem with a config is reported against: ``source`` (the config file), marked
-    ``(with --set)`` when a problem's dotted key is one that an override (``KEY=VALUE``) set,
-    so the user looks at the command line and not only at the file. Used for the config's own
-    checks and for later ones (the data, the sweep's pre-flight).
+    ``(with --set)`` when a problem's dotted key, or one of ``also`` (keys that decided the
+    problems too), is one that an override (``KEY=VALUE``) set, so the user looks at the command
+    line and not only at the file. Used for the config's own checks and for later ones (the
+    data, the sweep's pre-flight).
 
     Example:
         >>> override_source("configs/gru.yaml", [("training.batch_size", "too large")],
         ...                 ["training.batch_size=512"])
         'configs/gru.yaml (with --set)'
     """
-    keys = {o.partition("=")[0].strip() for o in overrides or []}
-    return f"{source} (with --set)" if any(k in keys for k, _ in problems) else source
+    keys = set(override_keys(overrides))
+    named = [k for k, _ in problems] + list(also)
+    return f"{source} (with --set)" if any(k in keys for k in named) else source
 
 
 def reference(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -23,15 +23,21 @@ def _cfg(path, **kw):
     return DataConfig(source="csv", path=str(path), normalize=False, **kw)
 
 
+def _data_error(tmp_path, df, **kw) -> DataError:
+    """The DataError that loading ``df`` written as a long CSV raises (``kw``: DataConfig's)."""
+    df.to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError) as info:
+        load_data(_cfg(tmp_path / "d.csv", **kw), TaskConfig())
+    return info.value
+
+
 def test_empty_sequence_id_names_id_column_and_rows(tmp_path):
     df = pd.DataFrame(_rows())
     df.loc[[4, 9], "sequence_id"] = np.nan
-    df.to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(DataError) as info:
-        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
+    error = _data_error(tmp_path, df)
     # Data rows 4 and 9 are lines 6 and 11 of the file (the header is row 1).
-    assert info.value.key == "data.id_column"
-    assert "rows 6, 11, counting the header as row 1" in str(info.value)
+    assert error.key == "data.id_column"
+    assert "rows 6, 11, counting the header as row 1" in str(error)
 
 
 def test_date_strings_in_time_column_are_ordered_as_dates(tmp_path):
@@ -48,11 +54,9 @@ def test_time_column_neither_numbers_nor_dates_is_an_error(tmp_path, bad, words)
     df = pd.DataFrame(_rows())
     df["time"] = df["time"].map(lambda t: f"2024-01-0{t + 1}")
     df.loc[5, "time"] = bad
-    df.to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(DataError) as info:
-        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
-    assert info.value.key == "data.time_column" and words in str(info.value)
-    assert "row 7" in str(info.value)
+    error = _data_error(tmp_path, df)
+    assert error.key == "data.time_column" and words in str(error)
+    assert "row 7" in str(error)
 
 
 def test_time_column_with_every_fifth_row_bad_lists_only_those_rows(tmp_path):
@@ -61,11 +65,9 @@ def test_time_column_with_every_fifth_row_bad_lists_only_those_rows(tmp_path):
     df = pd.DataFrame(_rows())
     df["time"] = df["time"].astype(object)
     df.loc[::5, "time"] = "later"
-    df.to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(DataError) as info:
-        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
-    message = str(info.value)
-    assert info.value.key == "data.time_column"
+    error = _data_error(tmp_path, df)
+    message = str(error)
+    assert error.key == "data.time_column"
     # Data rows 0, 5, 10, ... are lines 2, 7, 12, ... of the file.
     assert "holds numbers but 'later' on rows 2, 7, 12, 17, 22 and 11 more, counting the " \
            "header as row 1" in message
@@ -76,33 +78,27 @@ def test_infinite_time_is_an_error_naming_the_rows(tmp_path):
     df = pd.DataFrame(_rows())
     df["time"] = df["time"].astype(float)
     df.loc[6, "time"] = np.inf
-    df.to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(DataError) as info:
-        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
-    assert info.value.key == "data.time_column"
-    assert "is infinite on row 8, counting the header as row 1" in str(info.value)
+    error = _data_error(tmp_path, df)
+    assert error.key == "data.time_column"
+    assert "is infinite on row 8, counting the header as row 1" in str(error)
 
 
 def test_split_column_not_constant_names_the_sequence_id_and_rows(tmp_path):
     df = pd.DataFrame(_rows())
     df["split"] = "train"
     df.loc[6, "split"] = "test"  # the third row of sequence s01
-    df.to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(DataError) as info:
-        load_data(_cfg(tmp_path / "d.csv", split_column="split"), TaskConfig())
-    assert info.value.key == "data.split_column"
+    error = _data_error(tmp_path, df, split_column="split")
+    assert error.key == "data.split_column"
     assert "within the sequence of sequence_id 's01': 'train' on its first row, other values " \
-           "on row 8, counting the header as row 1" in str(info.value)
+           "on row 8, counting the header as row 1" in str(error)
 
 
 def test_duplicate_time_within_a_sequence_is_an_error(tmp_path):
     df = pd.DataFrame(_rows())
     df.loc[2, "time"] = 1  # sequence s00 has two rows at time 1
-    df.to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(DataError) as info:
-        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
-    assert info.value.key == "data.time_column" and "'s00'" in str(info.value)
-    assert "rows 3, 4" in str(info.value)
+    error = _data_error(tmp_path, df)
+    assert error.key == "data.time_column" and "'s00'" in str(error)
+    assert "rows 3, 4" in str(error)
 
 
 def test_mostly_numeric_text_column_is_an_error_not_a_vanished_feature(tmp_path):
@@ -110,10 +106,8 @@ def test_mostly_numeric_text_column_is_an_error_not_a_vanished_feature(tmp_path)
     df["f2"] = df["f1"].astype(object)
     df.loc[3, "f2"] = "?"
     df["site"] = "lab"  # text columns that are not numbers are ignored, and said so
-    df.to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(DataError) as info:
-        load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
-    assert info.value.key == "data.feature_columns" and "'?' (row 5" in str(info.value)
+    error = _data_error(tmp_path, df)
+    assert error.key == "data.feature_columns" and "'?' (row 5" in str(error)
     df.drop(columns="f2").to_csv(tmp_path / "d.csv", index=False)
     d = load_data(_cfg(tmp_path / "d.csv"), TaskConfig())
     assert d.feature_names == ["f1"] and "ignored non-numeric columns: site" in d.describe()
