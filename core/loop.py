@@ -126,14 +126,28 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     seed_everything(cfg.experiment.seed)
     if data is None:
         data = load_data(cfg.data, cfg.task)
-    for name in ("train", "val"):
-        if len(getattr(data, name)) == 0:
-            raise TrainingError(f"the {name} split is empty")
+    if len(data.train) == 0:
+        raise TrainingError("the train split is empty")
+    # data.val_fraction 0: no validation; the last epoch (or the lowest train_loss) is best
+    has_val = len(data.val) > 0
+    if not has_val and cfg.training.early_stopping.patience:
+        raise TrainingError("training.early_stopping.patience: early stopping watches a "
+                            "validation metric and the data have no validation split "
+                            "(data.val_fraction 0)")
 
     t = cfg.training
     loss_fn = task_loss(cfg, data).to(device)
     _log_task(cfg, data, loss_fn)
     model = build_model(cfg.model, data.num_features, data.num_outputs).to(device)
+    if resume is None and hasattr(model, "fit_data"):
+        # Fitted, not trained (minirocket's biases): from the training split, before epoch 1;
+        # a resumed run loads them from its checkpoint instead.
+        t_fit = time.perf_counter()
+        train_lengths = data.train.lengths
+        model.fit_data(data.train.x.to(device), None if train_lengths is None else
+                       train_lengths.to(device), cfg.experiment.seed)
+        log.info("%s fitted to the %d training sequences in %.2f s", cfg.model.name,
+                 len(data.train), time.perf_counter() - t_fit)
     step_model = torch.compile(model) if t.compile else model
     optimizer = build_optimizer(model, cfg)
     data_gen = torch.Generator().manual_seed(cfg.experiment.seed)
@@ -153,6 +167,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                              cfg.loader.drop_last)
 
     ckpt_metric, ckpt_mode = t.checkpoint_metric, t.checkpoint_mode
+    if not has_val and ckpt_metric != "train_loss":
+        log.info("no validation split: every epoch replaces best.pt, the last epoch is the "
+                 "model (training.checkpoint_metric: train_loss keeps the lowest train_loss)")
     es = t.early_stopping
     state = new_counters()
     if resume is not None:
@@ -249,9 +266,10 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         lr = float(optimizer.param_groups[0]["lr"])  # a device tensor when the step is graphed
         val = evaluate(step_model, val_split, t.eval_batch_size, device, precision, loss_fn,
                        top_k=cfg.task.top_k, target_mean=data.target_mean,
-                       target_std=data.target_std)
+                       target_std=data.target_std) if has_val else {}
         if scheduler is not None and not per_step:
-            scheduler.step(val["loss"]) if plateau else scheduler.step()
+            scheduler.step(val["loss"] if has_val else train_loss) if plateau else \
+                scheduler.step()
         epoch_time = time.perf_counter() - t0
         epoch_times.append(epoch_time)
         metrics = {"epoch": epoch, "train_loss": train_loss,
@@ -261,8 +279,11 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         # core.selection.improves: better, or tied and a lower val_loss (a later epoch wins a
         # tie on a saturated metric, e.g. val_auroc 1.0 on a small validation split)
         best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
-        if improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
-                    val_loss=metrics["val_loss"], best_val_loss=best_row.get("val_loss")):
+        if not has_val and ckpt_metric != "train_loss":
+            state["best_metric"], state["best_epoch"] = None, epoch  # the last epoch
+        elif improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
+                      val_loss=metrics.get("val_loss"),
+                      best_val_loss=best_row.get("val_loss")):
             state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
         metrics["best_epoch"] = state["best_epoch"]
         metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
@@ -331,7 +352,8 @@ def _log_task(cfg: Config, data: DataSplits, loss_fn: TaskLoss) -> None:
                                 cfg.training.checkpoint_metric)
     if warning:
         log.warning("training.checkpoint_metric: %s", warning)
-    warning = small_validation_warning(len(data.val), cfg.training.checkpoint_metric)
+    warning = small_validation_warning(len(data.val), cfg.training.checkpoint_metric) \
+        if len(data.val) else None
     if warning:
         log.warning("training.checkpoint_metric: %s", warning)
 

@@ -80,5 +80,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, steps_per_epo
             cycle_momentum=cfg.optim.name == "sgd")
     elif s.name == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=s.plateau_factor, patience=s.plateau_patience)
+            optimizer, mode="min", factor=s.plateau_factor, patience=s.plateau_patience,
+            min_lr=s.min_lr_ratio * cfg.optim.lr)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)

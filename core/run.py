@@ -195,7 +195,8 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
             atomic_write_text(run_dir / "metrics.csv", metrics_csv(history, cfg.task.type))
             if tb is not None:
                 for key in metric_columns(cfg.task.type)[1:-4]:
-                    tb.add_scalar(key, metrics[key], metrics["epoch"])
+                    if key in metrics:  # no val_* metrics without a validation split
+                        tb.add_scalar(key, metrics[key], metrics["epoch"])
                 tb.flush()
 
         t0 = time.perf_counter()

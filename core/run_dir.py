@@ -114,7 +114,7 @@ def write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | 
         "best_epoch": best,
         "checkpoint_metric": metric,
         "checkpoint_mode": cfg.training.checkpoint_mode,
-        "best_metric": history[best - 1][metric] if best else None,
+        "best_metric": history[best - 1].get(metric) if best else None,  # None: no val split
         "test_split": "present" if has_test else "absent",
         "test": {f"test_{k}": v for k, v in test.items() if k != "threshold"} if test else None,
         "wall_time_s": round(wall, 3),

@@ -22,6 +22,10 @@ def cross_checks(cfg: Config, problems: list) -> None:
     if d.val_fraction + d.test_fraction >= 0.9:
         problems.append(("data.test_fraction", "val_fraction + test_fraction must be < 0.9"))
     _data_cross_checks(cfg, problems)
+    if d.val_fraction == 0 and cfg.training.early_stopping.patience:
+        problems.append(("training.early_stopping.patience", "early stopping watches a "
+                         "validation metric; data.val_fraction 0 leaves no validation split "
+                         "(set patience 0 or a val_fraction > 0)"))
     if m.name == "tcn" and m.bidirectional:
         problems.append(("model.bidirectional", "the tcn model is causal; bidirectional must be "
                                                 "false"))

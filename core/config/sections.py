@@ -111,8 +111,12 @@ class DataConfig:
                                     "array).")
     feature_columns: list[str] | None = spec(None, "Long format: feature columns; null means every "
                                              "other numeric column.")
-    val_fraction: float = spec(0.15, "Share of each class put in the validation split.",
-                               gt=0.0, lt=1.0)
+    val_fraction: float = spec(0.15, "Share of each class put in the validation split; 0 "
+                               "trains on the whole non-test data with no validation: no val "
+                               "metrics, the last epoch is best.pt (or the lowest train_loss "
+                               "with training.checkpoint_metric train_loss), plateau schedules "
+                               "watch train_loss, early stopping is refused.",
+                               ge=0.0, lt=1.0)
     test_fraction: float = spec(0.15, "Share of each class put in the test split (0 disables).",
                                 ge=0.0, lt=1.0)
     split_seed: int = spec(0, "Seed of the stratified split.")
@@ -124,7 +128,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = spec("gru", "A built-in model (gru, lstm, tcn, transformer), a name a "
+    name: str = spec("gru", "A built-in model (gru, lstm, tcn, transformer; the time-series "
+                     "classifiers fcn, resnet, inception_time, minirocket), a name a "
                      "model.plugins module registered, or a user model as 'module:callable' "
                      "(docs/models.md).")
     plugins: list[str] = spec(None, "Modules imported before the model is built (they may call "
@@ -152,11 +157,37 @@ class ModelConfig:
     max_len: int = spec(1024, "Transformer with learned positions: the longest sequence it "
                         "accepts.", ge=1)
     pooling: str = spec("last", "Sequence summary fed to the head: last valid step, mean or max "
-                        "over valid steps, or a learned cls token (transformer only).",
+                        "over valid steps, or a learned cls token (transformer only). fcn, "
+                        "resnet and inception_time always average over valid steps (their "
+                        "papers' global average pooling); minirocket pools by PPV.",
                         choices=("last", "mean", "max", "cls"))
     head_hidden: int = spec(0, "Hidden units of the MLP head; 0 means a linear head.", ge=0)
     head_dropout: float = spec(0.0, "Dropout before the head's output layer.", ge=0.0, lt=1.0)
     layer_norm: bool = spec(False, "LayerNorm on the pooled features before the head.")
+    filters: int | None = spec(None, "fcn, resnet, inception_time: convolution filters; null "
+                               "takes the paper's. fcn: layers of filters, 2*filters, ..., "
+                               "filters (paper 128: 128-256-128); resnet: blocks of filters, "
+                               "2*filters, 2*filters, ... (paper 64: 64-128-128); "
+                               "inception_time: filters per branch, a module is "
+                               "(len(kernel_sizes) + 1) * filters wide (paper 32: 128).", ge=1)
+    depth: int | None = spec(None, "resnet: residual blocks (paper 3); inception_time: inception "
+                             "modules (paper 6); null takes the paper's. fcn's depth is "
+                             "len(kernel_sizes).", ge=1)
+    kernel_sizes: list[int] | None = spec(
+        None, "fcn: one convolution per width (paper [8, 5, 3]); resnet: the convolutions of "
+        "each block (paper [8, 5, 3]); inception_time: the parallel branches of each module "
+        "(paper [40, 20, 10]); null takes the paper's. Keras 'same' padding: even widths pad "
+        "one more step on the right.")
+    bottleneck: int | None = spec(None, "inception_time: width of the 1x1 bottleneck before "
+                                  "the branches (paper 32); 0 disables; null takes the paper's. "
+                                  "Never applied to a 1-channel input, as in the paper.", ge=0)
+    residual: bool = spec(True, "resnet and inception_time: residual connections (resnet: "
+                          "around every block; inception_time: every third module, as in the "
+                          "papers); false trains the plain stack.")
+    rocket_features: int = spec(10000, "minirocket: number of PPV features, rounded down to a "
+                                "multiple of its 84 kernels (paper 10,000 -> 9,996).", ge=84)
+    rocket_max_dilations: int = spec(32, "minirocket: most dilations per kernel (paper 32).",
+                                     ge=1)
 
 
 @dataclass
@@ -183,11 +214,13 @@ class ScheduleConfig:
                                   "first 5% of the optimizer steps), so it scales with the data "
                                   "set and the epochs; 0 disables. Use it or warmup_steps, not "
                                   "both.", ge=0.0, lt=1.0)
-    min_lr_ratio: float = spec(0.0, "Cosine floor as a fraction of the peak lr.", ge=0.0, le=1.0)
+    min_lr_ratio: float = spec(0.0, "Cosine and plateau: the lowest lr as a fraction of the "
+                               "peak lr.", ge=0.0, le=1.0)
     step_size: int = spec(10, "step: intervals between decays.", ge=1)
     gamma: float = spec(0.1, "step: multiplicative decay.", gt=0.0, le=1.0)
     plateau_factor: float = spec(0.5, "plateau: lr multiplier on a plateau.", gt=0.0, lt=1.0)
-    plateau_patience: int = spec(2, "plateau: epochs without improvement before a cut.", ge=0)
+    plateau_patience: int = spec(2, "plateau: epochs without improvement of val_loss (train_loss "
+                                 "without a validation split) before a cut.", ge=0)
 
 
 @dataclass

@@ -115,7 +115,7 @@ def _assign(raw: RawData, targets: Targets, cfg: DataConfig, task: TaskConfig):
                 raise DataError(o.split_key, f"{o.split_what} puts group {shown(both[0])} of "
                                              f"{o.group_what} in both {a} and {b} "
                                              f"({both.size} groups in all)")
-    if len(va) == 0:
+    if len(va) == 0 and vf > 0:
         # Validation carved from the given train split, of val_fraction of its sequences.
         if groups is not None:
             a, b, _ = group_split(groups[tr], counts[tr], (1 - vf, vf, 0.0), seed,
@@ -181,7 +181,6 @@ def build_splits(raw: RawData, cfg: DataConfig, task: TaskConfig) -> DataSplits:
                         std, task=task.type, target_mean=target_mean, target_std=target_std)
     if raw.ignored_columns:
         splits.extras["ignored_columns"] = list(raw.ignored_columns)
-    for name in ("train", "val"):
-        if len(getattr(splits, name)) == 0:
-            raise DataError("data.path", f"the {name} split is empty")
+    if len(splits.train) == 0:
+        raise DataError("data.path", "the train split is empty")
     return splits

@@ -42,7 +42,7 @@ class DataSplits:
     """Train, validation and test splits with what is needed to read them.
 
     ``test`` may be empty (N=0) when the data has no test set (``data.test_fraction: 0`` or a
-    given split without test); train and val never are.
+    given split without test); ``val`` is empty with ``data.val_fraction: 0``; train never is.
     """
 
     train: SequenceData

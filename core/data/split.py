@@ -8,7 +8,8 @@
   sequences, validation is carved from train (stratified, by group when there are groups).
 
 Every function returns sorted index arrays ``(train, val, test)``; ``test`` is empty when
-``test_fraction`` is 0 or a given split has no test sequences.
+``test_fraction`` is 0 or a given split has no test sequences, ``val`` when ``val_fraction`` is 0
+(no validation: the run trains on every non-test sequence).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def split_arrays(y: np.ndarray, val_fraction: float, test_fraction: float, seed:
         n_val = int(round(len(idx) * val_fraction))
         n_test = int(round(len(idx) * test_fraction))
         n_train = len(idx) - n_val - n_test
-        need_test = test_fraction > 0
-        if strict and (n_train < 1 or n_val < 1 or (need_test and n_test < 1)):
+        need_test, need_val = test_fraction > 0, val_fraction > 0
+        if strict and (n_train < 1 or (need_val and n_val < 1) or (need_test and n_test < 1)):
             split = "train" if n_train < 1 else "val" if n_val < 1 else "test"
             raise DataError("data.val_fraction" if split == "val" else
                             "data.test_fraction" if split == "test" else "data.path",
@@ -60,8 +61,10 @@ def random_split(n: int, val_fraction: float, test_fraction: float, seed: int) -
     """Plain random split of ``n`` sequences (regression, multilabel)."""
     perm = np.random.Generator(np.random.PCG64(seed)).permutation(n)
     n_val, n_test = int(round(n * val_fraction)), int(round(n * test_fraction))
-    if n - n_val - n_test < 1 or n_val < 1 or (test_fraction > 0 and n_test < 1):
-        split = "val" if n_val < 1 else "test" if n_test < 1 and test_fraction > 0 else "train"
+    need_val = val_fraction > 0
+    if n - n_val - n_test < 1 or (need_val and n_val < 1) or (test_fraction > 0 and n_test < 1):
+        split = "val" if need_val and n_val < 1 else \
+            "test" if n_test < 1 and test_fraction > 0 else "train"
         raise DataError("data.val_fraction" if split == "val" else
                         "data.test_fraction" if split == "test" else "data.path",
                         f"{n} sequences: none would be in the {split} split (val_fraction="

@@ -1,4 +1,5 @@
-"""Sequence models behind a small registry: ``gru``, ``lstm``, ``tcn``, ``transformer``, and user
+"""Sequence models behind a small registry: ``gru``, ``lstm``, ``tcn``, ``transformer``, the
+time-series classifiers ``fcn``, ``resnet``, ``inception_time`` and ``minirocket``, and user
 models by import path (``model.name: mypkg.nets:build_net``) or by a registered name.
 
 Every model maps ``x`` [B, T, F] and optional ``lengths`` [B] to logits [B, num_outputs]. The
@@ -15,8 +16,19 @@ Example:
 
 import torch  # noqa: F401  (the example above)
 
-from core.models import recurrent, tcn, transformer  # noqa: F401  (they register themselves)
+from core.models import (  # noqa: F401  (they register themselves)
+    fcn,
+    inception_time,
+    minirocket,
+    recurrent,
+    resnet,
+    tcn,
+    transformer,
+)
+from core.models.fcn import FCN
+from core.models.inception_time import InceptionTime
 from core.models.layers import Head, pool
+from core.models.minirocket import MiniRocket
 from core.models.recurrent import RNNClassifier
 from core.models.registry import (
     MODELS,
@@ -26,8 +38,10 @@ from core.models.registry import (
     is_builtin,
     register,
 )
+from core.models.resnet import ResNet
 from core.models.tcn import TCNClassifier
 from core.models.transformer import TransformerClassifier
 
 __all__ = ["MODELS", "register", "build_model", "check_model", "count_parameters", "is_builtin",
-           "pool", "Head", "RNNClassifier", "TCNClassifier", "TransformerClassifier"]
+           "pool", "Head", "RNNClassifier", "TCNClassifier", "TransformerClassifier", "FCN",
+           "ResNet", "InceptionTime", "MiniRocket"]

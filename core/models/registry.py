@@ -1,6 +1,7 @@
 """The model registry, user models and the checks that run before anything is written.
 
-A model is named by ``model.name``: a built-in (``gru``, ``lstm``, ``tcn``, ``transformer``), a
+A model is named by ``model.name``: a built-in (``gru``, ``lstm``, ``tcn``, ``transformer``,
+``fcn``, ``resnet``, ``inception_time``, ``minirocket``), a
 name registered with ``register`` by a module listed in ``model.plugins``, or a ``module:callable``
 import path. User builders (registered or by path) follow one contract::
 
@@ -9,6 +10,12 @@ import path. User builders (registered or by path) follow one contract::
         x        [B, T, F] float, zero (or anything) beyond each sequence's length
         lengths  [B] int64 valid steps per sequence, or None when all span T steps
         logits   [B, num_outputs] float
+
+A model may also define ``fit_data(x, lengths, seed)``: ``core.loop.fit`` calls it once with the
+training split (``x`` [N, T, F] and ``lengths`` [N] or None, on the run's device) and
+``experiment.seed`` before the first epoch of a run that does not resume, for what is fitted to
+data rather than trained (``minirocket``'s biases); it must keep what it fits in buffers, so that
+checkpoints hold it.
 
 ``num_outputs`` is the task's output size (multiclass: K classes, binary: 1, multilabel: K
 labels, regression: D targets). Of the ``model`` section, user models get only ``kwargs``; the
@@ -39,7 +46,8 @@ class _Entry:
 
 
 MODELS: dict[str, _Entry] = {}
-BUILTIN_NAMES = ("gru", "lstm", "tcn", "transformer")
+BUILTIN_NAMES = ("gru", "lstm", "tcn", "transformer", "fcn", "resnet", "inception_time",
+                 "minirocket")
 
 
 def register(name: str):
@@ -217,6 +225,12 @@ def _probe(entry: _Entry, cfg: ModelConfig, num_features: int, num_outputs: int,
     lengths = torch.tensor([t_len, t_len // 2 + 1], dtype=torch.long)
     was_training = model.training
     model.eval()
+    if hasattr(model, "fit_data"):
+        try:
+            model.fit_data(x, lengths, 0)
+        except Exception as exc:
+            raise _Problem(key, f"{cfg.name}.fit_data failed on a probe batch x [2, {t_len}, "
+                                f"{num_features}]: {_last_line(exc)}") from None
     try:
         with torch.no_grad():
             out = model(x, lengths)
