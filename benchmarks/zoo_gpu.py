@@ -85,7 +85,7 @@ def _fit_job(job: dict) -> dict:
         path = out / "data" / f"{src.stem}_znorm_{os.getpid()}.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **arrays)
-    sets = [f"data.source=npz", f"data.path={path}", f"task.type={task}",
+    sets = ["data.source=npz", f"data.path={path}", f"task.type={task}",
             f"experiment.seed={seed}", f"experiment.device={job['device']}",
             f"experiment.name={family}-{name}-{seed}"]
     if task == "binary":
@@ -242,7 +242,8 @@ def table(args) -> None:
     for r in rows:
         if "error" in r:
             print(f"failed: {r['set']} {r['family']} seed {r['seed']}: {r['error']}")
-    print("\n| data set | family | seeds 0-2 (mean, range) | epochs run / paper | 5-seed ensemble |")
+    print("\n| data set | family | seeds 0-2 (mean, range) | epochs run / paper "
+          "| 5-seed ensemble |")
     print("|---|---|---|---|---|")
     for name in SETS:
         for family in FAMILIES:
