@@ -1,4 +1,4 @@
-"""search_spaces/tsc.yaml: every configuration it can draw is a valid config and a buildable model."""
+"""search_spaces/tsc.yaml: every configuration it draws is a valid config and a buildable model."""
 
 from pathlib import Path
 
