@@ -60,6 +60,7 @@ __all__ = ["MiniRocket", "NUM_KERNELS", "fit_dilations", "quantiles"]
 
 NUM_KERNELS = 84
 KERNEL_LENGTH = 9
+_COMPARE_ELEMENTS = 2**26  # comparisons held at once by features(): 64 MB of booleans
 _INDICES = np.array(list(combinations(range(KERNEL_LENGTH), 3)), dtype=np.int64)  # [84, 3]
 
 
@@ -131,6 +132,16 @@ class MiniRocket(nn.Module):
                        groups=f).view(b, f, NUM_KERNELS, t)
         return torch.einsum("bfkt,kf->bkt", out, self.channel_mask[index])
 
+    def _conv_own(self, x: torch.Tensor, index: int, dilation: int) -> torch.Tensor:
+        """Kernel k on series k alone: [84, F, T] -> [84, T] (one grouped convolution)."""
+        pad = (KERNEL_LENGTH - 1) * dilation // 2
+        n, f, t = x.shape
+        out = F.conv1d(x.reshape(1, n * f, t), self.weights.repeat_interleave(f, 0),
+                       dilation=dilation, padding=pad, groups=n * f).view(n, f, t)
+        if f == 1:
+            return out[:, 0]
+        return (out * self.channel_mask[index][:, :, None]).sum(1)
+
     @torch.no_grad()
     def fit_data(self, x: torch.Tensor, lengths: torch.Tensor | None, seed: int) -> None:
         """Fits dilations, channel subsets, biases and the feature standardisation on training
@@ -165,8 +176,7 @@ class MiniRocket(nn.Module):
         start = 0
         for i, (d, n_f) in enumerate(zip(dilations.tolist(), counts.tolist(), strict=True)):
             rows = examples[i * NUM_KERNELS:(i + 1) * NUM_KERNELS]
-            c_all = self._conv(xt[rows], i, d)  # [84 series, 84 kernels, T]
-            c_own = c_all.diagonal(dim1=0, dim2=1).T  # kernel k on its own series k: [84, T]
+            c_own = self._conv_own(xt[rows], i, d)  # kernel k on its own series k: [84, T]
             valid = t_len if lengths is None else lengths[rows].tolist()
             for k in range(NUM_KERNELS):
                 row = c_own[k, :valid if isinstance(valid, int) else valid[k]]
@@ -205,13 +215,15 @@ class MiniRocket(nn.Module):
                 use_full = (parity + i) % 2 == 0  # [84]
                 valid = torch.where(use_full[None, :, None], full[:, None, :],
                                     trimmed[:, None, :])  # [B, 84, T]
-                ordered = c.masked_fill(~valid, float("-inf")).sort(-1).values
-                bias = self.biases[start:start + NUM_KERNELS * n_f].view(1, NUM_KERNELS, n_f)
-                at_most = torch.searchsorted(ordered, bias.expand(b, -1, -1).contiguous(),
-                                             right=True)  # values <= bias, padding included
-                count = valid.sum(-1, keepdim=True)
-                ppv = (t_len - at_most).float() / count.clamp(min=1).float()
-                out.append(ppv.reshape(b, NUM_KERNELS * n_f))
+                bias = self.biases[start:start + NUM_KERNELS * n_f].view(NUM_KERNELS, n_f, 1)
+                count = valid.sum(-1, keepdim=True).clamp(min=1).float()  # [B, 84, 1]
+                # positive values of C - bias at valid positions: [B, 84, n_f, T] compared in
+                # slices of the batch of at most _COMPARE_ELEMENTS (shapes, not data, decide)
+                rows = max(1, _COMPARE_ELEMENTS // (NUM_KERNELS * n_f * t_len))
+                positive = torch.cat([
+                    ((c[j:j + rows, :, None, :] > bias) & valid[j:j + rows, :, None, :])
+                    .sum(-1, dtype=torch.float32) for j in range(0, b, rows)])
+                out.append((positive / count).reshape(b, NUM_KERNELS * n_f))
                 start += NUM_KERNELS * n_f
             feats = torch.cat(out, 1)
             return (feats - self.feature_mean) / self.feature_std
