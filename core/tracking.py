@@ -41,6 +41,7 @@ MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
 MAX_PARAMS_PER_BATCH = 100
 MAX_PARAM_CHARS = 6000
 INSTALL_HINT = 'pip install -e ".[mlflow]"'
+LOCAL_DB = "mlflow.db"  # a local folder's store (normalize_uri)
 
 
 class TrackingError(RuntimeError):
@@ -60,7 +61,8 @@ def mlflow_missing() -> str | None:
 def check_uri(uri: str) -> str | None:
     """What is wrong with the tracking URI ``uri``, or None when it is usable: an ``http://`` or
     ``https://`` server, a ``sqlite:///`` file (its folder must exist), or a local folder
-    (a path or ``file://`` URI; it is created when missing, its parent must exist).
+    (a path or ``file://`` URI; it is created when missing, its parent must exist; it holds an
+    SQLite store, ``normalize_uri``).
 
     Example:
         >>> check_uri("http://127.0.0.1:5000") is None
@@ -98,12 +100,16 @@ def check_uri(uri: str) -> str | None:
 
 
 def normalize_uri(uri: str) -> str:
-    """``uri`` as MLflow takes it: a folder made an absolute ``file://`` URI, a relative SQLite
-    path made absolute (the driver and ``tuning.track`` may run in other folders).
+    """``uri`` as MLflow takes it: a relative SQLite path made absolute (the driver and
+    ``tuning.track`` may run in other folders), and a local folder made the SQLite store
+    ``mlflow.db`` in it (MLflow's own folder store is in maintenance mode and refused by
+    default since MLflow 3); view it with ``mlflow ui --backend-store-uri`` and that URI.
 
     Example:
         >>> normalize_uri("http://h:5000/")
         'http://h:5000'
+        >>> normalize_uri("/data/mlruns")
+        'sqlite:////data/mlruns/mlflow.db'
     """
     uri = uri.strip()
     scheme = urlparse(uri).scheme
@@ -112,7 +118,7 @@ def normalize_uri(uri: str) -> str:
     if scheme == "sqlite":
         return f"sqlite:///{Path(uri[len('sqlite:///'):]).expanduser().resolve()}"
     path = Path(urlparse(uri).path if scheme == "file" else uri).expanduser().resolve()
-    return path.as_uri()
+    return f"sqlite:///{path / LOCAL_DB}"
 
 
 def _bound_timeouts() -> None:
@@ -150,6 +156,8 @@ class Tracker:
         from mlflow import MlflowClient
 
         self.uri = normalize_uri(uri)
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri[len("sqlite:///"):]).parent.mkdir(exist_ok=True)  # a new local folder
         self.experiment = experiment
         self.client = MlflowClient(tracking_uri=self.uri)
         self._experiment_id: str | None = None
