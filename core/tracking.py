@@ -166,8 +166,7 @@ class Tracker:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # MlflowException, requests', SQLAlchemy's, OSError: all alike
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise TrackingError(f"MLflow at {self.uri}: {what}: {message[:300]}") from exc
+            raise TrackingError(f"MLflow at {self.uri}: {what}: {_reason(exc)}") from exc
 
     @property
     def experiment_id(self) -> str:
@@ -293,6 +292,19 @@ class Tracker:
         """The file or folder ``path`` as an artifact (under ``folder`` when given)."""
         fn = self.client.log_artifacts if Path(path).is_dir() else self.client.log_artifact
         self._call(f"upload {Path(path).name}", fn, run_id, str(path), folder)
+
+
+def _reason(exc: Exception) -> str:
+    """A failed request's cause in a few words: MLflow wraps the network's error in a long
+    message (URL, retries, the connection object)."""
+    text = str(exc) or type(exc).__name__
+    for needle, reason in (("Connection refused", "connection refused (is the server up?)"),
+                           ("timed out", f"no answer within {TIMEOUT_S} s"),
+                           ("Name or service not known", "unknown host"),
+                           ("Failed to resolve", "unknown host")):
+        if needle in text:
+            return reason
+    return text.splitlines()[0][:300]
 
 
 def _param_text(v: Any) -> str:

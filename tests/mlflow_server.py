@@ -11,8 +11,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -69,11 +67,3 @@ class MlflowServer:
         from mlflow import MlflowClient
 
         return MlflowClient(tracking_uri=self.uri)
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """One MLflow server for the test module (mlflow is in the dev extra: never skipped)."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
-    yield server
-    server.stop()

@@ -7,11 +7,12 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.mlflow_server import MlflowServer, mlflow_server  # noqa: F401  (the fixture)
+from tests.mlflow_server import MlflowServer
 from tests.tuning.conftest import held, kill_when
 from tests.tuning.conftest import run_sweep as _sweep
 from tuning import sweep, track
@@ -21,6 +22,14 @@ from tuning.tracking import sweep_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = ROOT / "search_spaces" / "gru.yaml"
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """One MLflow server for this module's tests (mlflow is in the dev extra: never skipped)."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
 
 
 def _runs(client, exp_dir):
@@ -146,8 +155,6 @@ def test_server_stopped_mid_sweep_costs_the_sweep_nothing(tmp_path):
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
-        import time
-
         deadline = time.time() + 300
         while time.time() < deadline and proc.poll() is None:
             time.sleep(0.5)

@@ -164,6 +164,9 @@ class SweepTracking:
         if self._sync(phases, driver_running=False, final=status):
             log.info("MLflow: sweep %s logged to %s (experiment %s)", exp_dir.name,
                      self.runs.tracker.uri, self.runs.tracker.experiment)
+        else:
+            log.warning("warning: MLflow lacks part of this sweep; its files are complete. "
+                        "Send the rest: python -m tuning.track %s", exp_dir)
 
 
 def open_tracking(exp_dir: Path, spec: dict, space: SearchSpace,
