@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         return fail(f"--resume continues a sweep with its frozen spec (space, budget, base "
                     f"config); it cannot honour {', '.join(refused)}. --num-samples extends it; "
-                    "--time-budget, --address, --mps and --dashboard apply to this run")
+                    "--time-budget, --address, --mps, --dashboard and --mlflow apply to this run")
     opts = SweepOptions.from_args(args)
     problem = tracking_problem(opts.mlflow, None)
     if problem:

@@ -15,8 +15,7 @@ from tuning.tracking.session import (
     tracking_problem,
     tracking_target,
 )
-from tuning.tracking.sweep_runs import SweepRuns, child_state, sweep_id, sync_or_warn
+from tuning.tracking.sweep_runs import SweepRuns, child_state, sweep_id
 
 __all__ = ["LIVE_INTERVAL_S", "TRACKING_FILE", "SweepRuns", "SweepTracking", "child_state",
-           "open_tracking", "remember_target", "sweep_id", "sync_or_warn", "tracking_problem",
-           "tracking_target"]
+           "open_tracking", "remember_target", "sweep_id", "tracking_problem", "tracking_target"]

@@ -37,6 +37,8 @@ log = logging.getLogger("tuning")
 TRACKING_FILE = "tracking.json"  # {"mlflow": URI, "experiment": name} of a tracked sweep
 LIVE_INTERVAL_S = 10.0  # seconds between live syncs while Tune runs
 BACKOFF_S = 60.0  # after a failed sync, the live thread waits this long
+SYNC_BUDGET_S = 60.0  # the longest a live or phase-end sync may take (a slow server)
+FINAL_BUDGET_S = 180.0  # the longest the sweep's last sync may hold its end
 
 
 def tracking_problem(uri: str | None, space: SearchSpace | None) -> str | None:
@@ -104,9 +106,12 @@ class SweepTracking:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _sync(self, phases, *, driver_running: bool, final: str | None = None) -> bool:
+    def _sync(self, phases, *, driver_running: bool, final: str | None = None,
+              cancelled=None) -> bool:
         try:
-            logged = self.runs.sync(phases, driver_running=driver_running, final=final)
+            logged = self.runs.sync(phases, driver_running=driver_running, final=final,
+                                    budget_s=SYNC_BUDGET_S if final is None else FINAL_BUDGET_S,
+                                    cancelled=cancelled)
         except TrackingError as exc:
             if not self.failing:
                 log.warning("warning: %s; the sweep goes on, and the missing entries are sent "
@@ -129,7 +134,8 @@ class SweepTracking:
         def loop() -> None:
             wait = 0.0
             while not self._stop.wait(wait):
-                ok = self._sync(_phases(study), driver_running=True)
+                ok = self._sync(_phases(study), driver_running=True,
+                                cancelled=self._stop.is_set)
                 wait = LIVE_INTERVAL_S if ok else BACKOFF_S
 
         self._thread = threading.Thread(target=loop, name="seqtune-mlflow", daemon=True)

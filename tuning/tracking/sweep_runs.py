@@ -47,7 +47,7 @@ from tuning.results import trial_history
 from tuning.space import SearchSpace
 from tuning.tensorboard import scalar_tags
 
-__all__ = ["SweepRuns", "child_state", "sweep_id", "sync_or_warn"]
+__all__ = ["SweepRuns", "child_state", "sweep_id"]
 
 log = logging.getLogger("tuning")
 
@@ -122,16 +122,22 @@ class SweepRuns:
         self._done: dict[str, set[int]] = {}  # run id -> epochs known to be logged
 
     def sync(self, phases: list[tuple[Any, Callable[[int], str], str]], *,
-             driver_running: bool, final: str | None = None) -> int:
+             driver_running: bool, final: str | None = None, budget_s: float | None = None,
+             cancelled: Callable[[], bool] | None = None) -> int:
         """Sends what MLflow lacks: the parent run, and per trial of each ``(study, key_of,
         phase)`` in ``phases`` its run, params, config, new epochs and state. With ``final``
         (the parent's end status: FINISHED, KILLED or FAILED) the parent also gets the sweep's
         files as artifacts and its best value. Returns how many epochs it logged.
 
+        ``budget_s`` bounds the time of a sync (a slow server: each request is bounded by
+        ``core.tracking.TIMEOUT_S``, but a sweep has many runs); ``cancelled`` ends it early and
+        quietly (the driver is stopping and syncs once more itself).
+
         Raises:
-            TrackingError: the server failed; what was sent before stays (a later sync goes on
-                from there).
+            TrackingError: the server failed, or the sync ran past ``budget_s``; what was sent
+                before stays (a later sync goes on from there).
         """
+        end = None if budget_s is None else time.monotonic() + budget_s
         with self.lock:
             t = self.tracker
             runs = t.find_runs({SWEEP_ID_TAG: self.id})
@@ -152,6 +158,11 @@ class SweepRuns:
                 for trial in study.get_trials(deepcopy=False):
                     if "warm_start_from" in trial.user_attrs:
                         continue  # an earlier sweep's trial, imported: it trained nothing here
+                    if cancelled is not None and cancelled():
+                        return logged
+                    if end is not None and time.monotonic() > end:
+                        raise TrackingError(f"MLflow at {t.uri}: not done after {budget_s:g} s "
+                                            "(a slow server)")
                     logged += self._sync_trial(trial, key_of(trial.number), phase,
                                                children.get(key_of(trial.number)), parent_id,
                                                driver_running)
@@ -253,17 +264,3 @@ class SweepRuns:
                 log.warning("MLflow: no report artifact: %s", exc)
                 return
             self.tracker.log_file(run_id, Path(tmp), "report")
-
-
-def sync_or_warn(runs: SweepRuns, phases, *, driver_running: bool,
-                 final: str | None = None) -> bool:
-    """``runs.sync``, a failure logged as one warning; whether it succeeded."""
-    try:
-        runs.sync(phases, driver_running=driver_running, final=final)
-    except TrackingError as exc:
-        log.warning("warning: %s; the sweep goes on, and the missing entries are sent on the "
-                    "next resume or by: python -m tuning.track %s --mlflow %s", exc,
-                    runs.exp_dir, runs.tracker.uri)
-        return False
-    return True
-
