@@ -66,18 +66,18 @@ def test_standalone_run_logs_every_epoch_once(tmp_path, mlflow_server, capsys):
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2, 3]
 
 
-def test_sqlite_file_and_local_folder_stores(tmp_path):
+def test_local_folder_is_an_sqlite_store_with_its_artifacts(tmp_path):
     from mlflow import MlflowClient
 
     run_dir = tmp_path / "run"
     assert train.main(["--smoke", "--output-dir", str(run_dir), "--quiet"]) == 0
-    for uri in (f"sqlite:///{tmp_path}/m.db", str(tmp_path / "folder")):
-        run_id = log_run_dir(uri, run_dir, experiment="local")
-        client = MlflowClient(tracking_uri=normalize_uri(uri))
-        assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1, 2]
-        assert "summary.json" in {a.path for a in client.list_artifacts(run_id)}
+    folder = tmp_path / "folder"  # made by the first log: its parent exists
+    run_id = log_run_dir(str(folder), run_dir, experiment="local")
+    client = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+    assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1, 2]
+    assert "summary.json" in {a.path for a in client.list_artifacts(run_id)}
     # The artifacts beside the database, not in the working folder.
-    assert (tmp_path / "mlartifacts").is_dir() and (tmp_path / "folder" / "mlartifacts").is_dir()
+    assert (folder / "mlartifacts").is_dir() and not (ROOT / "mlruns").exists()
 
 
 def test_unreachable_server_costs_a_warning_not_the_run(tmp_path, capsys):
@@ -91,17 +91,14 @@ def test_unreachable_server_costs_a_warning_not_the_run(tmp_path, capsys):
 
 
 def test_seqtune_imports_without_mlflow():
-    # mlflow is an optional extra: every module imports with it blocked.
+    # mlflow is an optional extra: every module imports with it blocked, and --mlflow says so.
     code = ("import sys; sys.modules['mlflow'] = None\n"
             "import core, core.tracking, core.train, tuning, tuning.sweep, tuning.tracking, "
             "tuning.track\n"
-            "from core.tracking import mlflow_missing; print(mlflow_missing())")
+            "from core.tracking import mlflow_missing; print(mlflow_missing())\n"
+            "sys.exit(core.train.main(['--smoke', '--mlflow', 'http://127.0.0.1:5000']))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'needs MLflow: pip install -e ".[mlflow]"' in proc.stdout
-    proc = subprocess.run([sys.executable, "-c", "import sys; sys.modules['mlflow'] = None\n"
-                           "from core import train; sys.exit(train.main(['--smoke', "
-                           "'--mlflow', 'http://127.0.0.1:5000']))"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and "error: --mlflow: needs MLflow" in proc.stderr
+    assert "error: --mlflow: needs MLflow" in proc.stderr
