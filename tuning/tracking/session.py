@@ -91,7 +91,9 @@ def _phases(study) -> list:
     storage = storage_of(study)
     name = study.study_name + CONFIRM_SUFFIX
     if any(s.study_name == name for s in storage.get_all_studies()):
-        phases.append((optuna.load_study(study_name=name, storage=storage), confirm_key,
+        # Read only: the sampler is never asked (a TPE one would be built for nothing).
+        phases.append((optuna.load_study(study_name=name, storage=storage,
+                                         sampler=optuna.samplers.RandomSampler()), confirm_key,
                        "confirm"))
     return phases
 
