@@ -209,3 +209,34 @@ def test_bad_tracking_section_is_named_by_file_and_key(tmp_path):
     bad.write_text(text + "\ntracking: {mlflow: http://127.0.0.1:5000, expriment: e}\n")
     with pytest.raises(ConfigError, match="tracking.expriment"):
         load_space(bad)
+
+
+def test_the_tracking_target_flag_then_remembered_then_space(tmp_path):
+    from tuning.space import SearchSpace
+    from tuning.tracking import remember_target, tracking_target
+
+    spec = {"space_file": "/spaces/gru.yaml"}
+    space = SearchSpace(source="gru.yaml", base_config=tmp_path, tracking_uri=None)
+    assert tracking_target(tmp_path, space, spec, None) is None  # not tracked
+    space.tracking_uri = "http://space:5000/"
+    assert tracking_target(tmp_path, space, spec, None) == ("http://space:5000", "gru")
+    remember_target(tmp_path, "http://remembered:5000", "kept")
+    # A resume without --mlflow logs where the sweep was logged; --mlflow moves it.
+    assert tracking_target(tmp_path, space, spec, None) == ("http://remembered:5000", "kept")
+    assert tracking_target(tmp_path, space, spec, "http://flag:1") == ("http://flag:1", "kept")
+    space.tracking_experiment = "named"
+    assert tracking_target(tmp_path, space, spec, None)[1] == "named"
+
+
+def test_parent_status_of_a_sweep_sent_afterwards():
+    from optuna.trial import TrialState, create_trial
+
+    def trials(*states):
+        return [create_trial(state=s, value=0.5 if s == TrialState.COMPLETE else None)
+                for s in states]
+
+    done, pruned, fail = TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL
+    assert track.sweep_status(trials(done, pruned, fail), 3) == "FINISHED"
+    assert track.sweep_status(trials(done, pruned), 3) == "KILLED"  # interrupted
+    assert track.sweep_status(trials(done, TrialState.RUNNING), 2) == "KILLED"
+    assert track.sweep_status(trials(fail, fail), 2) == "FAILED"
