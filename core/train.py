@@ -19,6 +19,7 @@ from core.config import ConfigError, config_from_dict, load_config, override_sou
 from core.data import DataError, load_data
 from core.run import resume_training, run_training
 from core.run_dir import SNAPSHOT_FILE, RunError, default_run_dir, metric_columns, metrics_csv
+from core.tracking import TrackingError, check_uri, log_run_dir, mlflow_missing
 
 __all__ = ["SMOKE_OVERRIDES", "build_parser", "main", "metric_columns", "metrics_csv",
            "config_from_dict", "load_data"]
@@ -44,14 +45,49 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a stopped run from RUN_DIR/checkpoints/last.pt")
     p.add_argument("--smoke", action="store_true", help="tiny CPU run for tests (seconds)")
     p.add_argument("--quiet", action="store_true", help="log warnings only")
+    p.add_argument("--mlflow", metavar="URI",
+                   help="log the run to MLflow when it stops: an http(s):// server, a sqlite:/// "
+                        "file or a local folder (params, every epoch, summary.json; "
+                        "docs/tracking.md)")
+    p.add_argument("--mlflow-checkpoints", action="store_true",
+                   help="with --mlflow, upload the checkpoints/ folder too")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command; returns its exit code (0, 2, 3 or 130)."""
+    args = build_parser().parse_args(argv)
+    if args.mlflow is not None:
+        problem = mlflow_missing() or check_uri(args.mlflow)
+        if problem:
+            return fail(f"--mlflow: {problem}")
+    elif args.mlflow_checkpoints:
+        return fail("--mlflow-checkpoints: needs --mlflow URI")
+    code = _train(args)
+    if args.mlflow is not None and code != EXIT_USAGE:
+        _track(args, code)
+    return code
+
+
+def _track(args: argparse.Namespace, code: int) -> None:
+    """Logs the run directory to MLflow (``core.tracking.log_run_dir``); a server that fails
+    costs a warning, never the run (run the same command's ``--resume`` later, or log again)."""
+    run_dir = args.resume if args.resume is not None else args.output_dir
+    if run_dir is None or not (run_dir / SNAPSHOT_FILE).is_file():
+        return
+    try:
+        run_id = log_run_dir(args.mlflow, run_dir, checkpoints=args.mlflow_checkpoints,
+                             interrupted=code == EXIT_INTERRUPTED)
+    except TrackingError as exc:
+        print(f"warning: {exc}; the run is complete on disk ({run_dir})", file=sys.stderr)
+        return
+    print(f"MLflow: run {run_id} at {args.mlflow}", file=sys.stderr)
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Trains (or resumes) the run ``args`` describe; the exit code."""
     from core.errors import NonFiniteLossError, TrainingError
 
-    args = build_parser().parse_args(argv)
     progress = sys.stderr.isatty() and not args.quiet
     if args.resume is not None:
         if args.config or args.overrides or args.epochs is not None or args.smoke:
@@ -72,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 overrides.append(f"training.epochs={args.epochs}")
             cfg = load_config(args.config, overrides)
             if run_dir is None:
-                run_dir = default_run_dir(cfg.experiment.name)
+                run_dir = args.output_dir = default_run_dir(cfg.experiment.name)
             run_training(cfg, run_dir=run_dir, quiet=args.quiet, progress=progress,
                          source=source)
     except (ConfigError, DataError) as exc:

@@ -30,6 +30,8 @@ EXAMPLES = {
     "core.run_dir.RunError": lambda cls: cls("runs/train/x: already finished"),
     "tuning.experiment.SweepError": lambda cls: cls("runs/sweeps/x: not a sweep directory"),
     "tuning.api.SweepInterrupted": lambda cls: cls("runs/sweeps/x"),
+    "core.tracking.TrackingError": lambda cls: cls("MLflow at http://h:5000: log metrics: "
+                                                   "connection refused"),
 }
 
 

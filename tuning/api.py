@@ -316,7 +316,8 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
         **options: the command line's other flags by their field names: ``resume``,
             ``num_samples``, ``max_epochs``, ``trials_per_gpu``, ``max_failures``,
             ``warm_start``, ``smoke`` (the tiny CPU sweep), ``confirm`` (``(top_k, seeds)``,
-            as ``--confirm K,S``; ``(0, 0)``: off), and Ray's ``address``, ``mps``,
+            as ``--confirm K,S``; ``(0, 0)``: off), ``mlflow`` (a tracking URI, as
+            ``--mlflow``; docs/tracking.md), and Ray's ``address``, ``mps``,
             ``dashboard``, ``dashboard_port``, ``time_budget`` (seconds).
 
     Returns:

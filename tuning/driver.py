@@ -44,6 +44,7 @@ from tuning.space import SearchSpace
 from tuning.study import count_finished, open_study, warm_start
 from tuning.sweep_options import SweepOptions
 from tuning.sweep_setup import PreparedSweep, create, prepare
+from tuning.tracking import open_tracking, tracking_problem
 from tuning.tuner import run_trials
 
 __all__ = ["CSV_REFRESH_S", "drive", "resume_command"]
@@ -72,6 +73,9 @@ def drive(opts: SweepOptions) -> tuple[int, Path]:
     if holder is not None:
         raise SweepError(f"{sweep.exp_dir}: the sweep is running (driver pid {holder}); stop it "
                          "first")
+    problem = tracking_problem(opts.mlflow, sweep.space)
+    if problem:
+        raise SweepError(problem)
     if opts.resume is None:
         create(sweep)
     setup_logging("tuning", sweep.exp_dir / LOG_FILE)
@@ -136,6 +140,10 @@ def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
     """The search, then the confirmation when the space asks for one, then the best config and
     the ledger; the exit code."""
     study, storage = open_study(sweep.exp_dir, sweep.name, sweep.space)
+    # MLflow (tuning.tracking): live syncs while Tune runs, one at each phase's end and the end.
+    tracking = open_tracking(sweep.exp_dir, sweep.spec, sweep.space, opts.mlflow)
+    if tracking is not None:
+        tracking.start(study)
     space, budget = sweep.space, opts.ray.time_budget
     search_opts = opts
     if space.confirm_top_k and budget is not None:
@@ -147,20 +155,25 @@ def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
     t0 = time.monotonic()
     try:
         code = _search(search_opts, sweep, study)
+        if tracking is not None:
+            tracking.phase_end(study)
         if code == EXIT_OK and space.confirm_top_k:
             left = None if budget is None else budget - (time.monotonic() - t0)
             refresh = _throttled(lambda: write_trials_csv(study, sweep.exp_dir, space),
                                  CSV_REFRESH_S)
             code = confirm_search(opts.ray, sweep, study, left, refresh)
     finally:
+        if tracking is not None:
+            tracking.stop()
         storage.close()
-    if code == EXIT_INTERRUPTED:
-        publish_ledger(sweep.exp_dir)
-        return _interrupted(sweep.exp_dir, (count_finished(study), sweep.space.num_samples))
     if code == EXIT_OK:
         _export(sweep.exp_dir, sweep.space)
-    if code in (EXIT_OK, EXIT_TRAINING):
+    if code in (EXIT_OK, EXIT_TRAINING, EXIT_INTERRUPTED):
         publish_ledger(sweep.exp_dir)
+    if tracking is not None:
+        tracking.finish(code)  # from the disk: the ledger is complete now
+    if code == EXIT_INTERRUPTED:
+        return _interrupted(sweep.exp_dir, (count_finished(study), sweep.space.num_samples))
     return code
 
 

@@ -31,13 +31,14 @@ from tuning.space_settings import (
     SamplerSettings,
     SchedulerSettings,
     SpaceSettings,
+    TrackingSettings,
     reference_markdown_space,
 )
 
 __all__ = ["CPU_KEYS", "ConfirmSettings", "Param", "ResourcesSettings", "SamplerSettings",
-           "SchedulerSettings", "SearchSpace", "SpaceSettings", "asha_rungs", "compile_space",
-           "condition_holds", "distributions", "fixed_params", "load_space", "misfits",
-           "parse_space", "reference_markdown_space", "scaled_for_cpu"]
+           "SchedulerSettings", "SearchSpace", "SpaceSettings", "TrackingSettings", "asha_rungs",
+           "compile_space", "condition_holds", "distributions", "fixed_params", "load_space",
+           "misfits", "parse_space", "reference_markdown_space", "scaled_for_cpu"]
 
 
 @dataclass
@@ -68,6 +69,9 @@ class SearchSpace:
     confirm_top_k: int = 0
     confirm_seeds: int = 0
     confirm_budget_share: float = 0.2
+    # tracking: (docs/tracking.md): the MLflow URI and experiment; --mlflow overrides the URI.
+    tracking_uri: str | None = None
+    tracking_experiment: str | None = None
     params: list[Param] = field(default_factory=list)
     raw: dict = field(default_factory=dict)  # the file as read: frozen into the sweep directory
 
@@ -152,6 +156,14 @@ def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False)
     space.confirm_top_k = settings.confirm.top_k
     space.confirm_seeds = settings.confirm.seeds if space.confirm_top_k else 0
     space.confirm_budget_share = settings.confirm.budget_share
+    space.tracking_uri = settings.tracking.mlflow
+    space.tracking_experiment = settings.tracking.experiment
+    if space.tracking_uri is not None and not frozen:
+        from core.tracking import check_uri
+
+        problem = check_uri(space.tracking_uri)
+        if problem:
+            problems.append(("tracking.mlflow", problem))
 
     if "cpu" in raw:
         problems += section_problems(raw, lambda scaled: parse_space(scaled, source, base_dir))

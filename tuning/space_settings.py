@@ -15,7 +15,7 @@ from typing import Any
 from core.schema import reference_markdown, spec
 
 __all__ = ["ConfirmSettings", "ResourcesSettings", "SamplerSettings", "SchedulerSettings",
-           "SpaceSettings", "reference_markdown_space"]
+           "SpaceSettings", "TrackingSettings", "reference_markdown_space"]
 
 
 @dataclass
@@ -65,6 +65,18 @@ class ConfirmSettings:
 
 
 @dataclass
+class TrackingSettings:
+    """``tracking:`` where the sweep is logged besides its directory (docs/tracking.md)."""
+
+    mlflow: str | None = spec(None, "MLflow tracking URI: an http(s):// server, a sqlite:/// "
+                                    "file or a local folder; the driver logs one parent run per "
+                                    "sweep, one child run per trial, every epoch (--mlflow "
+                                    "overrides; null: none).")
+    experiment: str | None = spec(None, "MLflow experiment of the sweep's runs; null: the space "
+                                        "file's name.")
+
+
+@dataclass
 class SpaceSettings:
     """The search-space file's own keys (``params`` has a parser of its own:
     ``tuning.space_params.parse_params``)."""
@@ -88,6 +100,8 @@ class SpaceSettings:
     resources: ResourcesSettings = spec(None, "Per-trial resources.", factory=ResourcesSettings)
     confirm: ConfirmSettings = spec(None, "Confirmation of the search's best configurations.",
                                     factory=ConfirmSettings)
+    tracking: TrackingSettings = spec(None, "Experiment tracking (MLflow).",
+                                      factory=TrackingSettings)
     params: dict[str, Any] = spec(None, "Dotted config keys mapped to distributions ({type: "
                                         "float, int or categorical, ...}, optional when:) or "
                                         "fixed values (required, non-empty).", factory=dict)

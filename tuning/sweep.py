@@ -28,6 +28,7 @@ from tuning.driver import drive
 from tuning.experiment import SweepError
 from tuning.sweep_options import SweepOptions
 from tuning.sweep_setup import check_params_fit_config, new_spec
+from tuning.tracking import tracking_problem
 
 __all__ = ["RESUME_REFUSES", "SweepOptions", "build_parser", "check_params_fit_config", "drive",
            "main", "new_spec", "resume_refusals"]
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the search, retrain the K best configurations on S fresh seeds "
                         "each and keep the best mean (overrides the space's confirm; 0: off; "
                         "docs/confirmation.md)")
+    p.add_argument("--mlflow", metavar="URI",
+                   help="log the sweep to MLflow: an http(s):// server, a sqlite:/// file or a "
+                        "local folder (one parent run, a child run per trial, every epoch; "
+                        "overrides the space's tracking:; docs/tracking.md)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny CPU sweep for tests: 8 trials of 4 epochs on tiny data")
     p.add_argument("--full-size", action="store_true",
@@ -103,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         return fail(f"--resume continues a sweep with its frozen spec (space, budget, base "
                     f"config); it cannot honour {', '.join(refused)}. --num-samples extends it; "
-                    "--time-budget, --address, --mps and --dashboard apply to this run")
+                    "--time-budget, --address, --mps, --dashboard and --mlflow apply to this run")
     opts = SweepOptions.from_args(args)
+    problem = tracking_problem(opts.mlflow, None)
+    if problem:
+        return fail(problem)
     if opts.ray.dashboard and not _dashboard_available():
         return fail("--dashboard needs Ray's dashboard dependencies: "
                     "pip install -e \".[dashboard]\"")

@@ -35,6 +35,7 @@ class SweepOptions:
     warm_start: Path | None = None  # earlier sweep whose finished trials seed the study
     smoke: bool = False  # tiny CPU sweep: 8 trials of 4 epochs on tiny data
     confirm: tuple[int, int] | None = None  # (top_k, seeds) overriding the space's; (0, 0): off
+    mlflow: str | None = None  # MLflow tracking URI, overriding the space's tracking.mlflow
     ray: RayOptions = RayOptions()
 
     @classmethod
@@ -50,4 +51,5 @@ class SweepOptions:
                    full_size=args.full_size,
                    max_failures=2 if args.max_failures is None else args.max_failures,
                    overrides=list(args.overrides),
-                   warm_start=args.warm_start, smoke=args.smoke, confirm=args.confirm, ray=ray)
+                   warm_start=args.warm_start, smoke=args.smoke, confirm=args.confirm,
+                   mlflow=args.mlflow, ray=ray)
