@@ -194,7 +194,7 @@ def _train(base: dict, params: dict, max_epochs: int, data, on_epoch, metric: st
     import torch
 
     from core.loop import fit
-    from tuning.trainable import trial_config
+    from tuning.trial_config import trial_config
 
     entry = time.time()
     cfg = trial_config(base, params, max_epochs, "compare_search")
@@ -978,7 +978,7 @@ def retrain(args, seeds: list[int] | None = None, say=print) -> int:
     Retrains already on disk are kept. Returns how many ran."""
     import torch
 
-    from tuning.trainable import trial_config
+    from tuning.trial_config import trial_config
 
     gpus = torch.cuda.device_count()
     st = _setup(args)

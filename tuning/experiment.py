@@ -113,8 +113,10 @@ def write_spec(exp_dir: Path, spec: dict) -> None:
 def space_of(spec: dict, source: str) -> SearchSpace:
     """The search space a spec froze, validated again; ``source`` names it in errors. The
     sweep directory is self-contained: the base config is the spec's own resolved copy, so the
-    files the sweep started from may have moved or gone."""
-    return parse_space(spec["space"], source, Path(spec["space_file"]).parent, frozen=True)
+    files the sweep started from may have moved or gone; its task (after ``--set``) decides the
+    metrics the space may select on."""
+    return parse_space(spec["space"], source, Path(spec["space_file"]).parent, frozen=True,
+                       task_type=(spec.get("base") or {}).get("task", {}).get("type"))
 
 
 _STORES: dict[Path, TrialStore] = {}
