@@ -37,6 +37,7 @@ import yaml
 
 from core.config import load_yaml
 from core.files import atomic_write_text
+from tuning.errors import SweepError
 from tuning.space import SearchSpace, parse_space
 from tuning.trial_store import TrialStore
 
@@ -48,12 +49,6 @@ __all__ = ["BEST_CONFIG_FILE", "SweepError", "CHECKPOINT_FILE", "CONFIRMATION_CS
            "write_spec"]
 
 log = logging.getLogger("tuning")
-
-
-class SweepError(ValueError):
-    """Bad input to a sweep other than a config or space: a directory that is not a sweep, a
-    name, a flag, a sweep already running. Nothing was written; the command line prints it and
-    exits 2."""
 
 
 SPEC_FILE = "sweep.yaml"
