@@ -500,6 +500,69 @@ def rewrite_text(root: Path, path: Path, text: str, exports: Exports) -> str:
     return re.sub(rf"(?<![\w.])tests\.tuning\.test_({olds})(?![\w])", test_dotted, text)
 
 
+def prose_lines(text: str) -> set[int]:
+    """Line numbers (0-based) of comment lines and of lines inside multi-line strings."""
+    import io
+    import tokenize
+
+    out = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT and not tok.line[:tok.start[1]].strip():
+                out.add(tok.start[0] - 1)
+            elif tok.type == tokenize.STRING and (
+                    tok.end[0] > tok.start[0] or (tok.string.startswith('"""') and
+                                                  not tok.line[:tok.start[1]].strip())):
+                out.update(range(tok.start[0] - 1, tok.end[0]))  # multi-line, or a docstring
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return out
+
+
+def reflow(text: str, before: str, width: int = 100) -> tuple[str, list[int]]:
+    """Comment and docstring lines the rewrite made longer than ``width`` have their last words
+    moved to the start of the next line of the same paragraph (or a new line); returns the text
+    and the (1-based) numbers of code lines still too long, for a hand edit."""
+    if max(map(len, text.splitlines()), default=0) <= width:
+        return text, []
+    lines = text.split("\n")
+    prose = prose_lines(text)
+    too_long = set()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if len(line) <= width:
+            i += 1
+            continue
+        if i not in prose:
+            too_long.add(i + 1)
+            i += 1
+            continue
+        indent = re.match(r"\s*(# )?", line).group(0)
+        cut = line.rfind(" ", len(indent) + 1, width + 1)
+        if cut <= len(indent):
+            too_long.add(i + 1)
+            i += 1
+            continue
+        head, tail = line[:cut].rstrip(), line[cut + 1:]
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        same_paragraph = nxt is not None and (i + 1) in prose and nxt.strip() and \
+            re.match(r"\s*(# )?", nxt).group(0) == indent and \
+            not re.match(r"\s*(# )?(>>>|-|\*|\d+\.|[A-Z][a-z]+:$|\"\"\")", nxt) and \
+            not tail.endswith('"""') and not nxt.strip().startswith(("Example", "Raises",
+                                                                        "Returns", "Args"))
+        lines[i] = head
+        if same_paragraph:
+            lines[i + 1] = indent + tail + " " + nxt[len(indent):]
+            prose.add(i + 1)
+        else:
+            lines.insert(i + 1, indent + tail)
+            prose = {j + 1 if j > i else j for j in prose} | {i + 1}
+            too_long = {j + 1 if j > i + 1 else j for j in too_long}
+        i += 1
+    return "\n".join(lines), sorted(too_long)
+
+
 def files_to_scan(root: Path) -> list[Path]:
     tracked = set(git(root, "ls-files").splitlines()) | set(
         git(root, "ls-files", "--others", "--exclude-standard").splitlines())
@@ -515,7 +578,7 @@ def files_to_scan(root: Path) -> list[Path]:
 
 
 def rewrite_all(root: Path, exports: Exports, dry: bool, log: list[str],
-                private_uses: list[str]) -> list[Path]:
+                private_uses: list[str], warnings: list[str]) -> list[Path]:
     changed = []
     for path in files_to_scan(root):
         text = path.read_text()
@@ -523,6 +586,10 @@ def rewrite_all(root: Path, exports: Exports, dry: bool, log: list[str],
         if path.suffix == ".py":
             new = rewrite_imports(root, path, new, exports, private_uses)
         new = rewrite_text(root, path, new, exports)
+        if path.suffix == ".py" and new != text:
+            new, long_lines = reflow(new, text)
+            warnings += [f"{path.relative_to(root)}:{n}: longer than 100 characters; wrap by hand"
+                         for n in long_lines]
         if new != text:
             changed.append(path)
             log.append(f"rewrite {path.relative_to(root)}")
@@ -699,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
     if not dry:
         exports = Exports(root)  # now read from the moved files
     write_packages(root, exports, dry, log)
-    changed = rewrite_all(root, exports, dry, log, private_uses)
+    changed = rewrite_all(root, exports, dry, log, private_uses, warnings)
     update_docs(root, dry, log, warnings)
     if not dry and not args.no_ruff and changed:
         subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "--select", "I",
