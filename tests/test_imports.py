@@ -106,11 +106,18 @@ def test_export_and_report_depend_only_on_lower_modules():
     for m in ("tuning.export", "tuning.report"):
         reached = _reach(graph, m)
         # Neither reaches the driver or Tune's glue.
-        assert not reached & {"tuning.sweep", "tuning.driver", "tuning.confirm_phase",
-                              "tuning.sweep_setup", "tuning.sweep_options", "tuning.tuner",
-                              "tuning.searcher", "tuning.workers", "tuning.resume",
-                              "tuning.trainable"}, \
-            (m, sorted(reached))
+        assert not reached & {
+            "tuning.sweep",
+            "tuning.driver",
+            "tuning.confirm_phase",
+            "tuning.sweep_setup",
+            "tuning.sweep_options",
+            "tuning.tuner",
+            "tuning.searcher",
+            "tuning.workers",
+            "tuning.resume",
+            "tuning.trainable",
+        }, (m, sorted(reached))
 
 
 @pytest.mark.parametrize("module", ["tuning.report", "tuning.export"])
