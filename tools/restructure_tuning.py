@@ -306,17 +306,17 @@ def write_packages(root: Path, exports: Exports, dry: bool, log: list[str]) -> N
         lines += ["", format_all(every)]
         text = "\n".join(lines) + "\n"
         path = root / "tuning" / pkg / "__init__.py"
-        if not path.exists() or path.read_text() != text:
+        if not path.exists() or not same_module(path.read_text(), text):
             log.append(f"write {path.relative_to(root)}")
             if not dry:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
                 git(root, "add", str(path))
     main = root / "tuning" / "space" / "__main__.py"
-    main_text = ('"""``python -m tuning.space``: the reference of the space file\'s settings '
-                 '(docs/config-reference.md)."""\n\nfrom tuning.space import '
+    main_text = ('"""``python -m tuning.space``: the reference of the space file\'s settings\n'
+                 '(docs/config-reference.md)."""\n\nfrom tuning.space._settings import '
                  'reference_markdown_space\n\nprint(reference_markdown_space(), end="")\n')
-    if not main.exists() or main.read_text() != main_text:
+    if not main.exists() or not same_module(main.read_text(), main_text):
         log.append(f"write {main.relative_to(root)}")
         if not dry:
             main.write_text(main_text)
@@ -330,6 +330,24 @@ def write_packages(root: Path, exports: Exports, dry: bool, log: list[str]) -> N
                        "tuning/space/__main__.py)")
             if not dry:
                 parse.write_text(stripped)
+
+
+def same_module(a: str, b: str) -> bool:
+    """Whether two module texts hold the same code, whatever the order of imported names and
+    imports (ruff's import sort runs after the codemod writes a package's ``__init__``)."""
+    def norm(text: str) -> str:
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                node.names.sort(key=lambda a: (a.name, a.asname or ""))
+        tree.body.sort(key=lambda n: (not isinstance(n, ast.Expr), not isinstance(
+            n, ast.ImportFrom), ast.dump(n) if isinstance(n, ast.ImportFrom) else ""))
+        return ast.dump(tree)
+
+    try:
+        return norm(a) == norm(b)
+    except SyntaxError:
+        return False
 
 
 def format_all(names: list[str]) -> str:
