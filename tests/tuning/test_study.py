@@ -123,5 +123,5 @@ def test_the_space_names_its_sampler():
     assert isinstance(make_sampler(space), optuna.samplers.TPESampler)
     for name, kind in (("random", optuna.samplers.RandomSampler),
                        ("qmc", optuna.samplers.QMCSampler)):
-        space.sampler = name
+        space.settings.sampler.name = name
         assert isinstance(make_sampler(space), kind)
