@@ -269,7 +269,20 @@ class Exports:
 # ---------------------------------------------------------------------------------------------
 # Moves and generated files
 
-def move(root: Path, dry: bool, log: list[str]) -> None:
+def one_level_deeper(path: Path, warnings: list[str]) -> None:
+    """A file moved one folder down: ``Path(__file__).resolve().parents[N]`` -> ``[N + 1]``;
+    any other use of ``__file__`` is listed for a look by hand."""
+    text = path.read_text()
+    text = re.sub(r"(Path\(__file__\)\.resolve\(\)\.parents\[)(\d+)(\])",
+                  lambda m: f"{m[1]}{int(m[2]) + 1}{m[3]}", text)
+    path.write_text(text)
+    for n, line in enumerate(text.splitlines(), 1):
+        if "__file__" in line and not re.search(r"Path\(__file__\)\.resolve\(\)\.parents\[",
+                                                line):
+            warnings.append(f"{path}:{n}: moved one folder down; check this use of __file__")
+
+
+def move(root: Path, dry: bool, log: list[str], warnings: list[str]) -> None:
     for old in MOVES:
         src, dst = old_path(root, old), new_path(root, old)
         if src.is_file() and not dst.exists():
@@ -277,6 +290,7 @@ def move(root: Path, dry: bool, log: list[str]) -> None:
             if not dry:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 git(root, "mv", str(src), str(dst))
+                one_level_deeper(dst, warnings)
         t_src, t_dst = (root / p for p in test_paths(old))
         if t_src.is_file() and not t_dst.exists():
             log.append(f"git mv {t_src.relative_to(root)} {t_dst.relative_to(root)}")
@@ -287,10 +301,7 @@ def move(root: Path, dry: bool, log: list[str]) -> None:
                     init.write_text("")
                     git(root, "add", str(init))
                 git(root, "mv", str(t_src), str(t_dst))
-                text = t_dst.read_text()
-                text = re.sub(r"(Path\(__file__\)\.resolve\(\)\.parents\[)(\d+)(\])",
-                              lambda m: f"{m[1]}{int(m[2]) + 1}{m[3]}", text)
-                t_dst.write_text(text)
+                one_level_deeper(t_dst, warnings)
 
 
 def write_packages(root: Path, exports: Exports, dry: bool, log: list[str]) -> None:
@@ -780,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings: list[str] = []
     private_uses: list[str] = []
     exports = Exports(root)
-    move(root, dry, log)
+    move(root, dry, log, warnings)
     if not dry:
         exports = Exports(root)  # now read from the moved files
     write_packages(root, exports, dry, log)
