@@ -673,6 +673,12 @@ def update_docs(root: Path, dry: bool, log: list[str], warnings: list[str]) -> N
     if new is None:
         warnings.append("docs/architecture.md: no 'tuning/' block in the module map")
     else:
+        new = new.replace(
+            "A package (`core.config`, `core.data`, `core.models`) re-exports its modules' public "
+            "names in\nits `__init__`",
+            "A package (`core.config`, `core.data`, `core.models`, and in `tuning` `space`, "
+            "`record`,\n`execution`, `driver`, whose modules are private: `_name.py`) re-exports "
+            "its modules'\npublic names in its `__init__`")
         order = dependency_order(root) if not dry else None
         if order is not None:
             new = replace_order(new, order, warnings)
