@@ -112,12 +112,14 @@ def test_best_is_the_exported_trial_with_its_checkpoint(demo):
     assert sweep.search_best == best
 
 
+@pytest.mark.slow
 def test_doc_run_training_on_arrays(demo):
     result = demo[1]["result"]
     assert len(result.history) == 3 and result.test is not None
     assert 1 <= result.best_epoch <= 3 and math.isfinite(result.best_metric)
 
 
+@pytest.mark.slow
 def test_bad_input_raises_and_writes_nothing(demo, tmp_path):
     sweep = demo[1]["sweep"]
     bad = tmp_path / "bad.yaml"
