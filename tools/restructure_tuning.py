@@ -50,15 +50,17 @@ MOVES: dict[str, tuple[str, str]] = {
     "space_optuna": ("space", "_optuna"),
     "space": ("space", "_parse"),
     "trial_config": ("space", "_trial_config"),
-    # the experiment record: its directory and files, trial results, the Optuna study
+    # the experiment record: its directory and files, trial results (no Optuna: ``import tuning``
+    # reads sweeps without it)
     "trial_store": ("record", "_trial_store"),
     "experiment": ("record", "_directory"),
     "tensorboard": ("record", "_tensorboard"),
     "results": ("record", "_results"),
-    "optuna_internals": ("record", "_optuna_internals"),
-    "storage": ("record", "_storage"),
-    "failures": ("record", "_sampler"),
-    "study": ("record", "_study"),
+    # the Optuna study: storage, the sampler that learns from failures, opening and loading
+    "optuna_internals": ("study", "_optuna_internals"),
+    "storage": ("study", "_storage"),
+    "failures": ("study", "_sampler"),
+    "study": ("study", "_open"),
     # one Tune run: the Ray glue
     "fault_injection": ("execution", "_fault_injection"),
     "workers": ("execution", "_workers"),
@@ -88,13 +90,17 @@ function (``_optuna``); ``parse_space``/``load_space`` read a file, and ``asha_r
 ASHA's rungs (``_parse``); ``trial_config`` applies a trial's sampled values to the base config
 (``_trial_config``: no torch, no Ray). ``python -m tuning.space`` prints the settings' reference.
 """''',
-    "record": '''"""The experiment record: a sweep's directory and what it holds.
+    "record": '''"""The experiment record: a sweep's directory and the files it holds.
 
 File names, the frozen spec and the lock (``_directory``); where trials live, a folder or an
 object store (``_trial_store``); the one reader of trial results, trials.csv and the event files
-(``_results``, ``_tensorboard``); the Optuna study: its storage (``_storage``), the TPE sampler that
-learns from failed trials (``_sampler``), opening, loading and warm start (``_study``), and every
-use of Optuna's private API (``_optuna_internals``). Nothing here imports Ray or torch.
+(``_results``, ``_tensorboard``). Nothing here imports Optuna, Ray or torch.
+"""''',
+    "study": '''"""The sweep's Optuna study: the ledger of its trials.
+
+Its storage, a copy in memory written to SQLite by a thread (``_storage``); the TPE sampler that
+learns from failed trials (``_sampler``); opening (the driver), loading (the readers) and warm
+start (``_open``); every use of Optuna's private API (``_optuna_internals``). No Ray, no torch.
 """''',
     "execution": '''"""One Tune run of the trials: the glue of Tune, Optuna and ``core.loop.fit``.
 
@@ -115,8 +121,8 @@ The options, typed (``_options``); everything read and checked before anything i
 README_BLOCK = """tuning/      the sweep
   space/       search-space YAML -> SearchSpace: its keys, params:, cpu:, Optuna define-by-run,
                ASHA's rungs; trial_config (base config + sampled values); python -m tuning.space
-  record/      the experiment directory and trial files, the one reader of trial results, the
-               Optuna study (storage, a sampler that learns from failures), TensorBoard events
+  record/      the experiment directory and trial files, the one reader of trial results, events
+  study/       the Optuna study: storage, a sampler that learns from failures, open, load, warm
   execution/   one Tune run: tuner, trainable, the searcher that keeps the study truthful,
                resume, worker processes, progress line, Tune's logger, test faults
   driver/      a sweep's options, checks and pre-flight; search and confirmation driven
@@ -134,16 +140,17 @@ ARCHITECTURE_BLOCK = """tuning/
     _parse.py         a space file read and validated into a SearchSpace; ASHA's rungs
     _trial_config.py  trial_config: base config + sampled values -> a trial's Config (no torch)
     __main__.py       python -m tuning.space: the settings' reference
-  record/           the experiment record (no Ray, no torch)
+  record/           the experiment record (no Optuna, no Ray, no torch)
     _trial_store.py   where trials live: a local folder or an object-store URI (pyarrow)
     _directory.py     the experiment directory: every file name, frozen spec, lock, trial store
     _results.py       the one reader of trial results: per-epoch histories (batched reports
                       expanded), checkpoints, trials.csv rows
     _tensorboard.py   every epoch of every trial as TensorBoard event files
+  study/            the Optuna study (no Ray, no torch)
     _optuna_internals.py  every use of Optuna's private API, tested against the installed Optuna
     _storage.py       the study's storage: a copy in memory, SQLite written by a thread
     _sampler.py       the TPE sampler that learns from invalid-config and NaN failures
-    _study.py         opening (driver) and loading (readers) the study, sampler, warm start
+    _open.py          opening (driver) and loading (readers) the study, sampler, warm start
   confirm.py        the confirmation phase's rules: candidates, fresh seeds, intervals,
                     confirmation.json/csv (its runs are driven by driver/_confirm_phase.py)
   execution/        one Tune run (Ray)
@@ -676,8 +683,8 @@ def update_docs(root: Path, dry: bool, log: list[str], warnings: list[str]) -> N
         new = new.replace(
             "A package (`core.config`, `core.data`, `core.models`) re-exports its modules' public "
             "names in\nits `__init__`",
-            "A package (`core.config`, `core.data`, `core.models`, and in `tuning` `space`, "
-            "`record`,\n`execution`, `driver`, whose modules are private: `_name.py`) re-exports "
+            "A package (`core.config`, `core.data`, `core.models`; in `tuning` `space`, `record`, "
+            "`study`,\n`execution`, `driver`, whose modules are private, `_name.py`) re-exports "
             "its modules'\npublic names in its `__init__`")
         order = dependency_order(root) if not dry else None
         if order is not None:
