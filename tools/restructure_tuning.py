@@ -122,7 +122,7 @@ README_BLOCK = """tuning/      the sweep
   space/       search-space YAML -> SearchSpace: its keys, params:, cpu:, Optuna define-by-run,
                ASHA's rungs; trial_config (base config + sampled values); python -m tuning.space
   record/      the experiment directory and trial files, the one reader of trial results, events
-  study/       the Optuna study: storage, a sampler that learns from failures, open, load, warm
+  study/       the Optuna study: its storage, a sampler that learns from failures, warm start
   execution/   one Tune run: tuner, trainable, the searcher that keeps the study truthful,
                resume, worker processes, progress line, Tune's logger, test faults
   driver/      a sweep's options, checks and pre-flight; search and confirmation driven
