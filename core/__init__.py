@@ -13,14 +13,14 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from core.errors import RunError
     from core.run import TrainingResult, resume_training, run_training
-    from core.run_dir import RunError
     from core.run_inputs import ArrayData
 
 __all__ = ["ArrayData", "RunError", "TrainingResult", "resume_training", "run_training"]
 
 # Each name's home module.
-_HOMES = {"ArrayData": "core.run_inputs", "RunError": "core.run_dir",
+_HOMES = {"ArrayData": "core.run_inputs", "RunError": "core.errors",
           "TrainingResult": "core.run", "resume_training": "core.run", "run_training": "core.run"}
 
 

@@ -17,16 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.errors import CheckpointError
 from core.files import atomic_write_bytes, atomic_write_text
 
 __all__ = ["CheckpointError", "atomic_write_bytes", "atomic_write_text", "save_checkpoint",
            "load_checkpoint", "capture_rng", "restore_rng", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, truncated, corrupted or not ours; names the file."""
 
 
 def _digest_path(path: Path) -> Path:

@@ -1,11 +1,51 @@
-"""Why a training run cannot go on: the errors of ``core.loop.fit`` and its set-up.
+"""Every exception type of ``core`` (the data package's ``DataError``: ``core.data.errors``).
 
-Kept apart from the loop because the device, the loss and the step raise them too.
+The modules that raise them re-export them under their old names (``core.schema.ConfigError``,
+``core.checkpoint.CheckpointError``, ``core.run_dir.RunError``, ``core.losses.LossSetupError``).
+Each survives ``copy`` and a pickle round trip: Ray carries a trial's exception to the driver by
+pickling it (tests/test_exceptions.py).
 """
 
 from __future__ import annotations
 
-__all__ = ["TrainingError", "NonFiniteLossError"]
+__all__ = ["CheckpointError", "ConfigError", "LossSetupError", "NonFiniteLossError", "RunError",
+           "TrainingError"]
+
+
+class ConfigError(ValueError):
+    """Invalid configuration: every problem, each with the file and the dotted key."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in problems]
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self):
+        # Ray carries a trial's exception to the driver by pickling it, and copy.copy rebuilds
+        # it the same way: both call the class with these arguments, not with the message.
+        return type(self), (self.source, self.problems)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, truncated, corrupted or not ours; names the file."""
+
+
+class RunError(ValueError):
+    """A run directory that cannot be used: not empty for a new run, not a run directory, or
+    already finished for a resume. Nothing was written."""
+
+
+class LossSetupError(ValueError):
+    """The task's loss options do not fit the data (names the config key at fault)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+    def __reduce__(self):  # copy and pickle (Ray carries it to the driver) pass both arguments
+        return type(self), (self.key, self.message)
 
 
 class TrainingError(RuntimeError):

@@ -27,21 +27,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.config import TaskConfig
+from core.errors import LossSetupError
 from core.tasks import default_loss
 
 __all__ = ["TaskLoss", "LossSetupError", "build_loss", "class_weights", "positive_weights"]
 
 
-class LossSetupError(ValueError):
-    """The task's loss options do not fit the data (names the config key at fault)."""
 
-    def __init__(self, key: str, message: str):
-        self.key = key
-        self.message = message
-        super().__init__(f"{key}: {message}")
-
-    def __reduce__(self):  # copy and pickle (Ray carries it to the driver) pass both arguments
-        return type(self), (self.key, self.message)
 
 
 def class_weights(task: TaskConfig, train_y: torch.Tensor,

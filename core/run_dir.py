@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.config import Config
+from core.errors import RunError
 from core.files import atomic_write_text
 from core.tasks import metric_names
 
@@ -37,11 +38,6 @@ __all__ = ["SNAPSHOT_FILE", "RunError", "default_run_dir", "check_new_run_dir", 
 log = logging.getLogger("core")
 
 SNAPSHOT_FILE = "config_snapshot.yaml"
-
-
-class RunError(ValueError):
-    """A run directory that cannot be used: not empty for a new run, not a run directory, or
-    already finished for a resume. Nothing was written."""
 
 
 def default_run_dir(name: str) -> Path:

@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from core.errors import ConfigError
+
 __all__ = ["ConfigError", "build", "check_constraints", "coerce", "load_yaml", "parse_scalar",
            "parse_yaml_text", "reference", "reference_markdown", "spec", "to_number"]
 
@@ -45,21 +47,6 @@ def spec(default: Any, doc: str, *, ge=None, gt=None, le=None, lt=None, choices=
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
-
-
-class ConfigError(ValueError):
-    """Invalid configuration: every problem, each with the file and the dotted key."""
-
-    def __init__(self, source: str, problems: list[tuple[str, str]]):
-        self.source = source
-        self.problems = problems
-        lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in problems]
-        super().__init__("\n".join(lines))
-
-    def __reduce__(self):
-        # Ray carries a trial's exception to the driver by pickling it, and copy.copy rebuilds
-        # it the same way: both call the class with these arguments, not with the message.
-        return type(self), (self.source, self.problems)
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 __all__ = ["TASK_TYPES", "LOSSES", "default_loss", "metrics_for", "metric_names",
-           "default_checkpoint_metric", "direction"]
+           "default_checkpoint_metric", "direction", "metric_problem"]
 
 TASK_TYPES = ("multiclass", "binary", "multilabel", "regression")
 
@@ -93,3 +93,27 @@ def direction(task_type: str, metric: str) -> str:
         return known[f"val_{metric[5:]}"]
     raise ValueError(f"{task_type} tasks do not produce {metric!r}; they produce "
                      f"{', '.join(known)}")
+
+
+def metric_problem(task_type: str, metric: str, mode: str | None = None) -> tuple[str, str] | None:
+    """The one rule for a metric to select or stop on (``training.checkpoint_metric``,
+    ``training.early_stopping.metric``, a space's ``metric``, ``--metric``): it must be one the
+    task records per epoch (``metrics_for``), and ``mode``, when given, must be its direction.
+
+    Returns None when both hold, else ``("metric", message)`` or ``("mode", message)``: which of
+    the two is wrong, for the caller to name with its own key. Raises ValueError for an unknown
+    task type.
+
+    Example:
+        >>> metric_problem("regression", "val_rmse", "min") is None
+        True
+        >>> metric_problem("regression", "val_rmse", "max")
+        ('mode', 'val_rmse improves when it goes min, not max')
+    """
+    known = metrics_for(task_type)
+    if metric not in known:
+        return "metric", (f"{task_type} tasks do not produce {metric!r}; they produce "
+                          f"{', '.join(known)}")
+    if mode is not None and mode != known[metric]:
+        return "mode", f"{metric} improves when it goes {known[metric]}, not {mode}"
+    return None

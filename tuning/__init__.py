@@ -6,6 +6,6 @@ package imports neither Ray nor torch.
 """
 
 from tuning.api import Best, Sweep, SweepInterrupted, load_sweep, run_sweep
-from tuning.experiment import SweepError
+from tuning.errors import SweepError
 
 __all__ = ["Best", "Sweep", "SweepError", "SweepInterrupted", "load_sweep", "run_sweep"]

@@ -37,6 +37,7 @@ import yaml
 
 from core.config import load_yaml
 from core.files import atomic_write_text
+from tuning.errors import SweepError
 from tuning.space import SearchSpace, parse_space
 from tuning.trial_store import TrialStore
 
@@ -48,12 +49,6 @@ __all__ = ["BEST_CONFIG_FILE", "SweepError", "CHECKPOINT_FILE", "CONFIRMATION_CS
            "write_spec"]
 
 log = logging.getLogger("tuning")
-
-
-class SweepError(ValueError):
-    """Bad input to a sweep other than a config or space: a directory that is not a sweep, a
-    name, a flag, a sweep already running. Nothing was written; the command line prints it and
-    exits 2."""
 
 
 SPEC_FILE = "sweep.yaml"
@@ -113,8 +108,10 @@ def write_spec(exp_dir: Path, spec: dict) -> None:
 def space_of(spec: dict, source: str) -> SearchSpace:
     """The search space a spec froze, validated again; ``source`` names it in errors. The
     sweep directory is self-contained: the base config is the spec's own resolved copy, so the
-    files the sweep started from may have moved or gone."""
-    return parse_space(spec["space"], source, Path(spec["space_file"]).parent, frozen=True)
+    files the sweep started from may have moved or gone; its task (after ``--set``) decides the
+    metrics the space may select on."""
+    return parse_space(spec["space"], source, Path(spec["space_file"]).parent, frozen=True,
+                       task_type=(spec.get("base") or {}).get("task", {}).get("type"))
 
 
 _STORES: dict[Path, TrialStore] = {}

@@ -33,7 +33,7 @@ from tuning.confirm import confirm_key, confirmed_winner, read_confirmation
 from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
 from tuning.results import best_trial, trial_rows
 from tuning.study import load_confirm_study, load_study
-from tuning.trainable import trial_config
+from tuning.trial_config import trial_config
 
 __all__ = ["export_best", "main"]
 

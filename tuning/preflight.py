@@ -20,7 +20,7 @@ from core.config import ConfigError, override_source
 from core.plan import plan_steps
 from tuning.space import SearchSpace, fixed_params
 from tuning.space_params import Param, condition_holds
-from tuning.trainable import trial_config
+from tuning.trial_config import trial_config
 
 __all__ = ["preflight"]
 

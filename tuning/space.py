@@ -16,12 +16,14 @@ the reference of the space's settings.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, load_yaml
+from core.config import ConfigError, apply_overrides, load_yaml, parse_override
 from core.schema import build
+from core.tasks import TASK_TYPES, default_checkpoint_metric, direction, metric_problem
 from tuning.space_cpu import CPU_KEYS, scaled_for_cpu, section_problems
 from tuning.space_optuna import compile_space, distributions, misfits
 from tuning.space_params import Param, condition_holds, order_params, parse_params
@@ -37,43 +39,96 @@ from tuning.space_settings import (
 
 __all__ = ["CPU_KEYS", "ConfirmSettings", "Param", "ResourcesSettings", "SamplerSettings",
            "SchedulerSettings", "SearchSpace", "SpaceSettings", "TrackingSettings", "asha_rungs",
+           "base_task_type",
            "compile_space", "condition_holds", "distributions", "fixed_params", "load_space",
            "misfits", "parse_space", "reference_markdown_space", "scaled_for_cpu"]
 
 
 @dataclass
 class SearchSpace:
-    """A validated search space: the settings flattened (``SpaceSettings``), the parameters in
-    dependency order, and the file as read (``raw``)."""
+    """A validated search space: the file's settings as declared (``SpaceSettings``, with
+    ``metric`` and ``mode`` resolved), the base config's resolved path, the parameters in
+    dependency order, and the file as read (``raw``).
+
+    The properties read ``settings``; none has a default of its own. ``confirm_seeds`` is 0 when
+    confirmation is off (``confirm.top_k`` 0), whatever ``confirm.seeds`` says (its default, 3,
+    applies once top_k is set, e.g. by ``--confirm``).
+    """
 
     source: str
     base_config: Path  # resolved: absolute, relative paths taken from the space file's folder
-    metric: str = "val_accuracy"
-    mode: str = "max"
-    num_samples: int = 32
-    max_epochs: int = 20
-    grace_period: int = 2  # epochs before ASHA's first rung
-    reduction_factor: int = 3  # ASHA keeps 1/reduction_factor of trials per rung
-    sampler: str = "tpe"  # tpe | random | qmc
-    sampler_seed: int = 0
-    n_startup_trials: int = 8  # TPE: random trials before the model is used
-    trials_per_gpu: int = 1
-    cpus_per_trial: float = 1.0
-    # Seconds between a trial's checkpoints (its last epoch is always saved); 0 saves every
-    # epoch. A killed trial resumes from its newest checkpoint, so this bounds the work lost.
-    checkpoint_interval_s: float = 10.0
-    # Confirmation (tuning.confirm, docs/confirmation.md): after the search, the best
-    # ``confirm_top_k`` distinct configurations are retrained at full length on
-    # ``confirm_seeds`` fresh seeds each; 0 switches it off. Costs top_k * seeds * max_epochs
-    # trial-epochs. ``confirm_budget_share``: the part of --time-budget kept for it.
-    confirm_top_k: int = 0
-    confirm_seeds: int = 0
-    confirm_budget_share: float = 0.2
-    # tracking: (docs/tracking.md): the MLflow URI and experiment; --mlflow overrides the URI.
-    tracking_uri: str | None = None
-    tracking_experiment: str | None = None
+    settings: SpaceSettings = field(default_factory=SpaceSettings)
     params: list[Param] = field(default_factory=list)
     raw: dict = field(default_factory=dict)  # the file as read: frozen into the sweep directory
+
+    @property
+    def metric(self) -> str:
+        return self.settings.metric
+
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    @property
+    def num_samples(self) -> int:
+        return self.settings.num_samples
+
+    @property
+    def max_epochs(self) -> int:
+        return self.settings.max_epochs
+
+    @property
+    def checkpoint_interval_s(self) -> float:
+        return self.settings.checkpoint_interval_s
+
+    @property
+    def grace_period(self) -> int:
+        return self.settings.scheduler.grace_period
+
+    @property
+    def reduction_factor(self) -> int:
+        return self.settings.scheduler.reduction_factor
+
+    @property
+    def sampler(self) -> str:
+        return self.settings.sampler.name
+
+    @property
+    def sampler_seed(self) -> int:
+        return self.settings.sampler.seed
+
+    @property
+    def n_startup_trials(self) -> int:
+        return self.settings.sampler.n_startup_trials
+
+    @property
+    def trials_per_gpu(self) -> int:
+        return self.settings.resources.trials_per_gpu
+
+    @property
+    def cpus_per_trial(self) -> float:
+        return self.settings.resources.cpus_per_trial
+
+    @property
+    def confirm_top_k(self) -> int:
+        return self.settings.confirm.top_k
+
+    @property
+    def confirm_seeds(self) -> int:
+        return self.settings.confirm.seeds if self.settings.confirm.top_k else 0
+
+    @property
+    def confirm_budget_share(self) -> float:
+        return self.settings.confirm.budget_share
+
+    @property
+    def tracking_uri(self) -> str | None:
+        """tracking.mlflow (docs/tracking.md); --mlflow overrides it."""
+        return self.settings.tracking.mlflow
+
+    @property
+    def tracking_experiment(self) -> str | None:
+        return self.settings.tracking.experiment
 
     @property
     def rungs(self) -> tuple[int, ...]:
@@ -98,19 +153,25 @@ def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tup
     return tuple(grace_period * reduction_factor ** k for k in range(count))
 
 
-def _base_task_type(base_path: Path) -> str:
-    """task.type of the base config file, or multiclass when it cannot be read."""
+def base_task_type(base_path: Path, overrides: Sequence[str] = ()) -> str:
+    """task.type of the base config file with ``overrides`` (``--set KEY=VALUE``) applied, or
+    multiclass when it cannot be read (its own validation reports why)."""
     try:
-        task = load_yaml(base_path).get("task") if base_path.is_file() else None
+        raw = load_yaml(base_path) if base_path.is_file() else {}
+        raw = apply_overrides(raw, [parse_override(o) for o in overrides])
     except ConfigError:
         return "multiclass"
-    return task.get("type", "multiclass") if isinstance(task, dict) else "multiclass"
+    task = raw.get("task")
+    task_type = task.get("type", "multiclass") if isinstance(task, dict) else "multiclass"
+    return task_type if task_type in TASK_TYPES else "multiclass"
 
 
-def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False) -> SearchSpace:
+def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False,
+                task_type: str | None = None) -> SearchSpace:
     """Validates a parsed space file; every problem is reported with the file and key.
     ``frozen``: a sweep's frozen copy, whose base config need not exist any more (the sweep
-    keeps its resolved copy).
+    keeps its resolved copy). ``task_type``: the task of the config the trials start from (the
+    base config after ``--set``); None: the base config file's.
 
     Raises:
         ConfigError: every problem of the file, each as (dotted key, message), ``source`` named.
@@ -127,61 +188,61 @@ def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False)
         base_path = (base_dir / base).resolve()
         if not frozen and not base_path.is_file():
             problems.append(("base_config", f"file not found: {base_path}"))
-    space = SearchSpace(source=source, base_config=base_path, raw=raw)
 
-    from core.tasks import TASK_TYPES, default_checkpoint_metric, metrics_for
-
-    # The metrics the base config's task produces (its own validation reports a bad task.type).
-    task_type = _base_task_type(base_path)
-    task_type = task_type if task_type in TASK_TYPES else "multiclass"
-    metrics = metrics_for(task_type)
-    space.metric = settings.metric or default_checkpoint_metric(task_type)
-    if space.metric not in metrics:
-        problems.append(("metric", f"must be one of the metrics {task_type} tasks produce: "
-                                   f"{', '.join(metrics)}, got {space.metric!r}"))
-    space.mode = settings.mode or metrics.get(space.metric, "max")
-    if space.metric in metrics and space.mode != metrics[space.metric]:
-        problems.append(("mode", f"{space.metric} improves when it goes {metrics[space.metric]}"))
-    space.num_samples, space.max_epochs = settings.num_samples, settings.max_epochs
-    space.checkpoint_interval_s = settings.checkpoint_interval_s
-    space.grace_period = settings.scheduler.grace_period
-    space.reduction_factor = settings.scheduler.reduction_factor
-    if space.grace_period > space.max_epochs:
-        problems.append(("scheduler.grace_period", f"must be <= max_epochs ({space.max_epochs})"))
-    space.sampler, space.sampler_seed = settings.sampler.name, settings.sampler.seed
-    space.n_startup_trials = settings.sampler.n_startup_trials
-    space.trials_per_gpu = settings.resources.trials_per_gpu
-    space.cpus_per_trial = settings.resources.cpus_per_trial
-
-    space.confirm_top_k = settings.confirm.top_k
-    space.confirm_seeds = settings.confirm.seeds if space.confirm_top_k else 0
-    space.confirm_budget_share = settings.confirm.budget_share
-    space.tracking_uri = settings.tracking.mlflow
-    space.tracking_experiment = settings.tracking.experiment
-    if space.tracking_uri is not None and not frozen:
+    # The metrics the trials' task produces (the base config's own validation reports a bad
+    # task.type).
+    if task_type is None or task_type not in TASK_TYPES:
+        task_type = base_task_type(base_path)
+    settings.metric = settings.metric or default_checkpoint_metric(task_type)
+    problem = metric_problem(task_type, settings.metric, settings.mode)
+    if problem is not None:
+        problems.append(problem)
+    elif settings.mode is None:
+        settings.mode = direction(task_type, settings.metric)
+    if settings.scheduler.grace_period > settings.max_epochs:
+        problems.append(("scheduler.grace_period", f"must be <= max_epochs "
+                                                   f"({settings.max_epochs})"))
+    if settings.tracking.mlflow is not None and not frozen:
         from core.tracking import check_uri
 
-        problem = check_uri(space.tracking_uri)
+        problem = check_uri(settings.tracking.mlflow)
         if problem:
             problems.append(("tracking.mlflow", problem))
-
     if "cpu" in raw:
-        problems += section_problems(raw, lambda scaled: parse_space(scaled, source, base_dir))
+        problems += section_problems(raw, lambda scaled: parse_space(scaled, source, base_dir,
+                                                                     task_type=task_type))
     if not settings.params and not any(k == "params" for k, _ in problems):
         problems.append(("params", "expected a non-empty mapping of config keys to "
                                    "distributions"))
     params = parse_params(settings.params, problems)
     if problems:
         raise ConfigError(source, problems)
-    space.params = order_params(params, source)
-    return space
+    return SearchSpace(source=source, base_config=base_path, settings=settings,
+                       params=order_params(params, source), raw=raw)
 
 
-def load_space(path: str | Path) -> SearchSpace:
-    """Reads and validates the space file ``path``; ``ConfigError`` names the file and keys."""
+def load_space(path: str | Path, overrides: Sequence[str] = (),
+               metric: str | None = None) -> SearchSpace:
+    """Reads and validates the space file ``path`` for its base config with ``overrides``
+    (``--set KEY=VALUE``: they may change the task, and so the metrics it may select on);
+    ``metric`` (``--metric``) replaces the file's metric, in its own direction.
+
+    Raises:
+        ConfigError: names the file and keys, or ``--metric`` when the task does not produce
+            ``metric``.
+    """
     path = Path(path)
     raw = load_yaml(path)
-    return parse_space(raw, str(path), path.resolve().parent)
+    base_dir = path.resolve().parent
+    base = raw.get("base_config") if isinstance(raw, dict) else None
+    task_type = base_task_type((base_dir / base).resolve(), overrides) \
+        if isinstance(base, str) and base else None
+    if metric is not None and task_type is not None:
+        problem = metric_problem(task_type, metric)
+        if problem is not None:
+            raise ConfigError("--metric", [("", problem[1])])
+        raw = {**raw, "metric": metric, "mode": direction(task_type, metric)}
+    return parse_space(raw, str(path), base_dir, task_type=task_type)
 
 
 if __name__ == "__main__":

@@ -32,15 +32,13 @@ from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from tuning.errors import StudyWriteError
 from tuning.optuna_internals import FrozenStudy, storage_study_id, storage_trial_id
 
 __all__ = ["MirroredStorage", "StudyWriteError", "network_filesystem", "sqlite_storage"]
 
 log = logging.getLogger(__name__)
 
-
-class StudyWriteError(RuntimeError):
-    """The on-disk study refused or failed a write that the copy in memory had accepted."""
 
 # Filesystems on which SQLite's write-ahead log is unsafe: it needs shared memory that a network
 # filesystem does not provide (https://sqlite.org/wal.html). These keep the rollback journal.

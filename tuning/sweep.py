@@ -25,7 +25,7 @@ from core.cli import fail, int_at_least, port, positive_seconds
 from core.config import ConfigError
 from tuning.confirm import confirm_arg
 from tuning.driver import drive
-from tuning.experiment import SweepError
+from tuning.errors import SweepError
 from tuning.sweep_options import SweepOptions
 from tuning.sweep_setup import check_params_fit_config, new_spec
 from tuning.tracking import tracking_problem

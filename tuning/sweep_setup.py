@@ -28,7 +28,6 @@ from core.config import (
 )
 from core.data import DataError, DataSplits, load_data
 from core.files import check_name
-from core.tasks import metrics_for
 from core.train import SMOKE_OVERRIDES
 from tuning.experiment import (
     SPEC_FILE,
@@ -45,7 +44,7 @@ from tuning.space_cpu import scaled_for_cpu
 from tuning.space_params import short_definition
 from tuning.study import load_study, warm_start_trials
 from tuning.sweep_options import SweepOptions
-from tuning.trainable import trial_config
+from tuning.trial_config import trial_config
 from tuning.trial_store import TrialStore, is_uri, join_uri
 
 __all__ = ["PreparedSweep", "check_model_fits", "check_params_fit_config", "create", "new_spec",
@@ -59,7 +58,9 @@ def new_spec(opts: SweepOptions) -> dict:
     Raises:
         ConfigError: the space or the base config is invalid (names the file and key).
     """
-    space = load_space(opts.space)
+    # The space is read for the base config after --set, with --metric: the metric must be one
+    # that task produces (core.tasks.metric_problem, the one rule).
+    space = load_space(opts.space, opts.overrides, opts.metric)
     raw = copy.deepcopy(space.raw)
     scaled: list[str] = []
     cpu_overrides: list[str] = []
@@ -87,19 +88,6 @@ def new_spec(opts: SweepOptions) -> dict:
         raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": opts.trials_per_gpu}
     base_cfg = load_config(space.base_config, (SMOKE_OVERRIDES if opts.smoke else []) +
                            cpu_overrides + list(opts.overrides))
-    # The metric must be one the task produces (--set may have changed task.type).
-    known = metrics_for(base_cfg.task.type)
-    if opts.metric is not None:
-        if opts.metric not in known:
-            raise ConfigError("--metric", [("", f"{base_cfg.task.type} tasks do not produce "
-                                                f"{opts.metric!r}; they produce "
-                                                f"{', '.join(known)}")])
-        raw["metric"] = opts.metric
-        raw["mode"] = known[opts.metric]
-    elif space.metric not in known:
-        raise ConfigError(str(opts.space), [("metric", f"{base_cfg.task.type} tasks do not "
-                                                       f"produce {space.metric!r}; they produce "
-                                                       f"{', '.join(known)}")])
     raw["base_config"] = str(space.base_config)
     base = config_to_dict(base_cfg)
     pinned = _pin_set_params(raw, base, opts.overrides)

@@ -7,14 +7,7 @@ rungs; ``tuning.results.unbatch`` expands them), with a checkpoint when ``checkp
 (the last epoch always); a retried or restored trial resumes from ``tune.get_checkpoint()`` (or
 from ``resume_from`` when a resumed sweep continues it).
 
-Fault injection for tests, ``SEQTUNE_FAULTS="KIND:TRIAL:EPOCH,..."``: ``raise_once`` raises after
-reporting EPOCH, once (a marker in ``SEQTUNE_FAULT_DIR`` remembers it); ``kill_once`` SIGKILLs the
-trial's own worker process there, once; ``raise`` and ``kill`` do it in every attempt, at the
-first report at or after EPOCH (a retried trial resumes past EPOCH); ``nan`` poisons the trial's
-training data with NaN, ``inf`` with inf; ``lucky`` adds 0.5 to the metric the trial reports
-from EPOCH on (its checkpoints keep the true values): a lucky outlier of the search, for the
-confirmation tests; ``hold_once`` sleeps ``HOLD_S`` there, once, so that a test's kill -9 lands
-before the sweep can end, however fast or loaded the machine.
+Fault injection for tests (``SEQTUNE_FAULTS``) lives in ``tuning.fault_injection``.
 
 A confirmation run (``tuning.confirm``; ``evaluate_test`` in its config) evaluates the test split
 after its last epoch and reports ``test_<name>`` for each of ``core.evaluate.evaluate``'s metrics
@@ -25,44 +18,28 @@ resume finds them if the driver was killed before it recorded the report.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from core.checkpoint import load_checkpoint
-from core.config import ConfigError, apply_overrides, config_from_dict
+from core.config import ConfigError
 from core.data import DataSplits
 from core.errors import NonFiniteLossError, TrainingError
 from core.evaluate import evaluate
 from core.files import atomic_write_text
 from core.loop import fit, task_loss
+from tuning import fault_injection
 from tuning.experiment import CHECKPOINT_FILE, TEST_METRICS_FILE
 from tuning.results import EARLIER_EPOCHS
+from tuning.trial_config import trial_config
 
 __all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",
-           "process_started_at", "report_due", "train_trial", "trial_config"]
-
-
-def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str,
-                 cpus_per_trial: float = 1.0):
-    """The full config of one trial: base + sampled params, ``max_epochs`` epochs.
-
-    Early stopping inside the loop is switched off: in a sweep, ASHA decides who stops early. The
-    trial's CPU share becomes ``experiment.num_threads`` (unless the base sets it), so the config
-    states the thread count its CPU results depend on.
-    """
-    extra = [("training.epochs", max_epochs), ("training.early_stopping.patience", 0)]
-    if not base.get("experiment", {}).get("num_threads"):
-        extra.append(("experiment.num_threads", max(1, int(cpus_per_trial))))
-    raw = apply_overrides(base, list(params.items()) + extra)
-    return config_from_dict(raw, source)
+           "process_started_at", "report_due", "train_trial"]
 
 
 class SharedData:
@@ -95,41 +72,6 @@ class SharedData:
         return self._cache[key]
 
 
-def _faults(key: str) -> list[tuple[str, int]]:
-    spec = os.environ.get("SEQTUNE_FAULTS", "")
-    out = []
-    for item in filter(None, spec.split(",")):
-        kind, trial, epoch = item.split(":")
-        if trial == key:
-            out.append((kind, int(epoch)))
-    return out
-
-
-def _inject(key: str, epoch: int, first_report: bool) -> None:
-    for kind, at in _faults(key):
-        if kind in ("raise", "kill") and epoch >= at and first_report:
-            if kind == "kill":
-                os.kill(os.getpid(), signal.SIGKILL)
-            raise RuntimeError(f"injected fault: {key} raises after epoch {epoch}")
-        if kind in ("raise_once", "kill_once", "hold_once") and epoch == at:
-            marker = Path(os.environ["SEQTUNE_FAULT_DIR"]) / f"{key}.{kind}"
-            if marker.exists():
-                continue
-            marker.touch()
-            if kind == "hold_once":
-                time.sleep(HOLD_S)
-                continue
-            if kind == "kill_once":
-                os.kill(os.getpid(), signal.SIGKILL)
-            raise RuntimeError(f"injected fault: {key} raises once after epoch {epoch}")
-
-
-def _poisoned(data: DataSplits, value: float) -> DataSplits:
-    x = data.train.x.clone()
-    x[:, 0, 0] = value
-    return dataclasses.replace(data, train=dataclasses.replace(data.train, x=x))
-
-
 def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s: float) -> bool:
     """A trial saves its last epoch, and otherwise once ``interval_s`` seconds have passed since
     its previous checkpoint (0: every epoch). A save and Tune's copy of it into storage measured
@@ -139,9 +81,6 @@ def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s:
 
 # Longest a trial keeps epochs from Tune between rungs. SEQTUNE_REPORT_INTERVAL_S changes it
 # (tests set it high, so that only rungs, checkpoints and the last epoch report, whatever the load).
-# How long a ``hold_once`` fault holds its trial: longer than any test waits for its kill.
-HOLD_S = 600.0
-
 REPORT_INTERVAL_S = float(os.environ.get("SEQTUNE_REPORT_INTERVAL_S", "2.0"))
 
 
@@ -215,9 +154,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
     elif config.get("resume_from"):
         state = _load_resume(config["resume_from"])
     start_epoch = state["epoch"] if state is not None else 0
-    for kind, _ in _faults(key):
-        if kind in ("nan", "inf"):
-            data = _poisoned(data, float(kind))
+    data = fault_injection.poisoned(key, data)
     last = {"epoch": start_epoch, "report_s": 0.0, "saved": time.perf_counter(),
             "reported": time.perf_counter()}
     pending: list[dict] = []
@@ -240,9 +177,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
                           worker_trials=worker_trials, worker_imported_at=_imported_at,
                           entered_at=entered_at, fit_entered_at=fit_entry)
         result = {**metrics, **gpu, **timing, "start_epoch": start_epoch}
-        for kind, at in _faults(key):
-            if kind == "lucky" and metrics["epoch"] >= at and metric in result:
-                result[metric] += 0.5
+        fault_injection.lucky(key, metrics["epoch"], result, metric)
         save = checkpoint_due(metrics["epoch"], max_epochs, t0 - last["saved"],
                               checkpoint_interval_s)
         if config.get("evaluate_test") and metrics["epoch"] >= max_epochs:
@@ -269,7 +204,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         last["report_s"] += time.perf_counter() - t0
         first_report = last["epoch"] == start_epoch
         last["epoch"] = metrics["epoch"]
-        _inject(key, metrics["epoch"], first_report)
+        fault_injection.inject(key, metrics["epoch"], first_report)
 
     final: list[dict] = []  # a confirmation run's last epoch, reported with its test metrics
     final_dir = tempfile.TemporaryDirectory(prefix="seqtune-")

@@ -25,7 +25,7 @@ from tuning.space import SearchSpace
 from tuning.space_optuna import compile_space
 from tuning.workers import MPSDaemon, share_idle_workers, worker_bytecode_cache, worker_preload
 
-__all__ = ["RayOptions", "run_trials"]
+__all__ = ["RayOptions", "ray_init_kwargs", "run_trials"]
 
 log = logging.getLogger("tuning")
 
@@ -50,7 +50,10 @@ class RayOptions:
     smoke: bool = False  # a local Ray uses every CPU (at least 2) for the tiny CPU sweep
 
 
-def _init_kwargs(opts: RayOptions) -> dict[str, Any]:
+def ray_init_kwargs(opts: RayOptions) -> dict[str, Any]:
+    """``ray.init``'s arguments for ``opts``: a local instance of its own (``--address`` joins a
+    cluster), the dashboard on 127.0.0.1 if asked, every CPU for ``--smoke``, and for a local
+    instance the workers' preloaded imports and bytecode cache (``tuning.workers``)."""
     # Without --address the sweep starts its own Ray instance ("local"), never joining a cluster
     # that happens to run on the machine; --address auto joins one on purpose.
     kwargs: dict[str, Any] = {"address": opts.address or "local",
@@ -115,7 +118,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
 
     store = trial_store(exp_dir)
     run_index = len(store.runs())
-    init_kwargs = _init_kwargs(opts)
+    init_kwargs = ray_init_kwargs(opts)
     mps = _start_mps(opts, space, exp_dir)
     if isinstance(mps, int):
         return mps

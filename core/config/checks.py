@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from core.config.sections import Config, ModelConfig
 from core.files import check_name
-from core.tasks import LOSSES, default_checkpoint_metric, metrics_for
+from core.tasks import LOSSES, default_checkpoint_metric, metric_problem, metrics_for
 
 __all__ = ["cross_checks"]
 
@@ -104,15 +104,12 @@ def _metric_checks(cfg: Config, problems: list) -> None:
             (tr, "checkpoint_metric", "checkpoint_mode", "training"),
             (es, "metric", "mode", "training.early_stopping")):
         metric, mode = getattr(obj, metric_key), getattr(obj, mode_key)
-        if metric not in known:
-            problems.append((f"{prefix}.{metric_key}",
-                             f"{cfg.task.type} tasks do not produce {metric!r}; they produce "
-                             f"{', '.join(known)}"))
+        problem = metric_problem(cfg.task.type, metric, mode)
+        if problem is not None:
+            which, message = problem
+            problems.append((f"{prefix}.{metric_key if which == 'metric' else mode_key}", message))
         elif mode is None:
             setattr(obj, mode_key, known[metric])
-        elif mode != known[metric]:
-            problems.append((f"{prefix}.{mode_key}", f"{metric} improves when it goes "
-                                                     f"{known[metric]}, not {mode}"))
 
 
 def _data_cross_checks(cfg: Config, problems: list) -> None:

@@ -239,6 +239,7 @@ def _smoke(tmp_path, *flags):
     return json.loads((tmp_path / "results.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["default", "hard", "japanese_vowels"])
 def test_smoke_optuna_alone_on_every_task(tmp_path, task):
     res = _smoke(tmp_path, "--task", task, "--methods", "d", "--workers", "1", "--budget", "6",
@@ -250,6 +251,7 @@ def test_smoke_optuna_alone_on_every_task(tmp_path, task):
     assert 0.0 <= run["test_final"] <= 1.0
 
 
+@pytest.mark.slow
 def test_smoke_this_sweep_with_confirmation_retrains_its_winner_and_search_best(tmp_path):
     # A budget a loaded 2-core machine can start Ray, workers and 4-epoch trials in, twice
     res = _smoke(tmp_path, "--task", "japanese_vowels", "--methods", "a", "--budget", "70",
@@ -265,6 +267,7 @@ def test_smoke_this_sweep_with_confirmation_retrains_its_winner_and_search_best(
     assert f"search trial {winner}" in best_config
 
 
+@pytest.mark.slow
 def test_a_new_command_keeps_finished_runs_and_skips_what_the_deadline_leaves_no_time_for(
         tmp_path):
     kept = tmp_path / "d-s0"

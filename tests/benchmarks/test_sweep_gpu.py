@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.sweep_gpu import start_row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +30,7 @@ def test_start_row_splits_first_trials_on_a_worker_from_later_ones():
                          "0.50", "1.50"]
 
 
+@pytest.mark.slow
 def test_cold_start_table_on_cpu():
     out = subprocess.run([sys.executable, "benchmarks/cold_start.py", "--smoke", "--procs", "1,2"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -42,6 +42,7 @@ def demo(tmp_path_factory):
     return work, namespace
 
 
+@pytest.mark.slow
 def test_doc_example_runs_and_its_sweep_finished(demo):
     work, ns = demo
     sweep = ns["sweep"]
@@ -52,6 +53,7 @@ def test_doc_example_runs_and_its_sweep_finished(demo):
     assert ns["config_file"].is_file() and ns["html"].is_file()
 
 
+@pytest.mark.slow
 def test_trials_equal_trials_csv_and_the_study(demo):
     sweep = demo[1]["sweep"]
     trials = sweep.trials
@@ -71,6 +73,7 @@ def test_trials_equal_trials_csv_and_the_study(demo):
                 else str(row[f"param:{key}"]) == str(value)
 
 
+@pytest.mark.slow
 def test_history_has_one_row_per_epoch_equal_to_the_study(demo):
     sweep = demo[1]["sweep"]
     study = load_study(sweep.path)
@@ -86,6 +89,7 @@ def test_history_has_one_row_per_epoch_equal_to_the_study(demo):
     pd.testing.assert_frame_equal(sweep.history("t0001"), sweep.history(1))
 
 
+@pytest.mark.slow
 def test_best_is_the_exported_trial_with_its_checkpoint(demo):
     sweep = demo[1]["sweep"]
     best = sweep.best
@@ -108,12 +112,14 @@ def test_best_is_the_exported_trial_with_its_checkpoint(demo):
     assert sweep.search_best == best
 
 
+@pytest.mark.slow
 def test_doc_run_training_on_arrays(demo):
     result = demo[1]["result"]
     assert len(result.history) == 3 and result.test is not None
     assert 1 <= result.best_epoch <= 3 and math.isfinite(result.best_metric)
 
 
+@pytest.mark.slow
 def test_bad_input_raises_and_writes_nothing(demo, tmp_path):
     sweep = demo[1]["sweep"]
     bad = tmp_path / "bad.yaml"

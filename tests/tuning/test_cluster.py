@@ -11,7 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.tuning.conftest import ROOT, SPACE, run_sweep
+
+pytestmark = pytest.mark.slow  # end to end: real sweeps on Ray
 
 RAY = str(Path(sys.executable).parent / "ray")
 

@@ -111,6 +111,7 @@ def confirmed(tmp_path_factory):
     return root / "c", proc
 
 
+@pytest.mark.slow
 def test_winner_is_the_best_confirmed_mean_not_the_lucky_search_best(confirmed):
     exp, proc = confirmed
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -145,6 +146,7 @@ def test_winner_is_the_best_confirmed_mean_not_the_lucky_search_best(confirmed):
     assert "the best epoch's was not saved" not in log
 
 
+@pytest.mark.slow
 def test_best_config_is_the_confirmed_winner_and_retrains_its_run(confirmed, tmp_path):
     exp, proc = confirmed
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -188,6 +190,7 @@ def test_best_config_is_the_confirmed_winner_and_retrains_its_run(confirmed, tmp
             assert float(s[col]) == float(history[e][col]), (run_key, col)
 
 
+@pytest.mark.slow
 def test_python_api_best_is_the_confirmed_winner_and_search_best_the_lucky_trial(confirmed,
                                                                                  tmp_path):
     import tuning
@@ -215,6 +218,7 @@ def test_python_api_best_is_the_confirmed_winner_and_search_best_the_lucky_trial
     assert f"# trial {best.trial}:" in exported
 
 
+@pytest.mark.slow
 def test_kill_during_confirmation_then_resume_does_not_rerun_finished_runs(tmp_path):
     # A search of 2 trials: what is tested is the confirmation phase, which follows it.
     args = ["--space", str(SPACE), "--smoke", "--num-samples", "2", "--confirm", "1,3",
@@ -258,6 +262,7 @@ def test_kill_during_confirmation_then_resume_does_not_rerun_finished_runs(tmp_p
     assert all(t.state == TrialState.COMPLETE for t in load_confirm_study(exp).get_trials())
 
 
+@pytest.mark.slow
 def test_report_shows_the_confirmation_table_and_plot(confirmed, tmp_path):
     from tuning.report import write_report
 
@@ -272,6 +277,7 @@ def test_report_shows_the_confirmation_table_and_plot(confirmed, tmp_path):
     assert (tmp_path / "confirmation.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_terminal_report_prints_the_confirmation_under_the_search_table(confirmed, tmp_path,
                                                                           capsys):
     """The user check: `python -m tuning.report` printed only the search's trials."""

@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tuning import sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +45,7 @@ def _status(url: str, token: str | None = None) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_dashboard_on_loopback_only_with_token_auth(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

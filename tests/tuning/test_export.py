@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
 
 
+@pytest.mark.slow
 def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
     exp, proc = smoke
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -57,6 +58,7 @@ def test_exported_best_config_reproduces_the_trial_exactly(smoke, tmp_path):
     assert int(row["best_epoch"]) == epoch == summary["best_epoch"]
 
 
+@pytest.mark.slow
 def test_export_a_chosen_trial_and_errors(smoke, tmp_path, capsys):
     exp, _ = smoke
     out = tmp_path / "t.yaml"
@@ -69,6 +71,7 @@ def test_export_a_chosen_trial_and_errors(smoke, tmp_path, capsys):
     assert export.main([str(tmp_path), "--out", str(out)]) == 2
 
 
+@pytest.mark.slow
 def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
     exp, _ = smoke
     # A live process holding the sweep's lock looks like a running driver.
@@ -102,6 +105,7 @@ TASK_SWEEPS = [
 
 @pytest.mark.parametrize(("task_type", "flags", "metric", "mode"), TASK_SWEEPS,
                          ids=[t[0] for t in TASK_SWEEPS])
+@pytest.mark.slow
 def test_task_sweep_on_its_own_metric_exports_the_best_trial_that_retrains_exactly(
         tmp_path, task_type, flags, metric, mode):
     space = ROOT / "search_spaces" / f"{task_type}.yaml"

@@ -3,10 +3,13 @@
 import csv
 import json
 
+import pytest
 from optuna.trial import TrialState
 
 from tests.tuning.conftest import ROOT, SPACE, run_sweep
 from tuning.study import load_study
+
+pytestmark = pytest.mark.slow  # end to end: real sweeps on Ray
 
 
 def test_dying_and_failing_trials_are_retried_then_errored_and_nothing_hangs(tmp_path):

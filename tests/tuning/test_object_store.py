@@ -45,6 +45,7 @@ def _files(fs, prefix):
                                                                allow_not_found=True))]
 
 
+@pytest.mark.slow
 def test_killed_sweep_on_s3_resumes_from_its_checkpoints_there(s3, tmp_path):
     uri, fs = s3
     # The ledger of a URI sweep lives in runs/sweeps/<name> under the working directory.

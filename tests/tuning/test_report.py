@@ -15,6 +15,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--enable-logging=stderr", "--v=0"]
 
 
+@pytest.mark.slow
 def test_report_files_and_table(smoke, tmp_path, capsys, monkeypatch):
     exp, _ = smoke
     monkeypatch.chdir(exp.parent)  # a relative sweep path, as users type it
@@ -30,6 +31,7 @@ def test_report_files_and_table(smoke, tmp_path, capsys, monkeypatch):
     assert "Top trials" in page and "checkpoint</a>" in page and "t0002" in page
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(smoke, tmp_path):
     exp, _ = smoke
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -56,6 +58,7 @@ def test_report_renders_in_headless_chromium(smoke, tmp_path):
     assert non_white > 0.03, non_white
 
 
+@pytest.mark.slow
 def test_report_runs_without_ray_or_torch(smoke, tmp_path):
     exp, _ = smoke
     # The report reads files only: a machine without the training stack can make it.
@@ -73,6 +76,7 @@ def test_report_refuses_a_non_sweep(tmp_path, capsys):
     assert "not a sweep directory" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_standalone_run_and_trials_write_tensorboard_events(smoke, tmp_path, monkeypatch):
     import core.train as train
 

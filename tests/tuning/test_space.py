@@ -38,7 +38,7 @@ BAD = [
     ({"params": {"training.epochs": {"type": "int", "low": 1, "high": 3}}},
      "params.training.epochs", "max_epochs"),
     ({"params": {}}, "params", "non-empty"),
-    ({"params": {"optim.lr": 0.1}, "metric": "val_acc"}, "metric", "one of"),
+    ({"params": {"optim.lr": 0.1}, "metric": "val_acc"}, "metric", "do not produce"),
     ({"params": {"optim.lr": 0.1}, "metric": "val_loss", "mode": "max"}, "mode", "improves"),
     ({"params": {"optim.lr": 0.1}, "num_samples": 0}, "num_samples", ">= 1"),
     ({"params": {"optim.lr": 0.1}, "scheduler": {"grace_period": 50}},
@@ -107,7 +107,40 @@ def test_space_metric_must_be_one_its_base_task_produces():
     with pytest.raises(ConfigError) as info:
         parse_space({"base_config": base, "params": {"optim.lr": 0.1}, "metric": "val_auroc"},
                     "space.yaml", ROOT)
-    assert "metrics regression tasks produce: train_loss, val_loss, val_rmse" in str(info.value)
+    assert "space.yaml: metric: regression tasks do not produce 'val_auroc'; they produce " \
+           "train_loss, val_loss, val_rmse" in str(info.value)
     # no metric: the task's default checkpoint metric, in its direction
     space = parse_space({"base_config": base, "params": {"optim.lr": 0.1}}, "space.yaml", ROOT)
     assert (space.metric, space.mode) == ("val_rmse", "min")
+
+
+def test_confirmation_seeds_count_only_when_confirmation_is_on():
+    # SpaceSettings declares seeds: 3 once; the space's confirm_seeds is 0 while top_k is 0.
+    base = str(ROOT / "configs" / "gru.yaml")
+    off = parse_space({"base_config": base, "params": {"optim.lr": 0.1}}, "space.yaml", ROOT)
+    assert (off.confirm_top_k, off.confirm_seeds, off.settings.confirm.seeds) == (0, 0, 3)
+    on = parse_space({"base_config": base, "params": {"optim.lr": 0.1},
+                      "confirm": {"top_k": 2}}, "space.yaml", ROOT)
+    assert (on.confirm_top_k, on.confirm_seeds) == (2, 3)
+
+
+def test_space_settings_are_read_from_their_one_declaration():
+    from tuning.space import SpaceSettings
+
+    space = parse_space({"base_config": str(ROOT / "configs" / "gru.yaml"),
+                         "params": {"optim.lr": 0.1}, "scheduler": {"grace_period": 3},
+                         "sampler": {"seed": 7}, "resources": {"cpus_per_trial": 2}},
+                        "space.yaml", ROOT)
+    assert isinstance(space.settings, SpaceSettings)
+    assert (space.grace_period, space.reduction_factor, space.sampler_seed,
+            space.cpus_per_trial, space.num_samples) == (3, 3, 7, 2, 32)
+    assert space.rungs == (3, 9)
+
+
+def test_base_task_type_follows_the_set_overrides():
+    from tuning.space import base_task_type
+
+    base = ROOT / "configs" / "gru.yaml"
+    assert base_task_type(base) == "multiclass"
+    assert base_task_type(base, ["task.type=regression"]) == "regression"
+    assert base_task_type(ROOT / "no-such.yaml") == "multiclass"

@@ -45,6 +45,7 @@ def test_a_reopened_study_shifts_its_sampler_seed(tmp_path):
     storage.close()
 
 
+@pytest.mark.slow
 def test_warm_start_copies_finished_trials(smoke, tmp_path):
     exp, _ = smoke
     space = space_of(read_spec(exp), "sweep.yaml")
@@ -68,6 +69,7 @@ def test_warm_start_copies_finished_trials(smoke, tmp_path):
     assert {r["checkpoint"] for r in rows} == {""}
 
 
+@pytest.mark.slow
 def test_warm_start_skips_trials_the_new_space_cannot_draw(smoke, tmp_path):
     # Issue 16 §2: hidden_size choices [32, 64, 128, 256] earlier, [16, 32, 64] now. Optuna
     # refused the old trials ("CategoricalDistribution does not support dynamic value space").
@@ -123,5 +125,5 @@ def test_the_space_names_its_sampler():
     assert isinstance(make_sampler(space), optuna.samplers.TPESampler)
     for name, kind in (("random", optuna.samplers.RandomSampler),
                        ("qmc", optuna.samplers.QMCSampler)):
-        space.sampler = name
+        space.settings.sampler.name = name
         assert isinstance(make_sampler(space), kind)

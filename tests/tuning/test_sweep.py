@@ -29,6 +29,7 @@ def _study(exp):
     return load_study(exp)
 
 
+@pytest.mark.slow
 def test_smoke_sweep_finishes_with_truthful_study(smoke):
     exp, proc = smoke
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -44,6 +45,7 @@ def test_smoke_sweep_finishes_with_truthful_study(smoke):
     assert all(t.value == max(t.intermediate_values.values()) for t in complete)
 
 
+@pytest.mark.slow
 def test_nan_trial_is_fail_and_never_best(smoke):
     exp, _ = smoke
     t2 = _study(exp).trials[2]
@@ -53,6 +55,7 @@ def test_nan_trial_is_fail_and_never_best(smoke):
     assert "t0002" not in header
 
 
+@pytest.mark.slow
 def test_trial_that_raised_once_resumed_from_its_checkpoint(smoke):
     exp, _ = smoke
     results = [json.loads(line) for line in
@@ -63,6 +66,7 @@ def test_trial_that_raised_once_resumed_from_its_checkpoint(smoke):
     assert _study(exp).trials[1].state != TrialState.FAIL
 
 
+@pytest.mark.slow
 def test_artifacts_trials_csv_checkpoints_and_best_config(smoke):
     exp, _ = smoke
     rows = list(csv.DictReader((exp / "trials.csv").open()))
@@ -77,6 +81,7 @@ def test_artifacts_trials_csv_checkpoints_and_best_config(smoke):
         assert (exp / name).is_file()
 
 
+@pytest.mark.slow
 def test_resume_with_a_different_space_is_refused(smoke, tmp_path, capsys):
     exp, _ = smoke
     other = tmp_path / "other.yaml"
@@ -137,6 +142,7 @@ MOMENTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_killed_driver_resumes_to_exactly_num_samples(tmp_path, moment):
     exp = tmp_path / "k"
@@ -185,6 +191,7 @@ def test_killed_driver_resumes_to_exactly_num_samples(tmp_path, moment):
     assert len(rows) == 8 and "running" not in {r["status"] for r in rows}
 
 
+@pytest.mark.slow
 def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):
     exp = tmp_path / "i"
     proc = subprocess.Popen([sys.executable, "-m", "tuning.sweep", "--space", str(SPACE),
@@ -221,6 +228,7 @@ def test_sigint_exits_130_prints_resume_and_resumes(tmp_path):
     assert len({json.dumps(t.user_attrs["params"], sort_keys=True) for t in trials}) == 8
 
 
+@pytest.mark.slow
 def test_study_opens_by_url_as_optuna_dashboard_does(smoke):
     exp, _ = smoke
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{exp / 'study.db'}")
@@ -235,6 +243,7 @@ def test_study_opens_by_url_as_optuna_dashboard_does(smoke):
         assert len(t.intermediate_values) == int(row["epochs"])
 
 
+@pytest.mark.slow
 def test_trials_report_their_start_latency_and_tune_share(smoke):
     exp, _ = smoke
     rows = [json.loads(line) for line in
@@ -266,6 +275,7 @@ def _tiny_space(tmp_path, **top):
     return args
 
 
+@pytest.mark.slow
 def test_time_budget_ends_the_sweep_normally(tmp_path):
     """A time budget cuts a sweep short: running trials are closed, nothing stays running.
     (What is asserted holds however fast the machine is.)"""
@@ -289,6 +299,7 @@ def test_time_budget_ends_the_sweep_normally(tmp_path):
     assert all(r["status"] != "running" for r in rows.values())
 
 
+@pytest.mark.slow
 def test_batched_reports_reach_the_study_and_tensorboard_every_epoch(tmp_path):
     """Epochs between ASHA's rungs are batched into the next report; the study, trials.csv and
     each trial's TensorBoard folder still have every epoch (issue 16 §5)."""
@@ -343,6 +354,7 @@ def test_warm_start_from_no_sweep_is_refused_before_anything(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_sweep_in_which_every_trial_failed_exits_3_with_the_reason(tmp_path):
     proc = _sweep(["--space", str(SPACE), "--smoke", "--num-samples", "2", "--storage-path",
                    str(tmp_path), "--name", "n"],
@@ -355,6 +367,7 @@ def test_sweep_in_which_every_trial_failed_exits_3_with_the_reason(tmp_path):
     assert all("training loss became NaN or inf" in r["failure"] for r in rows)
 
 
+@pytest.mark.slow
 def test_sweep_directory_is_self_contained_and_resume_extends_it(tmp_path, capsys):
     """Export, report and resume read the sweep's frozen spec, not the files it started from;
     --num-samples on resume extends a finished sweep (issue 16 §2)."""

@@ -22,6 +22,39 @@ def test_metric_flag_overrides_the_space_and_takes_its_direction():
     assert (parsed.metric, parsed.mode) == ("val_loss", "min")
 
 
+# The task after --set decides the metrics: gru.yaml's space selects on val_accuracy, its base
+# is multiclass; --set makes the trials regression and --metric picks one of its metrics.
+TO_REGRESSION = ["task.type=regression", "training.checkpoint_metric=null",
+                 "training.checkpoint_mode=null", "training.early_stopping.mode=null"]
+
+
+def test_set_task_type_with_a_metric_of_that_task_passes_both_checks():
+    spec = new_spec(SweepOptions(space=SPACE, metric="val_rmse", overrides=TO_REGRESSION,
+                                 full_size=True))
+    assert spec["base"]["task"]["type"] == "regression"
+    assert (spec["space"]["metric"], spec["space"]["mode"]) == ("val_rmse", "min")
+    # The frozen spec read again (the sweep, trials.csv, report, export) agrees.
+    parsed = space_of(spec, str(SPACE))
+    assert (parsed.metric, parsed.mode) == ("val_rmse", "min")
+
+
+def test_set_task_type_refuses_the_space_metric_and_a_metric_of_the_old_task():
+    import pytest
+
+    from core.config import ConfigError
+
+    # Without --metric, the space's own metric is checked against the task after --set.
+    with pytest.raises(ConfigError) as info:
+        new_spec(SweepOptions(space=SPACE, overrides=TO_REGRESSION, full_size=True))
+    assert str(info.value).startswith(f"{SPACE}: metric: regression tasks do not produce "
+                                      "'val_accuracy'")
+    with pytest.raises(ConfigError) as info:
+        new_spec(SweepOptions(space=SPACE, metric="val_accuracy", overrides=TO_REGRESSION,
+                              full_size=True))
+    assert str(info.value).startswith("--metric: regression tasks do not produce "
+                                      "'val_accuracy'")
+
+
 def test_without_a_gpu_the_default_sweep_is_scaled_down(monkeypatch):
     monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
     spec = new_spec(SweepOptions(space=SPACE))

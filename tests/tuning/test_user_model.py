@@ -81,6 +81,7 @@ def test_user_model_trains_and_resumes_bit_exactly(project, monkeypatch):
 
 
 
+@pytest.mark.slow
 def test_sweep_tunes_user_kwargs_survives_kill_9_and_retrains_exactly(project):
     exp = project / "sweeps" / "u"
     proc = subprocess.Popen(

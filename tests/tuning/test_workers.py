@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from tuning.workers import (
     TUNE_TRIAL_ENV,
     WORKER_PRELOAD,
@@ -47,6 +49,7 @@ def test_worker_preload_lets_trials_use_idle_workers():
     assert not remote._default_options["runtime_env"].get("env_vars")
 
 
+@pytest.mark.slow
 def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(smoke):
     exp, proc = smoke  # ran with PYTHONDONTWRITEBYTECODE=1 and XDG_CACHE_HOME=<root>/cache
     cache = exp.parent / "cache" / "seqtune" / "pycache"
