@@ -1,7 +1,8 @@
 """Every exception type of ``core`` (the data package's ``DataError``: ``core.data.errors``).
 
 The modules that raise them re-export them under their old names (``core.schema.ConfigError``,
-``core.checkpoint.CheckpointError``, ``core.run_dir.RunError``, ``core.losses.LossSetupError``).
+``core.checkpoint.CheckpointError``, ``core.run_dir.RunError``, ``core.losses.LossSetupError``,
+``core.tracking.TrackingError``).
 Each survives ``copy`` and a pickle round trip: Ray carries a trial's exception to the driver by
 pickling it (tests/test_exceptions.py).
 """
@@ -9,7 +10,7 @@ pickling it (tests/test_exceptions.py).
 from __future__ import annotations
 
 __all__ = ["CheckpointError", "ConfigError", "LossSetupError", "NonFiniteLossError", "RunError",
-           "TrainingError"]
+           "TrackingError", "TrainingError"]
 
 
 class ConfigError(ValueError):
@@ -54,3 +55,8 @@ class TrainingError(RuntimeError):
 
 class NonFiniteLossError(TrainingError):
     """The training loss became NaN or inf."""
+
+
+class TrackingError(RuntimeError):
+    """The tracking server could not be reached, timed out or refused a write. Training goes
+    on; the entries not logged are sent the next time the record is logged."""

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from core.errors import TrackingError
+
 __all__ = ["EPOCH_KEY", "RETRIES", "TIMEOUT_S", "Tracker", "TrackingError", "check_uri",
            "log_run_dir", "mlflow_missing", "normalize_uri"]
 
@@ -42,11 +44,6 @@ MAX_PARAMS_PER_BATCH = 100
 MAX_PARAM_CHARS = 6000
 INSTALL_HINT = 'pip install -e ".[mlflow]"'
 LOCAL_DB = "mlflow.db"  # a local folder's store (normalize_uri)
-
-
-class TrackingError(RuntimeError):
-    """The tracking server could not be reached, timed out or refused a write. Training goes
-    on; the entries not logged are sent the next time the record is logged."""
 
 
 def mlflow_missing() -> str | None:

@@ -30,7 +30,7 @@ EXAMPLES = {
     "core.errors.RunError": lambda cls: cls("runs/train/x: already finished"),
     "tuning.errors.SweepError": lambda cls: cls("runs/sweeps/x: not a sweep directory"),
     "tuning.api.SweepInterrupted": lambda cls: cls("runs/sweeps/x"),
-    "core.tracking.TrackingError": lambda cls: cls("MLflow at http://h:5000: log metrics: "
+    "core.errors.TrackingError": lambda cls: cls("MLflow at http://h:5000: log metrics: "
                                                    "connection refused"),
 }
 
