@@ -51,6 +51,7 @@ from core.models import build_model, count_parameters
 from core.optim import build_optimizer, build_scheduler
 from core.selection import imbalance_warning, improves, small_validation_warning
 from core.step import check_finite, forward_backward, group_weights, optimizer_step
+from core.tasks import direction
 from core.train_state import new_counters, restore_state, training_state
 
 # fit, FitResult, Reporter and task_loss live here; the other names are re-exported from their
@@ -152,7 +153,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     weights = group_weights(num_batches, t.batch_size, len(data.train), t.grad_accum_steps,
                              cfg.loader.drop_last)
 
-    ckpt_metric, ckpt_mode = t.checkpoint_metric, t.checkpoint_mode
+    ckpt_metric = t.checkpoint_metric
+    ckpt_mode = direction(cfg.task.type, ckpt_metric)
+    es_mode = direction(cfg.task.type, t.early_stopping.metric)
     es = t.early_stopping
     state = new_counters()
     if resume is not None:
@@ -270,7 +273,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         if es.patience:
             # The same rule: an exact tie with a lower val_loss resets the patience, as it moves
             # best.pt; min_delta applies to the metric itself, never to the tie-break.
-            if improves(metrics[es.metric], state["es_best"], es.mode, min_delta=es.min_delta,
+            if improves(metrics[es.metric], state["es_best"], es_mode, min_delta=es.min_delta,
                         val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
                 state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
                 state["es_best_val_loss"] = metrics["val_loss"]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core.config import Config
 from core.files import atomic_write_text
-from core.tasks import metric_names
+from core.tasks import direction, metric_names
 
 __all__ = ["SNAPSHOT_FILE", "RunError", "default_run_dir", "check_new_run_dir", "metric_columns",
            "metrics_csv", "finished_reason", "open_tensorboard", "write_summary"]
@@ -113,7 +113,7 @@ def write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | 
         "epochs_run": len(history),
         "best_epoch": best,
         "checkpoint_metric": metric,
-        "checkpoint_mode": cfg.training.checkpoint_mode,
+        "checkpoint_mode": direction(cfg.task.type, metric),
         "best_metric": history[best - 1][metric] if best else None,
         "test_split": "present" if has_test else "absent",
         "test": {f"test_{k}": v for k, v in test.items() if k != "threshold"} if test else None,

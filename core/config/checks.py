@@ -1,8 +1,8 @@
 """The config's rules that involve more than one field, and the defaults they resolve.
 
 ``cross_checks`` runs after every field has passed its own constraints (``core.schema``); it
-appends ``(dotted key, message)`` problems and fills in the metric directions and the default
-checkpoint metric that depend on the task type.
+appends ``(dotted key, message)`` problems, fills in the default checkpoint metric of the task
+type and checks stated metric directions (null directions stay null: ``core.tasks.direction``).
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ def _task_checks(cfg: Config, problems: list) -> None:
 
 
 def _metric_checks(cfg: Config, problems: list) -> None:
-    """Checkpoint and early-stopping metrics must be the task's; null modes take the direction."""
+    """Checkpoint and early-stopping metrics must be the task's; a stated mode must be the
+    metric's direction. Null modes stay null (so a snapshot or an exported config lets a later
+    ``--set`` change the metric); readers take the direction from ``core.tasks.direction``."""
     known = metrics_for(cfg.task.type)
     tr, es = cfg.training, cfg.training.early_stopping
     if tr.checkpoint_metric is None:
@@ -104,11 +106,13 @@ def _metric_checks(cfg: Config, problems: list) -> None:
             problems.append((f"{prefix}.{metric_key}",
                              f"{cfg.task.type} tasks do not produce {metric!r}; they produce "
                              f"{', '.join(known)}"))
-        elif mode is None:
-            setattr(obj, mode_key, known[metric])
-        elif mode != known[metric]:
+        elif mode is not None and mode != known[metric]:
+            # The direction follows from the metric (core.tasks.direction); an old config that
+            # states a matching mode stays valid, a contradicting one is told to drop it.
             problems.append((f"{prefix}.{mode_key}", f"{metric} improves when it goes "
-                                                     f"{known[metric]}, not {mode}"))
+                                                     f"{known[metric]}, not {mode}; drop "
+                                                     f"{prefix}.{mode_key}: the direction "
+                                                     f"follows from the metric"))
 
 
 def _data_cross_checks(cfg: Config, problems: list) -> None:

@@ -194,9 +194,9 @@ class ScheduleConfig:
 class EarlyStoppingConfig:
     patience: int = spec(0, "Epochs without improvement before stopping; 0 disables.", ge=0)
     metric: str = spec("val_loss", "Metric watched: any metric of the task (docs/tasks.md).")
-    mode: str | None = spec(None, "Whether the metric improves downwards or upwards; null takes "
-                            "the metric's known direction (a contradicting mode is an error).",
-                            choices=("min", "max"))
+    mode: str | None = spec(None, "Leave null: the direction follows from the metric. Kept so "
+                            "that older configs stating the matching direction stay valid; a "
+                            "contradicting one is an error.", choices=("min", "max"))
     min_delta: float = spec(0.0, "Smallest change of the metric that counts as an improvement; "
                             "an exact tie with a lower val_loss counts too.", ge=0.0)
 
@@ -227,9 +227,10 @@ class TrainingConfig:
         "null takes the task's default (val_accuracy, val_auroc, val_map, val_rmse for "
         "multiclass, binary, multilabel, regression), filled in at validation. Epochs that tie "
         "on it are told apart by the lower val_loss.")
-    checkpoint_mode: str | None = spec(None, "Direction in which checkpoint_metric improves; null "
-                                       "takes the metric's known direction (a contradicting "
-                                       "mode is an error).", choices=("min", "max"))
+    checkpoint_mode: str | None = spec(None, "Leave null: the direction follows from "
+                                       "checkpoint_metric (docs/tasks.md). Kept so that older "
+                                       "configs stating the matching direction stay valid; a "
+                                       "contradicting one is an error.", choices=("min", "max"))
     early_stopping: EarlyStoppingConfig = spec(None, "Stop when a metric stops improving.",
                                                factory=EarlyStoppingConfig)
 
