@@ -295,7 +295,10 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         check_params_fit_config(space, spec["base"])
         data = load_data(base_cfg.data, base_cfg.task)
         check_model_fits(space, spec, data)
-        checks = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"],
+        # cross-validated: a fold model trains on train less its validation fold
+        n_fit = len(data.train) - max(len(va) for _, va in data.folds) if data.folds \
+            else len(data.train)
+        checks = preflight(space, spec["base"], n_fit, spec["space"]["base_config"],
                            spec.get("overrides"))
         warm, skipped = [], {}
         if opts.warm_start is not None and opts.resume is None:

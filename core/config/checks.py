@@ -19,6 +19,8 @@ def cross_checks(cfg: Config, problems: list) -> None:
     d, m, s, o = cfg.data, cfg.model, cfg.schedule, cfg.optim
     if d.source != "synthetic" and not d.path:
         problems.append(("data.path", f"required when data.source is {d.source!r}"))
+    if d.cv_folds == 1:
+        problems.append(("data.cv_folds", "0 (off) or at least 2 folds"))
     if d.val_fraction + d.test_fraction >= 0.9:
         problems.append(("data.test_fraction", "val_fraction + test_fraction must be < 0.9"))
     _data_cross_checks(cfg, problems)

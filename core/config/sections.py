@@ -115,7 +115,14 @@ class DataConfig:
                                gt=0.0, lt=1.0)
     test_fraction: float = spec(0.15, "Share of each class put in the test split (0 disables).",
                                 ge=0.0, lt=1.0)
-    split_seed: int = spec(0, "Seed of the stratified split.")
+    split_seed: int = spec(0, "Seed of the stratified split (and of the cross-validation "
+                           "folds).")
+    cv_folds: int = spec(0, "Cross-validation: 0 is off (one validation split); K >= 2 makes "
+                         "K folds of the non-test sequences (stratified by class, by binned "
+                         "target for regression, whole groups with group_column) and trains K "
+                         "models together; each epoch reports the fold mean of every "
+                         "validation metric (and per-fold values, val_<name>_fold<k>, and the "
+                         "spread, val_<name>_sd). val_fraction is then unused.", ge=0)
     normalize: bool = spec(True, "Standardise each feature with mean and std fitted on the "
                            "train split only (padding excluded).")
     synthetic: SyntheticConfig = spec(None, "The embedded default data set.",
