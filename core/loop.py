@@ -131,6 +131,10 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         data = load_data(cfg.data, cfg.task)
     if data.folds:
         return _fit_folds(cfg, data, reporter, resume, device)
+    if cfg.data.cv_folds:
+        raise TrainingError(f"data.cv_folds is {cfg.data.cv_folds} but the data given have no "
+                            "folds (ready DataSplits are used as they are: build them from the "
+                            "config, or set data.cv_folds: 0)")
     if resume is not None and is_cv_state(resume):
         raise TrainingError("cannot resume: the checkpoint is a cross-validated run's "
                             "(data.cv_folds) and the data have no folds")

@@ -150,3 +150,22 @@ def test_standalone_cv_run_resumes_to_the_same_end(tmp_path, monkeypatch):
     resumed = resume_training(tmp_path / "cut", quiet=True)
     assert _strip(resumed.history) == _strip(whole.history)
     assert resumed.test == whole.test
+
+
+def test_early_stopping_watches_the_fold_mean_and_a_stopped_run_is_finished(tmp_path):
+    raw = tiny_dict(data={"cv_folds": 2}, training={
+        "epochs": 6, "early_stopping": {"patience": 1, "metric": "val_loss", "min_delta": 10.0}})
+    run = run_training(raw, run_dir=tmp_path / "run", quiet=True)
+    # val_loss never improves by 10: the first epoch is the best, the second stops the run
+    assert run.status == "early_stopping" and len(run.history) == 2
+    with pytest.raises(Exception, match="already finished"):
+        resume_training(tmp_path / "run", quiet=True)
+
+
+def test_folds_in_the_config_but_not_in_ready_data_is_an_error(tiny):
+    from core.errors import TrainingError
+
+    cfg = _cv(tiny, training={"epochs": 1})
+    plain = load_data(tiny().data, tiny().task)
+    with pytest.raises(TrainingError, match="data.cv_folds is 3"):
+        fit(cfg, plain)
