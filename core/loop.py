@@ -49,6 +49,7 @@ from core.device import (
 from core.errors import NonFiniteLossError, TrainingError
 from core.evaluate import evaluate
 from core.losses import LossSetupError, TaskLoss, build_loss
+from core.metrics import best_f1_threshold
 from core.models import build_model, count_parameters
 from core.optim import build_optimizer, build_scheduler
 from core.selection import imbalance_warning, improves, small_validation_warning
@@ -110,7 +111,8 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     With ``data.cv_folds`` (``data.folds`` set) it trains the K fold models epoch by epoch
     together and reports the fold summary of each epoch (``core.cv.fold_summary``: fold means
     under the metrics' own names, ``<name>_fold<k>``, ``<name>_sd``); the best epoch and early
-    stopping use the fold means; a checkpoint holds every fold's state; ``FitResult.model`` is
+    stopping use the fold means (binary: ``val_threshold`` is the F1-optimal threshold of all
+    out-of-fold predictions together); a checkpoint holds every fold's state; ``FitResult.model`` is
     the ``FoldEnsemble`` of the fold models and ``extras["oof"]`` the out-of-fold outputs of the
     best epoch ([N_train, outputs] float32, rows in train order).
 
@@ -412,14 +414,21 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
             break
         metrics = fold_summary([e.metrics for e in epochs])
         epoch = metrics["epoch"]
+        first = epochs[0].val_outputs
+        epoch_oof = torch.zeros((n_train, *first.shape[1:]), dtype=torch.float32)
+        for (_, va), e in zip(data.folds, epochs, strict=True):
+            epoch_oof[torch.from_numpy(va)] = e.val_outputs.float()
+        if cfg.task.type == "binary":
+            # The decision threshold from all out-of-fold predictions together (F1-optimal, as
+            # one validation split's): steadier than the mean of K small folds' thresholds,
+            # which stay as val_threshold_fold<k>.
+            metrics["val_threshold"] = float(best_f1_threshold(
+                epoch_oof.reshape(-1).sigmoid(), data.train.y.float().reshape(-1)))
         best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
         if improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
                     val_loss=metrics["val_loss"], best_val_loss=best_row.get("val_loss")):
             state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
-            first = epochs[0].val_outputs
-            oof = torch.zeros((n_train, *first.shape[1:]), dtype=torch.float32)
-            for (_, va), e in zip(data.folds, epochs, strict=True):
-                oof[torch.from_numpy(va)] = e.val_outputs.float()
+            oof = epoch_oof
         metrics["best_epoch"] = state["best_epoch"]
         metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
             else float("nan")

@@ -169,3 +169,17 @@ def test_folds_in_the_config_but_not_in_ready_data_is_an_error(tiny):
     plain = load_data(tiny().data, tiny().task)
     with pytest.raises(TrainingError, match="data.cv_folds is 3"):
         fit(cfg, plain)
+
+
+def test_binary_threshold_is_chosen_on_all_out_of_fold_predictions(tiny):
+    from core.metrics import best_f1_threshold
+
+    cfg = tiny(task={"type": "binary"}, data={"cv_folds": 3, "synthetic": {
+        "positive_fraction": 0.3}}, training={"epochs": 1})
+    result = fit(cfg)
+    data = load_data(cfg.data, cfg.task)
+    oof = result.extras[OOF_KEY].reshape(-1)
+    expected = float(best_f1_threshold(oof.sigmoid(), data.train.y.float()))
+    row = result.history[0]
+    assert row["val_threshold"] == expected
+    assert {f"val_threshold_fold{k}" for k in range(3)} <= set(row)
