@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -33,9 +34,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.checkpoint import save_checkpoint
-from core.config import Config
+from core.checkpoint import capture_rng, restore_rng, save_checkpoint
+from core.config import Config, config_to_dict
 from core.cuda_graph import GraphedStep, prepare_optimizer, release_optimizer, unsupported_reason
+from core.cv import FOLD_STATES, OOF_KEY, FoldEnsemble, fold_summary, is_cv_state
 from core.data import BatchSource, DataSplits, load_data
 from core.device import (
     autocast_context,
@@ -47,10 +49,12 @@ from core.device import (
 from core.errors import NonFiniteLossError, TrainingError
 from core.evaluate import evaluate
 from core.losses import LossSetupError, TaskLoss, build_loss
+from core.metrics import best_f1_threshold
 from core.models import build_model, count_parameters
 from core.optim import build_optimizer, build_scheduler
 from core.selection import imbalance_warning, improves, small_validation_warning
 from core.step import check_finite, forward_backward, group_weights, optimizer_step
+from core.tasks import direction
 from core.train_state import new_counters, restore_state, training_state
 
 # fit, FitResult, Reporter and task_loss live here; the other names are re-exported from their
@@ -104,6 +108,14 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         device: torch.device | None = None) -> FitResult:
     """Trains ``cfg``'s model on ``data`` (built from ``cfg.data`` when None).
 
+    With ``data.cv_folds`` (``data.folds`` set) it trains the K fold models epoch by epoch
+    together and reports the fold summary of each epoch (``core.cv.fold_summary``: fold means
+    under the metrics' own names, ``<name>_fold<k>``, ``<name>_sd``); the best epoch and early
+    stopping use the fold means (binary: ``val_threshold`` is the F1-optimal threshold of all
+    out-of-fold predictions together); a checkpoint holds every fold's state; ``FitResult.model`` is
+    the ``FoldEnsemble`` of the fold models and ``extras["oof"]`` the out-of-fold outputs of the
+    best epoch ([N_train, outputs] float32, rows in train order).
+
     Args:
         cfg: validated config.
         data: prepared splits (a sweep builds them once and shares them across trials).
@@ -116,16 +128,54 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         NonFiniteLossError: the loss became NaN or inf.
         TrainingError: the device or the resume state does not fit the config.
     """
+    if data is None:
+        seed_everything(cfg.experiment.seed)
+        data = load_data(cfg.data, cfg.task)
+    if data.folds:
+        return _fit_folds(cfg, data, reporter, resume, device)
+    if cfg.data.cv_folds:
+        raise TrainingError(f"data.cv_folds is {cfg.data.cv_folds} but the data given have no "
+                            "folds (ready DataSplits are used as they are: build them from the "
+                            "config, or set data.cv_folds: 0)")
+    if resume is not None and is_cv_state(resume):
+        raise TrainingError("cannot resume: the checkpoint is a cross-validated run's "
+                            "(data.cv_folds) and the data have no folds")
+    run = _epochs(cfg, data, resume=resume, progress=progress, device=device)
+    next(run)  # set up
+    while True:
+        try:
+            epoch = next(run)
+        except StopIteration as stop:
+            return stop.value
+        if reporter is not None:
+            reporter(epoch.metrics, epoch.write_checkpoint)
+
+
+@dataclass
+class _Epoch:
+    """What a training generator yields after each epoch."""
+
+    metrics: dict[str, Any]  # the epoch's metrics, setup_s included
+    write_checkpoint: Callable[..., None]
+    state: Callable[[], dict[str, Any]]  # the complete training state now
+    model: nn.Module
+    val_outputs: torch.Tensor | None  # [N_val, outputs] validation logits (fold runs only)
+
+
+def _epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None, progress: bool,
+            device: torch.device | None, fold: int | None = None):
+    """The training loop as a generator: yields None once set up, then an ``_Epoch`` after each
+    epoch, and returns the ``FitResult``. ``fold``: the fold this run is (its per-epoch lines
+    are logged at debug level, its validation outputs kept)."""
     t_start = time.perf_counter()
     device = device or resolve_device(cfg.experiment.device)
     precision = resolve_precision(cfg.training.precision, device, cfg.model.name)
     configure_torch(cfg, device)
-    if cfg.experiment.deterministic:
+    if cfg.experiment.deterministic and fold in (None, 0):
         log.info("deterministic algorithms on: cuDNN autotuning off, deterministic kernels only; "
                  "the default GRU measured 6-20%% fewer samples/s on an H100")
     seed_everything(cfg.experiment.seed)
-    if data is None:
-        data = load_data(cfg.data, cfg.task)
+    say = log.info if fold is None else log.debug
     if len(data.train) == 0:
         raise TrainingError("the train split is empty")
     # data.val_fraction 0: no validation; the last epoch (or the lowest train_loss) is best
@@ -137,7 +187,8 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
 
     t = cfg.training
     loss_fn = task_loss(cfg, data).to(device)
-    _log_task(cfg, data, loss_fn)
+    if fold is None:
+        _log_task(cfg, data, loss_fn)
     model = build_model(cfg.model, data.num_features, data.num_outputs).to(device)
     if resume is None and hasattr(model, "fit_data"):
         # Fitted, not trained (minirocket's biases): from the training split, before epoch 1;
@@ -166,7 +217,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     weights = group_weights(num_batches, t.batch_size, len(data.train), t.grad_accum_steps,
                              cfg.loader.drop_last)
 
-    ckpt_metric, ckpt_mode = t.checkpoint_metric, t.checkpoint_mode
+    ckpt_metric = t.checkpoint_metric
+    ckpt_mode = direction(cfg.task.type, ckpt_metric)
+    es_mode = direction(cfg.task.type, t.early_stopping.metric)
     if not has_val and ckpt_metric != "train_loss":
         log.info("no validation split: every epoch replaces best.pt, the last epoch is the "
                  "model (training.checkpoint_metric: train_loss keeps the lowest train_loss)")
@@ -174,7 +227,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     state = new_counters()
     if resume is not None:
         state = restore_state(resume, cfg, model, optimizer, scheduler, scaler, data_gen)
-        log.info("resumed after epoch %d (global step %d)", state["epoch"], state["global_step"])
+        say("resumed after epoch %d (global step %d)", state["epoch"], state["global_step"])
     use_graph = False
     if t.cuda_graph:
         reason = unsupported_reason(
@@ -194,15 +247,22 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         optimizer_step(model, optimizer, None, t.grad_clip_norm)
         return loss
 
-    log.info("python %s, torch %s, CUDA %s, cuDNN %s", sys.version.split()[0], torch.__version__,
-             torch.version.cuda or "none", torch.backends.cudnn.version() or "none")
-    log.info("device %s (%s), precision %s, seed %d, %s parameters, loader %s",
+    (log.info if fold in (None, 0) else log.debug)(
+        "python %s, torch %s, CUDA %s, cuDNN %s", sys.version.split()[0], torch.__version__,
+        torch.version.cuda or "none", torch.backends.cudnn.version() or "none")
+    (log.info if fold in (None, 0) else log.debug)(
+        "%sdevice %s (%s), precision %s, seed %d, %s parameters, loader %s",
+        "" if fold is None else "each fold model: ",
              device, torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
              precision, cfg.experiment.seed, f"{count_parameters(model):,}", cfg.loader.mode)
 
+    def current_state() -> dict[str, Any]:
+        return training_state(cfg, model, optimizer, scheduler, scaler, data_gen, data, state)
+
     def write_checkpoint(path: str | Path, durable: bool = True) -> None:
-        save_checkpoint(training_state(cfg, model, optimizer, scheduler, scaler, data_gen, data,
-                                       state), path, durable)
+        save_checkpoint(current_state(), path, durable)
+
+    yield None  # set up: a fold run waits here until every fold is
 
     stop_reason = "completed"
     epoch_times: list[float] = []
@@ -264,9 +324,10 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
             torch.cuda.synchronize(device)
         train_time = time.perf_counter() - t0
         lr = float(optimizer.param_groups[0]["lr"])  # a device tensor when the step is graphed
+        kept: dict[str, torch.Tensor] | None = {} if fold is not None else None
         val = evaluate(step_model, val_split, t.eval_batch_size, device, precision, loss_fn,
                        top_k=cfg.task.top_k, target_mean=data.target_mean,
-                       target_std=data.target_std) if has_val else {}
+                       target_std=data.target_std, keep_outputs=kept) if has_val else {}
         if scheduler is not None and not per_step:
             scheduler.step(val["loss"] if has_val else train_loss) if plateau else \
                 scheduler.step()
@@ -291,7 +352,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         if es.patience:
             # The same rule: an exact tie with a lower val_loss resets the patience, as it moves
             # best.pt; min_delta applies to the metric itself, never to the tie-break.
-            if improves(metrics[es.metric], state["es_best"], es.mode, min_delta=es.min_delta,
+            if improves(metrics[es.metric], state["es_best"], es_mode, min_delta=es.min_delta,
                         val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
                 state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
                 state["es_best_val_loss"] = metrics["val_loss"]
@@ -302,14 +363,16 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         shown = "  ".join(f"val_{k} {v:.4f}" for k, v in val.items()
                           if k in ("loss", "threshold") or f"val_{k}" in (ckpt_metric, es.metric)
                           or k in _HEADLINE)
-        log.info("epoch %d/%d  train_loss %.4f  %s  lr %.3g  %.1fs  %.0f samples/s", epoch,
-                 t.epochs, train_loss, shown, lr, epoch_time, metrics["samples_per_s"])
-        if len(epoch_times) == 2 and epoch < t.epochs:
+        say("%sepoch %d/%d  train_loss %.4f  %s  lr %.3g  %.1fs  %.0f samples/s",
+            "" if fold is None else f"fold {fold} ", epoch, t.epochs, train_loss, shown, lr,
+            epoch_time, metrics["samples_per_s"])
+        if len(epoch_times) == 2 and epoch < t.epochs and fold is None:
             remaining = (t.epochs - epoch) * sum(epoch_times) / 2
             log.info("projected: %.0f s more, about %.0f s in total", remaining,
                      time.perf_counter() - t_start + remaining)
-        if reporter is not None:  # setup_s: a timing of this process, not of the history
-            reporter({**metrics, "setup_s": setup_s}, write_checkpoint)
+        # setup_s: a timing of this process, not of the history
+        yield _Epoch({**metrics, "setup_s": setup_s}, write_checkpoint, current_state, model,
+                     None if kept is None else kept["outputs"])
         if es.patience and state["es_bad_epochs"] >= es.patience:
             log.info("early stopping: %s has not improved by %g for %d epochs", es.metric,
                      es.min_delta, es.patience)
@@ -320,6 +383,120 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
                      best_metric=state["best_metric"] if state["best_metric"] is not None
                      else float("nan"), stop_reason=stop_reason, model=model, device=device,
                      precision=precision)
+
+
+def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
+               resume: dict[str, Any] | None, device: torch.device | None) -> FitResult:
+    """``fit`` with ``data.folds``: the K fold runs (``_epochs``) advanced one epoch each in
+    turn, in fold order, so the process RNG they share (dropout) is drawn in the same order
+    whether or not the run was resumed."""
+    k_folds = len(data.folds)
+    if resume is not None and (not is_cv_state(resume)
+                               or len(resume[FOLD_STATES]) != k_folds):
+        raise TrainingError(f"cannot resume: the checkpoint is not a {k_folds}-fold "
+                            f"cross-validated run's (data.cv_folds)")
+    device = device or resolve_device(cfg.experiment.device)
+    t = cfg.training
+    # Early stopping watches the fold mean (below), never one fold: the folds stay in step.
+    fold_cfg = dataclasses.replace(cfg, training=dataclasses.replace(
+        t, early_stopping=dataclasses.replace(t.early_stopping, patience=0)))
+    sizes = [len(va) for _, va in data.folds]
+    log.info("cross-validation: %d folds trained together, validation %d-%d sequences each",
+             k_folds, min(sizes), max(sizes))
+    _log_task(cfg, data.fold(0), task_loss(cfg, data))
+    runs = [_epochs(fold_cfg, data.fold(k), resume=None if resume is None
+                    else resume[FOLD_STATES][k], progress=False, device=device, fold=k)
+            for k in range(k_folds)]
+    for run in runs:
+        next(run)  # each fold seeds (or restores) the process RNG as it sets up
+    state = new_counters()
+    oof: torch.Tensor | None = None
+    if resume is not None:
+        restore_rng(resume["rng"])  # where the interrupted run stood after its last epoch
+        state.update({key: resume[key] for key in state})
+        state["history"] = [dict(h) for h in resume["history"]]
+        oof = resume.get(OOF_KEY)
+        log.info("resumed after epoch %d (%d folds)", state["epoch"], k_folds)
+    ckpt_metric = t.checkpoint_metric
+    ckpt_mode = direction(cfg.task.type, ckpt_metric)
+    es = t.early_stopping
+    es_mode = direction(cfg.task.type, es.metric)
+    n_train = len(data.train)
+    stop_reason = "completed"
+    results: list[FitResult] = []
+    while True:
+        epochs: list[_Epoch] = []
+        for run in runs:
+            try:
+                epochs.append(next(run))
+            except StopIteration as stop:
+                results.append(stop.value)
+        if not epochs:
+            break
+        metrics = fold_summary([e.metrics for e in epochs])
+        epoch = metrics["epoch"]
+        first = epochs[0].val_outputs
+        epoch_oof = torch.zeros((n_train, *first.shape[1:]), dtype=torch.float32)
+        for (_, va), e in zip(data.folds, epochs, strict=True):
+            epoch_oof[torch.from_numpy(va)] = e.val_outputs.float()
+        if cfg.task.type == "binary":
+            # The decision threshold from all out-of-fold predictions together (F1-optimal, as
+            # one validation split's): steadier than the mean of K small folds' thresholds,
+            # which stay as val_threshold_fold<k>.
+            metrics["val_threshold"] = float(best_f1_threshold(
+                epoch_oof.reshape(-1).sigmoid(), data.train.y.float().reshape(-1)))
+        best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
+        if improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
+                    val_loss=metrics["val_loss"], best_val_loss=best_row.get("val_loss")):
+            state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
+            oof = epoch_oof
+        metrics["best_epoch"] = state["best_epoch"]
+        metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
+            else float("nan")
+        if es.patience:
+            if improves(metrics[es.metric], state["es_best"], es_mode, min_delta=es.min_delta,
+                        val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
+                state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
+                state["es_best_val_loss"] = metrics["val_loss"]
+            else:
+                state["es_bad_epochs"] += 1
+        state["epoch"], state["global_step"] = epoch, metrics["global_step"]
+        history_row = {k: v for k, v in metrics.items() if k != "setup_s"}
+        state["history"].append(history_row)
+        shown = "  ".join(f"{k} {metrics[k]:.4f} (sd {metrics[k + '_sd']:.4f})"
+                          for k in dict.fromkeys(("val_loss", ckpt_metric)))
+        log.info("epoch %d/%d  fold means: train_loss %.4f  %s  lr %.3g  %.1fs", epoch,
+                 t.epochs, metrics["train_loss"], shown, metrics["lr"],
+                 metrics["epoch_time_s"])
+
+        def write_checkpoint(path: str | Path, durable: bool = True,
+                             _epochs_now: list[_Epoch] = epochs,
+                             _oof: torch.Tensor | None = oof) -> None:
+            fold_states = [e.state() for e in _epochs_now]
+            save_checkpoint({**{k: v for k, v in fold_states[0].items()
+                                if k not in ("model", "optimizer", "scheduler", "scaler",
+                                             "data_rng")},
+                             **{k: state[k] for k in new_counters()},
+                             FOLD_STATES: fold_states, "rng": capture_rng(), OOF_KEY: _oof,
+                             "config": config_to_dict(cfg)}, path, durable)
+
+        if reporter is not None:
+            reporter(metrics, write_checkpoint)
+        if es.patience and state["es_bad_epochs"] >= es.patience:
+            log.info("early stopping: the fold mean of %s has not improved by %g for %d epochs",
+                     es.metric, es.min_delta, es.patience)
+            stop_reason = "early_stopping"
+            for run in runs:
+                run.close()
+            results = []
+            break
+    models = [e.model for e in epochs] if epochs else [r.model for r in results]
+    return FitResult(history=state["history"], best_epoch=state["best_epoch"],
+                     best_metric=state["best_metric"] if state["best_metric"] is not None
+                     else float("nan"), stop_reason=stop_reason,
+                     model=FoldEnsemble(models, cfg.task.type), device=device,
+                     precision=resolve_precision(t.precision, device, cfg.model.name),
+                     extras={OOF_KEY: oof})
 
 
 # Metrics shown in each epoch's log line besides the loss and the watched metrics.

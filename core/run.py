@@ -31,6 +31,7 @@ from core.data import DataSplits
 from core.files import atomic_write_text
 from core.plan import plan_steps
 from core.run_dir import (
+    OOF_FILE,
     SNAPSHOT_FILE,
     RunError,
     check_new_run_dir,
@@ -39,6 +40,7 @@ from core.run_dir import (
     metric_columns,
     metrics_csv,
     open_tensorboard,
+    write_oof,
     write_summary,
 )
 from core.run_inputs import ArrayData, resolve_config, resolve_data
@@ -153,6 +155,7 @@ def _setup_logging(run_dir: Path, quiet: bool) -> logging.FileHandler:
 
 def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None, quiet: bool,
            progress: bool) -> TrainingResult:
+    from core.cv import model_from_state
     from core.device import resolve_device
     from core.env import environment_report
     from core.errors import NonFiniteLossError
@@ -166,7 +169,9 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
     check_model(cfg.model, data.num_features, data.num_outputs,
                 seq_len=int(data.train.x.shape[1]), source=source)
     loss_fn = task_loss(cfg, data)  # class weights that do not fit the data fail here
-    plan = plan_steps(cfg, len(data.train))
+    # cross-validated: each fold model trains on the train split less its validation fold
+    plan = plan_steps(cfg, len(data.train) - max(len(va) for _, va in data.folds)
+                      if data.folds else len(data.train))
     errors, warnings = plan.problems()
     if errors:
         raise ConfigError(source, errors)
@@ -214,8 +219,10 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
             log.info("no test split: summary.json has no test metrics")
         elif (ckpt_dir / "best.pt").exists():
             best = load_checkpoint(ckpt_dir / "best.pt")
-            net = build_model(cfg.model, data.num_features, data.num_outputs).to(device)
-            net.load_state_dict(best["model"])
+            # cross-validated: the fold models' mean prediction (core.cv.FoldEnsemble)
+            net = model_from_state(best, lambda: build_model(cfg.model, data.num_features,
+                                                             data.num_outputs),
+                                   cfg.task.type).to(device)
             # binary: f1_best applies the threshold chosen on validation at best.pt's epoch
             threshold = best["history"][-1].get("val_threshold")
             test = evaluate(net, data.test, cfg.training.eval_batch_size, device,
@@ -224,6 +231,8 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
                             target_std=data.target_std)
             log.info("test (best.pt, epoch %d): %s", best["epoch"],
                      "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
+        if data.folds and (ckpt_dir / "best.pt").exists():
+            write_oof(run_dir / OOF_FILE, load_checkpoint(ckpt_dir / "best.pt"), data)
         summary = write_summary(run_dir, cfg, history, test, time.perf_counter() - t0,
                                  result.stop_reason, None, has_test=len(data.test) > 0)
         log.info("done: %s", run_dir)

@@ -12,6 +12,8 @@
     summary.json           best epoch and metric, test metrics of best.pt (binary: at the
                            threshold chosen on validation), wall time (``write_summary``)
     events.out.tfevents.*  TensorBoard scalars of every epoch (with tensorboardX)
+    oof_predictions.csv    data.cv_folds: out-of-fold outputs of best.pt's epoch (``write_oof``);
+                           best.pt and last.pt then hold every fold's state (``core.cv``)
 
 Example:
     >>> metric_columns("regression")[:5]
@@ -30,14 +32,16 @@ from pathlib import Path
 from core.config import Config
 from core.errors import RunError
 from core.files import atomic_write_text
-from core.tasks import metric_names
+from core.tasks import direction, metric_names
 
-__all__ = ["SNAPSHOT_FILE", "RunError", "default_run_dir", "check_new_run_dir", "metric_columns",
-           "metrics_csv", "finished_reason", "open_tensorboard", "write_summary"]
+__all__ = ["SNAPSHOT_FILE", "OOF_FILE", "RunError", "default_run_dir", "check_new_run_dir",
+           "metric_columns", "metrics_csv", "finished_reason", "open_tensorboard",
+           "write_summary", "write_oof"]
 
 log = logging.getLogger("core")
 
 SNAPSHOT_FILE = "config_snapshot.yaml"
+OOF_FILE = "oof_predictions.csv"  # a cross-validated run's out-of-fold outputs (best epoch)
 
 
 def default_run_dir(name: str) -> Path:
@@ -63,14 +67,49 @@ def metric_columns(task_type: str) -> list[str]:
 
 
 def metrics_csv(history: list[dict], task_type: str = "multiclass") -> str:
-    """The text of metrics.csv for ``history`` (``metric_columns``; other keys left out)."""
+    """The text of metrics.csv for ``history`` (``metric_columns``, then a cross-validated
+    run's per-fold values and spreads, ``*_fold<k>`` and ``*_sd``; other keys left out)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=metric_columns(task_type), extrasaction="ignore",
+    columns = metric_columns(task_type)
+    if history:
+        columns += [k for k in history[0] if k.endswith("_sd") or "_fold" in k]
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for row in history:
         writer.writerow(row)
     return buf.getvalue()
+
+
+def write_oof(path: Path, state: dict, data) -> None:
+    """The out-of-fold predictions of a cross-validated run's best epoch (``state``: best.pt)
+    as CSV, one row per training sequence: ``sequence_id``, ``fold``, the target(s) and the
+    model's outputs (``output_<name>``: logits; regression: in original units)."""
+    import numpy as np
+
+    oof = state.get("oof")
+    if oof is None:
+        return
+    out = oof.double().numpy()
+    y = data.train.y.double().numpy()
+    if data.task == "regression":
+        mean, std = data.target_mean.double().numpy(), data.target_std.double().numpy()
+        out, y = out * std + mean, y * std + mean
+    fold = np.zeros(len(out), np.int64)
+    for k, (_, va) in enumerate(data.folds):
+        fold[va] = k
+    names = ["positive"] if data.task == "binary" else list(data.class_names)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    target_cols = ["target"] if y.ndim == 1 else [f"target_{n}" for n in data.class_names]
+    writer.writerow(["sequence_id", "fold", *target_cols, *(f"output_{n}" for n in names)])
+    ids = data.train.ids if data.train.ids is not None else np.arange(len(out))
+    for i in range(len(out)):
+        target = [data.class_names[int(y[i])]] if data.task == "multiclass" else \
+            np.atleast_1d(y[i]).tolist()
+        writer.writerow([ids[i], int(fold[i]), *target,
+                         *np.atleast_1d(out[i]).tolist()])
+    atomic_write_text(path, buf.getvalue())
 
 
 def finished_reason(cfg: Config, state: dict) -> str | None:
@@ -109,13 +148,17 @@ def write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | 
         "epochs_run": len(history),
         "best_epoch": best,
         "checkpoint_metric": metric,
-        "checkpoint_mode": cfg.training.checkpoint_mode,
+        "checkpoint_mode": direction(cfg.task.type, metric),
         "best_metric": history[best - 1].get(metric) if best else None,  # None: no val split
         "test_split": "present" if has_test else "absent",
         "test": {f"test_{k}": v for k, v in test.items() if k != "threshold"} if test else None,
         "wall_time_s": round(wall, 3),
         "finished_at": datetime.now().isoformat(timespec="seconds"),
     }
+    if cfg.data.cv_folds:
+        summary["cv_folds"] = cfg.data.cv_folds
+        summary["best_metric_sd"] = history[best - 1].get(f"{metric}_sd") if best else None
+        summary["test_model"] = "mean of the fold models' predictions (best.pt's epoch)"
     if cfg.task.type == "binary" and best:
         # chosen on validation at the best epoch, applied unchanged to test_f1_best
         summary["val_threshold"] = history[best - 1].get("val_threshold")

@@ -20,7 +20,7 @@ from core.cuda_graph import portable_optimizer_state
 from core.data import DataSplits
 from core.errors import TrainingError
 
-__all__ = ["new_counters", "training_state", "restore_state"]
+__all__ = ["new_counters", "training_state", "restore_state", "data_info"]
 
 
 def new_counters() -> dict[str, Any]:
@@ -28,6 +28,27 @@ def new_counters() -> dict[str, Any]:
     early stopping's best, which breaks ties on its metric)."""
     return {"epoch": 0, "global_step": 0, "best_metric": None, "best_epoch": 0, "es_best": None,
             "es_best_val_loss": None, "es_bad_epochs": 0, "history": []}
+
+
+def data_info(data: DataSplits) -> dict[str, Any]:
+    """What a checkpoint records of its training data for predictions on new data: the task,
+    the feature names, the padded length T and whether lengths vary, the regression targets'
+    train mean and std ([D] float32, None otherwise), and the train split's size and class
+    (multiclass) or positive (binary, multilabel) counts, which the loss's balanced weights
+    follow."""
+    y = data.train.y.detach().cpu()
+    if data.task == "multiclass":
+        positives = torch.bincount(y.long(), minlength=len(data.class_names))
+    elif data.task in ("binary", "multilabel"):
+        positives = y.reshape(len(y), -1).sum(0).round().long()
+    else:
+        positives = None
+    return {"task": data.task, "feature_names": [str(f) for f in data.feature_names],
+            "seq_len": int(data.train.x.shape[1]),
+            "variable_lengths": data.train.lengths is not None,
+            "target_mean": data.target_mean, "target_std": data.target_std,
+            # the train split's class / label counts: 'balanced' loss weights come from them
+            "train_size": len(y), "train_positives": positives}
 
 
 def training_state(cfg: Config, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
@@ -44,6 +65,8 @@ def training_state(cfg: Config, model: nn.Module, optimizer: torch.optim.Optimiz
         "data_rng": data_gen.get_state(),
         "class_names": list(data.class_names),
         "normalization": {"mean": data.mean, "std": data.std},
+        # what new data must match and how outputs return to units (core.predict)
+        "data_info": data_info(data),
         **{k: counters[k] for k in new_counters()},
     }
 

@@ -17,8 +17,9 @@ SMALL = ("data:\n  synthetic: {num_samples: 200, seq_len: 12}\nmodel: {hidden_si
          "experiment: {device: cpu}\n")
 
 
-def _csv(path: Path, label=True, nan=False):
-    rows = [{"sequence_id": s, "time": t, "f1": float(s + t), **({"label": s % 2} if label else {})}
+def _csv(path: Path, label=True, nan=False, split=False):
+    rows = [{"sequence_id": s, "time": t, "f1": float(s + t), **({"label": s % 2} if label else {}),
+             **({"split": ("train", "val", "test")[s % 3]} if split else {})}
             for s in range(40) for t in range(4)]
     df = pd.DataFrame(rows)
     if nan:
@@ -116,6 +117,13 @@ CASES = [
      "task.loss"),
     ("class weights of wrong length", "train", {"c.yaml": SMALL + "task: {class_weight: [1, 2]}"
                                                           "\n"}, [], "task.class_weight"),
+    ("more folds than the smallest class has sequences", "train",
+     {"c.yaml": "data: {cv_folds: 30, synthetic: {num_samples: 200, seq_len: 12}}\n"},
+     [], "data.cv_folds"),
+    ("cv_folds with a given val split", "train",
+     {"c.yaml": "data: {source: csv, path: PATH/split.csv, split_column: split, cv_folds: 3}\n"},
+     [], "data.cv_folds"),
+    ("one fold", "train", {"c.yaml": "data: {cv_folds: 1}\n"}, [], "data.cv_folds"),
     ("space metric of another task", "sweep",
      {"s.yaml": _space(ROOT / "configs" / "regression.yaml", "metric: val_auroc\n" + P)}, [],
      "metric"),
@@ -130,6 +138,7 @@ def test_bad_input_exits_2_names_file_and_key_writes_nothing(tmp_path, monkeypat
     monkeypatch.chdir(work)
     _csv(tmp_path / "nolabel.csv", label=False)
     _csv(tmp_path / "nan.csv", nan=True)
+    _csv(tmp_path / "split.csv", split=True)
     paths = {}
     for fname, text in files.items():
         paths[fname] = tmp_path / fname

@@ -101,6 +101,8 @@ def _log_start(opts: SweepOptions, sweep: PreparedSweep) -> None:
     if opts.resume is None:
         for line in sweep.spec.get("pinned_by_set") or []:
             log.warning("warning: %s", line)
+        if sweep.spec.get("metric_alignment"):
+            log.info("metric: %s", sweep.spec["metric_alignment"])
     for level, line in sweep.checks:
         getattr(log, level)("%s%s", "warning: " if level == "warning" else "", line)
     if sweep.extended_from is not None:

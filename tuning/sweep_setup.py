@@ -28,6 +28,7 @@ from core.config import (
 )
 from core.data import DataError, DataSplits, load_data
 from core.files import check_name
+from core.tasks import default_checkpoint_metric
 from core.train import SMOKE_OVERRIDES
 from tuning.experiment import (
     SPEC_FILE,
@@ -91,10 +92,36 @@ def new_spec(opts: SweepOptions) -> dict:
     raw["base_config"] = str(space.base_config)
     base = config_to_dict(base_cfg)
     pinned = _pin_set_params(raw, base, opts.overrides)
+    metric_line = _align_checkpoint_metric(raw, base, opts.overrides)
     return {"space": raw, "space_file": str(opts.space.resolve()),
             "base": base, "overrides": list(opts.overrides),
             "max_failures": opts.max_failures, "scaled_for_cpu": scaled,
-            "pinned_by_set": pinned, "created": datetime.now().isoformat(timespec="seconds")}
+            "pinned_by_set": pinned, "metric_alignment": metric_line,
+            "created": datetime.now().isoformat(timespec="seconds")}
+
+
+def _align_checkpoint_metric(raw: dict, base: dict, overrides: list[str]) -> str | None:
+    """The sweep's metric becomes the trials' ``training.checkpoint_metric`` (their best epoch
+    and ``best.pt``), in ``base``, so the sweep's ranking, a trial's best epoch and its exported
+    config agree. An explicit other choice, a ``--set training.checkpoint_metric`` or a space
+    parameter of that name, is kept. Returns the line the log shows when the two differ."""
+    key = "training.checkpoint_metric"
+    training = base["training"]
+    metric = raw.get("metric") or default_checkpoint_metric(base["task"]["type"])
+    stated = training["checkpoint_metric"]
+    if key in override_keys(overrides) or key in (raw.get("params") or {}):
+        if stated == metric:
+            return None
+        how = "--set" if key in override_keys(overrides) else f"params.{key}"
+        return (f"the sweep ranks trials by {metric} but {how} asks the trials to choose their "
+                f"best epoch (best.pt, export) by {stated}")
+    training["checkpoint_metric"] = metric
+    training["checkpoint_mode"] = None  # the direction follows from the metric
+    if stated != metric:
+        return (f"the trials choose their best epoch by the sweep's metric {metric} (the base "
+                f"config's training.checkpoint_metric {stated} applies to standalone runs; "
+                f"--set {key}=... keeps another one)")
+    return None
 
 
 def _pin_set_params(raw: dict, base: dict, overrides: list[str]) -> list[str]:
@@ -257,7 +284,10 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         check_params_fit_config(space, spec["base"])
         data = load_data(base_cfg.data, base_cfg.task)
         check_model_fits(space, spec, data)
-        checks = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"],
+        # cross-validated: a fold model trains on train less its validation fold
+        n_fit = len(data.train) - max(len(va) for _, va in data.folds) if data.folds \
+            else len(data.train)
+        checks = preflight(space, spec["base"], n_fit, spec["space"]["base_config"],
                            spec.get("overrides"))
         warm, skipped = [], {}
         if opts.warm_start is not None and opts.resume is None:

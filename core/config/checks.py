@@ -1,15 +1,15 @@
 """The config's rules that involve more than one field, and the defaults they resolve.
 
 ``cross_checks`` runs after every field has passed its own constraints (``core.schema``); it
-appends ``(dotted key, message)`` problems and fills in the metric directions and the default
-checkpoint metric that depend on the task type.
+appends ``(dotted key, message)`` problems, fills in the default checkpoint metric of the task
+type and checks stated metric directions (null directions stay null: ``core.tasks.direction``).
 """
 
 from __future__ import annotations
 
 from core.config.sections import Config, ModelConfig
 from core.files import check_name
-from core.tasks import LOSSES, default_checkpoint_metric, metric_problem, metrics_for
+from core.tasks import LOSSES, default_checkpoint_metric, metric_problem
 
 __all__ = ["cross_checks"]
 
@@ -19,6 +19,8 @@ def cross_checks(cfg: Config, problems: list) -> None:
     d, m, s, o = cfg.data, cfg.model, cfg.schedule, cfg.optim
     if d.source != "synthetic" and not d.path:
         problems.append(("data.path", f"required when data.source is {d.source!r}"))
+    if d.cv_folds == 1:
+        problems.append(("data.cv_folds", "0 (off) or at least 2 folds"))
     if d.val_fraction + d.test_fraction >= 0.9:
         problems.append(("data.test_fraction", "val_fraction + test_fraction must be < 0.9"))
     _data_cross_checks(cfg, problems)
@@ -95,8 +97,9 @@ def _task_checks(cfg: Config, problems: list) -> None:
 
 
 def _metric_checks(cfg: Config, problems: list) -> None:
-    """Checkpoint and early-stopping metrics must be the task's; null modes take the direction."""
-    known = metrics_for(cfg.task.type)
+    """Checkpoint and early-stopping metrics must be the task's; a stated mode must be the
+    metric's direction. Null modes stay null (so a snapshot or an exported config lets a later
+    ``--set`` change the metric); readers take the direction from ``core.tasks.direction``."""
     tr, es = cfg.training, cfg.training.early_stopping
     if tr.checkpoint_metric is None:
         tr.checkpoint_metric = default_checkpoint_metric(cfg.task.type)
@@ -107,9 +110,11 @@ def _metric_checks(cfg: Config, problems: list) -> None:
         problem = metric_problem(cfg.task.type, metric, mode)
         if problem is not None:
             which, message = problem
+            if which == "mode":
+                # The direction follows from the metric (core.tasks.direction); an old config
+                # that states a matching mode stays valid, a contradicting one is told to drop it.
+                message += f"; drop {prefix}.{mode_key}: the direction follows from the metric"
             problems.append((f"{prefix}.{metric_key if which == 'metric' else mode_key}", message))
-        elif mode is None:
-            setattr(obj, mode_key, known[metric])
 
 
 def _data_cross_checks(cfg: Config, problems: list) -> None:

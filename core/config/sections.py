@@ -119,7 +119,14 @@ class DataConfig:
                                ge=0.0, lt=1.0)
     test_fraction: float = spec(0.15, "Share of each class put in the test split (0 disables).",
                                 ge=0.0, lt=1.0)
-    split_seed: int = spec(0, "Seed of the stratified split.")
+    split_seed: int = spec(0, "Seed of the stratified split (and of the cross-validation "
+                           "folds).")
+    cv_folds: int = spec(0, "Cross-validation: 0 is off (one validation split); K >= 2 makes "
+                         "K folds of the non-test sequences (stratified by class, by binned "
+                         "target for regression, whole groups with group_column) and trains K "
+                         "models together; each epoch reports the fold mean of every "
+                         "validation metric (and per-fold values, val_<name>_fold<k>, and the "
+                         "spread, val_<name>_sd). val_fraction is then unused.", ge=0)
     normalize: bool = spec(True, "Standardise each feature with mean and std fitted on the "
                            "train split only (padding excluded).")
     synthetic: SyntheticConfig = spec(None, "The embedded default data set.",
@@ -227,9 +234,9 @@ class ScheduleConfig:
 class EarlyStoppingConfig:
     patience: int = spec(0, "Epochs without improvement before stopping; 0 disables.", ge=0)
     metric: str = spec("val_loss", "Metric watched: any metric of the task (docs/tasks.md).")
-    mode: str | None = spec(None, "Whether the metric improves downwards or upwards; null takes "
-                            "the metric's known direction (a contradicting mode is an error).",
-                            choices=("min", "max"))
+    mode: str | None = spec(None, "Leave null: the direction follows from the metric. Kept so "
+                            "that older configs stating the matching direction stay valid; a "
+                            "contradicting one is an error.", choices=("min", "max"))
     min_delta: float = spec(0.0, "Smallest change of the metric that counts as an improvement; "
                             "an exact tie with a lower val_loss counts too.", ge=0.0)
 
@@ -260,9 +267,10 @@ class TrainingConfig:
         "null takes the task's default (val_accuracy, val_auroc, val_map, val_rmse for "
         "multiclass, binary, multilabel, regression), filled in at validation. Epochs that tie "
         "on it are told apart by the lower val_loss.")
-    checkpoint_mode: str | None = spec(None, "Direction in which checkpoint_metric improves; null "
-                                       "takes the metric's known direction (a contradicting "
-                                       "mode is an error).", choices=("min", "max"))
+    checkpoint_mode: str | None = spec(None, "Leave null: the direction follows from "
+                                       "checkpoint_metric (docs/tasks.md). Kept so that older "
+                                       "configs stating the matching direction stay valid; a "
+                                       "contradicting one is an error.", choices=("min", "max"))
     early_stopping: EarlyStoppingConfig = spec(None, "Stop when a metric stops improving.",
                                                factory=EarlyStoppingConfig)
 

@@ -15,10 +15,13 @@ from core.data.batching import Batch, BatchSource, balanced_weights, eval_batche
 from core.data.build import build_splits, from_arrays, load_data
 from core.data.dataset import TASK_TYPES, DataSplits, SequenceData
 from core.data.errors import DataError
+from core.data.files import RawData, label_columns, read_long, read_npz
 from core.data.split import group_split, random_split, split_arrays
 from core.data.synthetic import generate_synthetic, synthetic_task
+from core.data.targets import encode_targets
 
 __all__ = ["DataError", "SequenceData", "DataSplits", "TASK_TYPES", "load_data",
            "generate_synthetic", "synthetic_task", "from_arrays", "build_splits", "split_arrays",
            "random_split", "group_split", "BatchSource", "Batch", "balanced_weights",
-           "eval_batches"]
+           "eval_batches", "RawData", "read_npz", "read_long", "label_columns",
+           "encode_targets"]

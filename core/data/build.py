@@ -11,6 +11,7 @@ from core.config import DataConfig, TaskConfig
 from core.data.dataset import DataSplits, SequenceData
 from core.data.errors import DataError, shown
 from core.data.files import Origin, RawData, read_long, read_npz
+from core.data.folds import cv_folds
 from core.data.split import given_split, group_split, random_split, split_arrays
 from core.data.synthetic import synthetic_task
 from core.data.targets import Targets, encode_targets
@@ -99,6 +100,8 @@ def _assign(raw: RawData, targets: Targets, cfg: DataConfig, task: TaskConfig):
     groups = _check_groups(raw)
     counts = _counts(targets, task, len(targets.names))
     vf, tf, seed = cfg.val_fraction, cfg.test_fraction, cfg.split_seed
+    if cfg.cv_folds:
+        return _assign_cv(raw, targets, cfg, task, groups, counts)
     if raw.split is None:
         if groups is not None:
             return group_split(groups, counts, (1 - vf - tf, vf, tf), seed,
@@ -133,11 +136,48 @@ def _assign(raw: RawData, targets: Targets, cfg: DataConfig, task: TaskConfig):
     return tr, va, te
 
 
+def _assign_cv(raw: RawData, targets: Targets, cfg: DataConfig, task: TaskConfig,
+               groups: np.ndarray | None, counts: np.ndarray):
+    """``data.cv_folds``: train is every non-test sequence (the folds are made from it), val is
+    empty. The test split is ``test_fraction`` of the data (stratified, by group when there are
+    groups) or the given split's test; a given split with val sequences is an error."""
+    o = raw.origin
+    empty = np.zeros(0, np.int64)
+    if raw.split is not None:
+        tr, va, te = given_split(raw.split, key=o.split_key, what=o.split_what)
+        if len(va):
+            raise DataError("data.cv_folds", f"{o.split_what} gives {len(va)} val sequences, "
+                                             f"but cross-validation makes its validation folds "
+                                             f"from train: mark them train, or leave "
+                                             f"data.cv_folds unset")
+        return tr, empty, te
+    tf, seed = cfg.test_fraction, cfg.split_seed
+    if tf == 0:
+        return np.arange(len(raw.x), dtype=np.int64), empty, empty
+    try:
+        # The test split is carved the way a holdout run carves validation (second place).
+        if groups is not None:
+            tr, te, _ = group_split(groups, counts, (1 - tf, tf, 0.0), seed, key=o.group_key,
+                                    what=o.group_what)
+        elif task.type in ("multiclass", "binary"):
+            tr, te, _ = split_arrays(targets.strata, tf, 0.0, seed, targets.names)
+        else:
+            tr, te, _ = random_split(len(raw.x), tf, 0.0, seed)
+    except DataError as exc:
+        key = "data.test_fraction" if exc.key == "data.val_fraction" else exc.key
+        raise DataError(key, exc.message.replace("val_fraction=", "test_fraction=")
+                        .replace("the val split", "the test split")) from None
+    return tr, empty, te
+
+
 def build_splits(raw: RawData, cfg: DataConfig, task: TaskConfig) -> DataSplits:
     """Encodes targets, splits, normalises features on train and returns tensors.
 
     Regression targets are standardised with the train split's mean and std, which are kept in
-    ``DataSplits.target_mean``/``target_std``.
+    ``DataSplits.target_mean``/``target_std``. With ``data.cv_folds`` train holds every non-test
+    sequence, val is empty and ``DataSplits.folds`` the folds (``core.data.folds``); the
+    normalisation is fitted on all of train (feature and target statistics, no labels), the same
+    for every fold and for a final model trained on all of it.
     """
     x, lengths = raw.x, raw.lengths
     if len(x) == 0:
@@ -177,10 +217,19 @@ def build_splits(raw: RawData, cfg: DataConfig, task: TaskConfig) -> DataSplits:
                             None if lengths is None else torch.from_numpy(lengths[idx]),
                             raw.ids[idx])
 
+    folds = None
+    if cfg.cv_folds:
+        groups = _check_groups(raw)
+        folds = cv_folds(task.type, targets.strata[tr], targets.y[tr],
+                         None if groups is None else groups[tr], cfg.cv_folds, cfg.split_seed,
+                         targets.names)
     splits = DataSplits(part(tr), part(va), part(te), targets.names, raw.feature_names, mean,
-                        std, task=task.type, target_mean=target_mean, target_std=target_std)
+                        std, task=task.type, target_mean=target_mean, target_std=target_std,
+                        folds=folds)
     if raw.ignored_columns:
         splits.extras["ignored_columns"] = list(raw.ignored_columns)
-    if len(splits.train) == 0:
-        raise DataError("data.path", "the train split is empty")
+    # No validation split with cross-validation (the folds validate) or val_fraction 0.
+    for name in ("train",) if folds or cfg.val_fraction == 0 else ("train", "val"):
+        if len(getattr(splits, name)) == 0:
+            raise DataError("data.path", f"the {name} split is empty")
     return splits

@@ -36,6 +36,13 @@ class SequenceData:
             self, x=self.x.to(device), y=self.y.to(device),
             lengths=None if self.lengths is None else self.lengths.to(device))
 
+    def subset(self, index: np.ndarray) -> SequenceData:
+        """The sequences at ``index`` ([M] int64 positions), in that order."""
+        at = torch.from_numpy(np.asarray(index, dtype=np.int64))
+        return SequenceData(self.x[at], self.y[at],
+                            None if self.lengths is None else self.lengths[at],
+                            None if self.ids is None else self.ids[np.asarray(index)])
+
 
 @dataclass
 class DataSplits:
@@ -57,6 +64,9 @@ class DataSplits:
     task: str = "multiclass"  # one of TASK_TYPES
     target_mean: torch.Tensor | None = None  # regression: [D] float32 train mean, else None
     target_std: torch.Tensor | None = None  # regression: [D] float32 train std, else None
+    # data.cv_folds: K pairs (train positions, validation positions) into ``train``; ``val`` is
+    # then empty and each fold's validation is its part of train. None without cross-validation.
+    folds: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
     def num_features(self) -> int:
@@ -70,6 +80,18 @@ class DataSplits:
     def num_outputs(self) -> int:
         """Model outputs: K classes (multiclass), 1 (binary), K labels, D targets."""
         return 1 if self.task == "binary" else len(self.class_names)
+
+    def fold(self, k: int) -> DataSplits:
+        """Fold ``k`` as holdout splits: train and val are its parts of ``train``, test as is.
+
+        Raises:
+            ValueError: the data have no folds.
+        """
+        if not self.folds:
+            raise ValueError("these data have no cross-validation folds (data.cv_folds)")
+        tr, va = self.folds[k]
+        return dataclasses.replace(self, train=self.train.subset(tr), val=self.train.subset(va),
+                                   folds=None)
 
     def to(self, device) -> DataSplits:
         return dataclasses.replace(self, train=self.train.to(device), val=self.val.to(device),
@@ -96,6 +118,10 @@ class DataSplits:
             lens = "" if part.lengths is None else \
                 f", lengths {int(part.lengths.min())}-{int(part.lengths.max())}"
             lines.append(f"  {name:5s} {n:7d} sequences{lens}; {self._balance(part)}")
+        if self.folds:
+            sizes = [len(va) for _, va in self.folds]
+            lines.append(f"  cross-validation: {len(self.folds)} folds of train, validation "
+                         f"{min(sizes)}-{max(sizes)} sequences each")
         ignored = self.extras.get("ignored_columns")
         if ignored:
             lines.append(f"  ignored non-numeric columns: {', '.join(map(str, ignored))}")

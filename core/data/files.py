@@ -16,7 +16,7 @@ import numpy as np
 from core.config import DataConfig, TaskConfig
 from core.data.errors import DataError, shown
 
-__all__ = ["RawData", "Origin", "read_npz", "read_long"]
+__all__ = ["RawData", "Origin", "read_npz", "read_long", "label_columns"]
 
 
 @dataclass
@@ -47,15 +47,17 @@ class RawData:
     label_lists: bool = False  # y holds separator-joined label lists (long multilabel)
     ignored_columns: list[str] = field(default_factory=list)  # non-numeric, not used
     origin: Origin = field(default_factory=Origin)
+    has_labels: bool = True  # False: a file read with labels=False had none (y: zeros)
 
 
 # ---------------------------------------------------------------------------------------------
 # NPZ
 
 
-def read_npz(path: Path) -> RawData:
+def read_npz(path: Path, *, labels: bool = True) -> RawData:
     """Reads ``X`` [N, T, F], ``y`` and the optional ``lengths``, ``split``, ``groups``, ``ids``,
-    ``label_names`` and ``target_names`` arrays. Raises ``DataError`` (``data.path``)."""
+    ``label_names`` and ``target_names`` arrays. Raises ``DataError`` (``data.path``).
+    ``labels=False``: ``y`` may be missing (new data to predict; ``has_labels`` False)."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -63,10 +65,12 @@ def read_npz(path: Path) -> RawData:
         raise DataError("data.path", f"cannot read as NPZ without pickle ({exc})") from None
     except Exception as exc:  # zipfile.BadZipFile, OSError, ...
         raise DataError("data.path", f"not a readable NPZ file ({exc})") from None
-    for key in ("X", "y"):
+    has_labels = "y" in arrays
+    for key in ("X", "y") if labels else ("X",):
         if key not in arrays:
             raise DataError("data.path", f"missing array {key!r} (found {sorted(arrays)})")
-    x, y, lengths = arrays["X"], arrays["y"], arrays.get("lengths")
+    x, lengths = arrays["X"], arrays.get("lengths")
+    y = arrays["y"] if has_labels else np.zeros(x.shape[0] if x.ndim else 0)
     if x.ndim != 3:
         raise DataError("data.path", f"array 'X' must be [N, T, F], got shape {x.shape}")
     n = x.shape[0]
@@ -106,7 +110,8 @@ def read_npz(path: Path) -> RawData:
     return RawData(x, y, lengths, [f"f{i}" for i in range(x.shape[2])],
                    arrays["ids"] if "ids" in arrays else np.arange(n),
                    split=arrays.get("split"), groups=arrays.get("groups"), label_names=names,
-                   origin=Origin(label_key="task.type", label_what="array 'y'"))
+                   origin=Origin(label_key="task.type", label_what="array 'y'"),
+                   has_labels=has_labels)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +128,17 @@ def _rows(mask: np.ndarray, offset: int | None) -> str:
         (", counting the header as row 1" if offset else "")
 
 
-def _check_columns(df, cfg: DataConfig, task: TaskConfig) -> list[str]:
+def label_columns(cfg: DataConfig, task: TaskConfig) -> list[str]:
+    """The columns a long table's targets come from (label_columns, target_columns or
+    label_column, by task type)."""
+    if task.type == "multilabel" and cfg.label_columns:
+        return list(cfg.label_columns)
+    if task.type == "regression" and cfg.target_columns:
+        return list(cfg.target_columns)
+    return [cfg.label_column]
+
+
+def _check_columns(df, cfg: DataConfig, task: TaskConfig, labels: bool = True) -> list[str]:
     """Required columns exist; returns the columns that are never features."""
     cols = set(df.columns)
 
@@ -135,7 +150,9 @@ def _check_columns(df, cfg: DataConfig, task: TaskConfig) -> list[str]:
     need("data.id_column", cfg.id_column)
     need("data.time_column", cfg.time_column)
     reserved = [cfg.id_column, cfg.time_column]
-    if task.type == "multilabel" and cfg.label_columns:
+    if not labels:
+        pass  # new data to predict: targets are optional (read_long's labels=False)
+    elif task.type == "multilabel" and cfg.label_columns:
         for col in cfg.label_columns:
             need("data.label_columns", col)
         reserved += cfg.label_columns
@@ -196,12 +213,15 @@ def _time_order(df, col: str, offset: int | None):
     return t
 
 
-def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawData:
+def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str, *,
+              labels: bool = True) -> RawData:
     """Reads a CSV or Parquet table with one row per time step of each sequence.
 
     Rows are grouped by ``data.id_column`` and ordered by ``data.time_column`` (numbers, or
     dates and times given as text, which are parsed). Targets, split and group are constant
     within a sequence. Raises ``DataError`` naming the key of the faulty column and its rows.
+    ``labels=False``: the target columns may be missing (new data to predict; ``has_labels``
+    then False, ``y`` zeros).
     """
     import pandas as pd
 
@@ -213,7 +233,8 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
     if df.empty:
         raise DataError("data.path", "no rows")
     df = df.reset_index(drop=True)
-    reserved = _check_columns(df, cfg, task)
+    has_labels = all(c in df.columns for c in label_columns(cfg, task))
+    reserved = _check_columns(df, cfg, task, labels or has_labels)
     ignored: list[str] = []
     if cfg.feature_columns is not None:
         missing = [c for c in cfg.feature_columns if c not in df.columns]
@@ -300,7 +321,9 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
     origin = Origin(row_offset=offset)
     label_lists = False
     names = None
-    if task.type == "multilabel" and cfg.label_columns:
+    if not has_labels:
+        y = np.zeros(n)
+    elif task.type == "multilabel" and cfg.label_columns:
         y = np.stack([per_sequence(c, "data.label_columns") for c in cfg.label_columns], axis=1)
         names = list(cfg.label_columns)
         origin.label_key, origin.label_what = "data.label_columns", \
@@ -326,4 +349,4 @@ def read_long(path: Path, cfg: DataConfig, task: TaskConfig, fmt: str) -> RawDat
             f"column {cfg.group_column!r}"
     return RawData(x, y, lengths, [str(f) for f in features], np.asarray(uniques), split=split,
                    groups=groups, label_names=names, label_lists=label_lists,
-                   ignored_columns=ignored, origin=origin)
+                   ignored_columns=ignored, origin=origin, has_labels=has_labels)

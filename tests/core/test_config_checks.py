@@ -1,9 +1,14 @@
 """The config's rules across fields and the defaults they resolve (core.config.checks)."""
 
+from pathlib import Path
+
 import pytest
 
-from core.config.load import config_from_dict
+from core.config.load import config_from_dict, load_config
+from core.tasks import direction, metrics_for
 from tests.core.test_config_load import assert_names_key
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CROSS = [
     # (raw config, dotted key named in the error, words in the message)
@@ -57,8 +62,32 @@ def test_cross_field_rule_names_key(raw, key, words):
 def test_checkpoint_metric_defaults_per_task_and_modes_follow_the_metric(task_type, metric):
     t = config_from_dict({"task": {"type": task_type}}).training
     assert t.checkpoint_metric == metric
-    assert t.checkpoint_mode == ("min" if task_type == "regression" else "max")
-    assert t.early_stopping.metric == "val_loss" and t.early_stopping.mode == "min"
+    # The directions are not written into the config (a snapshot or an exported config then
+    # takes any later --set of the metric); core.tasks.direction gives them.
+    assert t.checkpoint_mode is None and t.early_stopping.mode is None
+    assert direction(task_type, t.checkpoint_metric) == ("min" if task_type == "regression"
+                                                         else "max")
+    assert t.early_stopping.metric == "val_loss"
+
+
+SHIPPED = sorted(p for pattern in ("configs/*.yaml", "benchmarks/real/*.yaml")
+                 for p in ROOT.glob(pattern) if not p.stem.endswith("_space"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_shipped_config_takes_any_checkpoint_metric_of_its_task(path):
+    # No shipped config states a direction, so --set training.checkpoint_metric=<any metric of
+    # the task> works (val_loss on every one; val_rmse on the regression ones).
+    assert load_config(path).training.checkpoint_mode is None
+    task_type = load_config(path).task.type
+    for metric, mode in metrics_for(task_type).items():
+        t = load_config(path, [f"training.checkpoint_metric={metric}"]).training
+        assert t.checkpoint_metric == metric and direction(task_type, metric) == mode
+
+
+def test_a_contradicting_old_mode_says_to_drop_it():
+    assert_names_key({"training": {"checkpoint_metric": "val_loss", "checkpoint_mode": "max"}},
+                     "training.checkpoint_mode", "drop training.checkpoint_mode")
 
 
 def test_old_explicit_metric_and_mode_keep_working():

@@ -403,3 +403,39 @@ def test_sweep_directory_is_self_contained_and_resume_extends_it(tmp_path, capsy
     # Fewer than it has is refused, naming the flag (before Ray starts: in this process).
     assert sweep.main(["--resume", str(exp), "--num-samples", "1"]) == 2
     assert "--num-samples 1" in capsys.readouterr().err
+
+
+def test_cross_validated_sweep_reports_fold_means_and_exports_a_cv_config(tmp_path):
+    """data.cv_folds in a sweep: every trial trains its folds together, the study (ASHA, TPE)
+    and trials.csv get the fold mean, each reported epoch has the per-fold values, the trials'
+    checkpoints hold every fold and the out-of-fold outputs, and the export is a CV config whose
+    standalone run retrains the trial's fold means exactly."""
+    from core.checkpoint import load_checkpoint
+    from core.run import run_training
+
+    args = _tiny_space(tmp_path, num_samples=2, max_epochs=2,
+                       scheduler={"grace_period": 1, "reduction_factor": 2})
+    proc = _sweep(args + ["--set", "data.cv_folds=3", "--metric", "val_loss", "--name", "cv"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = tmp_path / "cv"
+    trials = _study(exp).get_trials()
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    t = trials[0]
+    stored = [json.loads(line) for line in
+              (exp / "tune" / "run-0" / "t0000" / "result.json").read_text().splitlines()]
+    last = stored[-1]
+    folds = [last[f"val_loss_fold{k}"] for k in range(3)]
+    assert last["val_loss"] == pytest.approx(sum(folds) / 3) and "val_loss_sd" in last
+    assert t.intermediate_values[last["epoch"]] == pytest.approx(last["val_loss"])
+    with open(exp / "trials.csv") as f:
+        rows = {r["trial"]: r for r in csv.DictReader(f)}
+    state = load_checkpoint(rows["t0000"]["checkpoint"])
+    assert len(state["fold_states"]) == 3 and state["oof"] is not None
+    best = load_config(exp / "best_config.yaml")
+    assert best.data.cv_folds == 3 and best.training.checkpoint_metric == "val_loss"
+    chosen = next(r for r in rows.values() if r["trial"] in
+                  (exp / "best_config.yaml").read_text())
+    trial_rows = [json.loads(line) for line in (exp / "tune" / "run-0" / chosen["trial"] /
+                                                "result.json").read_text().splitlines()]
+    run = run_training(exp / "best_config.yaml", run_dir=tmp_path / "retrain", quiet=True)
+    assert [h["val_loss"] for h in run.history][-1] == trial_rows[-1]["val_loss"]

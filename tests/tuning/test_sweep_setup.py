@@ -119,3 +119,26 @@ def test_set_of_a_searched_key_pins_that_parameter(monkeypatch):
     space = space_of(spec, str(SPACE))
     assert {p.name: p.type for p in space.params}["training.batch_size"] == "fixed"
     assert new_spec(SweepOptions(space=SPACE))["pinned_by_set"] == []
+
+
+def test_the_sweeps_metric_is_the_trials_checkpoint_metric_unless_set_explicitly(tmp_path):
+    # configs/gru.yaml states checkpoint_metric val_accuracy: a sweep ranking by val_loss makes
+    # it the trials' best-epoch metric too (best.pt, trials.csv and the export agree), and says so.
+    spec = new_spec(SweepOptions(space=SPACE, metric="val_loss"))
+    assert spec["base"]["training"]["checkpoint_metric"] == "val_loss"
+    assert spec["base"]["training"]["checkpoint_mode"] is None
+    assert "val_loss" in spec["metric_alignment"] and "val_accuracy" in spec["metric_alignment"]
+    same = new_spec(SweepOptions(space=SPACE))
+    assert same["base"]["training"]["checkpoint_metric"] == "val_accuracy"
+    assert same["metric_alignment"] is None
+    # An explicit --set keeps the user's choice, and the log line says the two differ.
+    kept = new_spec(SweepOptions(space=SPACE, metric="val_loss",
+                                 overrides=["training.checkpoint_metric=val_macro_f1"]))
+    assert kept["base"]["training"]["checkpoint_metric"] == "val_macro_f1"
+    assert "--set" in kept["metric_alignment"] and "val_macro_f1" in kept["metric_alignment"]
+    # On every shipped space, --set training.checkpoint_metric=val_loss is a valid sweep.
+    for space in sorted((ROOT / "search_spaces").glob("*.yaml")):
+        spec = new_spec(SweepOptions(space=space, metric="val_loss",
+                                     overrides=["training.checkpoint_metric=val_loss"]))
+        assert spec["base"]["training"]["checkpoint_metric"] == "val_loss"
+        assert spec["metric_alignment"] is None

@@ -1,0 +1,342 @@
+"""Predictions of a trained run on new data: ``python -m core.predict --run DIR --data FILE
+--out preds.csv`` (or ``.parquet``), and ``predict(run_dir, data_file)`` from Python.
+
+The model is the run's ``checkpoints/best.pt`` (a cross-validated run's: the mean prediction of
+its fold models, ``core.cv.FoldEnsemble``). The data file is read as the run's ``data`` section
+describes its files (NPZ, or a long CSV/Parquet table with the same id, time and feature
+columns); its targets are optional. Before anything is predicted, the file is checked against
+the training data the checkpoint recorded (``core.train_state.data_info``): the feature names
+(long format) or channel count (NPZ), and the sequence length (a run trained on sequences of one
+length T takes only that length; a run trained on varying lengths takes any length up to its T).
+Features are normalised with the statistics stored with the model, never refitted.
+
+One row per sequence, in the file's sequence order, with ``sequence_id`` and:
+
+- multiclass: ``prob_<class>`` per class and ``predicted_label`` (the most probable class);
+- binary: ``prob_<positive class>`` and ``predicted_label``: the positive class when the
+  probability reaches the threshold chosen on validation at the best epoch (``val_threshold``,
+  the F1-optimal one; 0.5 when the run has none), else the negative class; ``threshold``;
+- multilabel: ``score_<label>`` per label and ``predicted_labels``: the labels scoring at least
+  0.5, joined by ``data.label_separator``;
+- regression: ``pred_<target>`` per target, in the targets' original units;
+- with targets in the file, ``label`` (``target_<name>`` for several targets) too, and
+  ``Predictions.metrics`` holds the task's metrics as ``test_<name>`` (the numbers summary.json
+  reports for a run's test split when the file is that split).
+
+Exit codes: 0 written; 2 a bad run directory, data file or output path (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.checkpoint import CheckpointError, load_checkpoint
+from core.cli import EXIT_OK, fail
+from core.config import Config, ConfigError, config_from_dict, load_yaml
+from core.cv import model_from_state
+from core.data import (
+    DataError,
+    RawData,
+    encode_targets,
+    load_data,
+    read_long,
+    read_npz,
+)
+from core.run_dir import SNAPSHOT_FILE
+
+__all__ = ["Predictions", "PredictError", "predict", "write_predictions", "main"]
+
+_FORMATS = {".npz": "npz", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class PredictError(ValueError):
+    """The run directory, the data file or the output cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """What ``predict`` returns."""
+
+    frame: Any  # pandas.DataFrame, one row per sequence (the columns: module docstring)
+    metrics: dict[str, float] | None  # test_<name> metrics when the file has targets, else None
+    logits: torch.Tensor  # [N, outputs] the model's raw outputs (regression: standardised)
+
+
+def _run_config(run_dir: Path) -> Config:
+    snapshot = run_dir / SNAPSHOT_FILE
+    if not snapshot.is_file():
+        raise PredictError(f"{run_dir}: not a run directory (no {SNAPSHOT_FILE})")
+    return config_from_dict(load_yaml(snapshot), str(snapshot))
+
+
+def _data_info(cfg: Config, state: dict, run_dir: Path) -> dict:
+    """The training data's description from the checkpoint; a checkpoint written before it was
+    stored gets it from the run's training data, rebuilt as the run built it."""
+    if "data_info" in state:
+        return state["data_info"]
+    try:
+        data = load_data(cfg.data, cfg.task)
+    except DataError as exc:
+        raise PredictError(f"{run_dir}: its checkpoint predates the stored data description and "
+                           f"its training data cannot be read again ({exc.key}: {exc.message}); "
+                           "retrain the run") from None
+    from core.train_state import data_info
+
+    return data_info(data)
+
+
+def _read(path: Path, cfg: Config, info: dict) -> RawData:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise PredictError(f"{path}: unknown format (expected {', '.join(_FORMATS)})")
+    if not path.is_file():
+        raise PredictError(f"{path}: file not found")
+    # The run's own columns; split and group assignments do not apply to predictions, and the
+    # features are the run's, by name.
+    data_cfg = dataclasses.replace(
+        cfg.data, source=fmt, path=str(path), split_column=None, group_column=None,
+        feature_columns=list(info["feature_names"]) if fmt != "npz" else None)
+    try:
+        if fmt == "npz":
+            return read_npz(path, labels=False)
+        return read_long(path, data_cfg, cfg.task, fmt, labels=False)
+    except DataError as exc:
+        if exc.key == "data.feature_columns":
+            raise PredictError(f"{path}: the run was trained on the features "
+                               f"{info['feature_names']}; {exc.message}") from None
+        raise PredictError(f"{path}: {exc.message} ({exc.key} of the run's config)") from None
+
+
+def _check_shape(path: Path, raw: RawData, info: dict) -> None:
+    f_run, f_new = len(info["feature_names"]), raw.x.shape[2]
+    if f_new != f_run:
+        raise PredictError(f"{path}: {f_new} channels (features) per step; the run was trained "
+                           f"on {f_run}")
+    t_run = info["seq_len"]
+    lengths = raw.lengths if raw.lengths is not None else np.full(len(raw.x), raw.x.shape[1])
+    if info["variable_lengths"]:
+        if lengths.max() > t_run:
+            raise PredictError(f"{path}: sequences up to {int(lengths.max())} steps long; the run "
+                               f"was trained on sequences of at most {t_run} steps")
+    elif (lengths != t_run).any():
+        bad = np.flatnonzero(lengths != t_run)
+        raise PredictError(f"{path}: {len(bad)} sequences are not {t_run} steps long (the first, "
+                           f"id {raw.ids[bad[0]]}, has {int(lengths[bad[0]])}); the run was "
+                           f"trained on sequences of exactly {t_run} steps")
+
+
+def _targets(path: Path, raw: RawData, cfg: Config, class_names: list[str],
+             info: dict) -> torch.Tensor | None:
+    """The file's targets encoded as the run's (class indices of the run's classes; regression
+    standardised with the run's statistics), or None for a file without targets."""
+    if not raw.has_labels:
+        return None
+    try:
+        t = encode_targets(raw, cfg.data, cfg.task)
+    except DataError as exc:
+        raise PredictError(f"{path}: {exc.message}") from None
+    task = cfg.task.type
+    if task == "regression":
+        y = (t.y - info["target_mean"].double().numpy()) / info["target_std"].double().numpy()
+        return torch.from_numpy(y.astype(np.float32))
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(t.names) - set(index))
+    if unknown:
+        raise PredictError(f"{path}: {'labels' if task == 'multilabel' else 'classes'} "
+                           f"{unknown} are not the run's ({', '.join(class_names)})")
+    if task == "multilabel":
+        y = np.zeros((len(t.y), len(class_names)), np.float32)
+        y[:, [index[n] for n in t.names]] = t.y
+        return torch.from_numpy(y)
+    mapped = np.asarray([index[t.names[int(i)]] for i in np.asarray(t.y).astype(np.int64)])
+    return torch.from_numpy(mapped.astype(np.float32 if task == "binary" else np.int64))
+
+
+def predict(run_dir: str | Path, data_file: str | Path, *, device: str = "cpu",
+            batch_size: int | None = None) -> Predictions:
+    """Predicts every sequence of ``data_file`` with the run's best model.
+
+    Args:
+        run_dir: a run directory of ``core.train`` / ``run_training``.
+        data_file: NPZ (``X`` [N, T, F], optional ``y``, ``lengths``, ``ids``) or a long CSV or
+            Parquet table with the run's id, time and feature columns (targets optional).
+        device: where the model runs ("cpu", "cuda", "cuda:N").
+        batch_size: sequences per forward pass (default the run's eval_batch_size).
+
+    Returns:
+        ``Predictions``: the table, the metrics when the file has targets, the raw outputs.
+
+    Raises:
+        PredictError: the run directory or checkpoint is unusable, or the file does not fit the
+            run (its features, channels or lengths differ: the message says how).
+    """
+    from core.data import SequenceData
+    from core.evaluate import evaluate
+    from core.losses import build_loss
+    from core.models import build_model
+
+    run_dir, path = Path(run_dir), Path(data_file)
+    cfg = _run_config(run_dir)
+    best = run_dir / "checkpoints" / "best.pt"
+    try:
+        state = load_checkpoint(best)
+    except (CheckpointError, FileNotFoundError) as exc:
+        raise PredictError(f"{run_dir}: no usable checkpoints/best.pt ({exc})") from None
+    info = _data_info(cfg, state, run_dir)
+    class_names = list(state["class_names"])
+    raw = _read(path, cfg, info)
+    _check_shape(path, raw, info)
+    y = _targets(path, raw, cfg, class_names, info)
+
+    x = raw.x.astype(np.float32)
+    lengths = raw.lengths
+    if lengths is not None and (lengths == x.shape[1]).all():
+        lengths = None
+    norm = state.get("normalization") or {}
+    if norm.get("mean") is not None:
+        x = ((x - norm["mean"].numpy()) / norm["std"].numpy()).astype(np.float32)
+        if lengths is not None:
+            x[np.arange(x.shape[1])[None, :] >= lengths[:, None]] = 0.0
+    task = cfg.task.type
+    n_out = 1 if task == "binary" else len(class_names)
+    dev = torch.device(device)
+    net = model_from_state(state, lambda: build_model(cfg.model, x.shape[2], n_out), task)
+    net = net.to(dev).eval()
+    placeholder = y if y is not None else (
+        torch.zeros(len(x), dtype=torch.int64) if task == "multiclass" else
+        torch.zeros(len(x)) if task == "binary" else torch.zeros(len(x), n_out))
+    split = SequenceData(torch.from_numpy(x), placeholder,
+                         None if lengths is None else torch.from_numpy(lengths), raw.ids)
+    loss_fn = build_loss(cfg.task, _train_like_targets(info, task, n_out),
+                         class_names).to(dev)
+    threshold = state["history"][-1].get("val_threshold") if state.get("history") else None
+    kept: dict[str, torch.Tensor] = {}
+    values = evaluate(net, split, batch_size or cfg.training.eval_batch_size, dev, "fp32",
+                      loss_fn, top_k=cfg.task.top_k, threshold=threshold,
+                      target_mean=info["target_mean"], target_std=info["target_std"],
+                      keep_outputs=kept)
+    logits = kept["outputs"]
+    frame = _frame(raw, logits, y, cfg, class_names, info, threshold)
+    metrics = None if y is None else \
+        {f"test_{k}": v for k, v in values.items() if k != "threshold"}
+    return Predictions(frame, metrics, logits)
+
+
+def _train_like_targets(info: dict, task: str, n_out: int) -> torch.Tensor:
+    """Targets with the train split's class or positive counts (all the loss's 'balanced'
+    weights depend on), so the loss equals the one the run reported."""
+    n, pos = int(info["train_size"]), info["train_positives"]
+    if task == "multiclass":
+        return torch.repeat_interleave(torch.arange(len(pos)), pos.long())
+    if task in ("binary", "multilabel"):
+        y = (torch.arange(n)[:, None] < pos.reshape(1, -1)).float()
+        return y.reshape(-1) if task == "binary" else y
+    return torch.zeros(n, n_out)
+
+
+def _frame(raw: RawData, logits: torch.Tensor, y: torch.Tensor | None, cfg: Config,
+           class_names: list[str], info: dict, threshold: float | None):
+    import pandas as pd
+
+    task = cfg.task.type
+    out: dict[str, Any] = {"sequence_id": raw.ids}
+    z = logits.double()
+    if task == "multiclass":
+        p = z.softmax(-1).numpy()
+        for i, name in enumerate(class_names):
+            out[f"prob_{name}"] = p[:, i]
+        out["predicted_label"] = np.asarray(class_names, dtype=object)[p.argmax(1)]
+        if y is not None:
+            out["label"] = np.asarray(class_names, dtype=object)[y.numpy()]
+    elif task == "binary":
+        p = z.reshape(-1).sigmoid().numpy()
+        cut = 0.5 if threshold is None else float(threshold)
+        out[f"prob_{class_names[1]}"] = p
+        out["predicted_label"] = np.where(p >= cut, class_names[1], class_names[0])
+        out["threshold"] = cut
+        if y is not None:
+            out["label"] = np.asarray(class_names, dtype=object)[y.numpy().astype(np.int64)]
+    elif task == "multilabel":
+        p = z.sigmoid().numpy()
+        for i, name in enumerate(class_names):
+            out[f"score_{name}"] = p[:, i]
+        sep = cfg.data.label_separator
+        out["predicted_labels"] = [sep.join(n for n, s in zip(class_names, row, strict=True)
+                                            if s >= 0.5) for row in p]
+        if y is not None:
+            out["labels"] = [sep.join(n for n, v in zip(class_names, row, strict=True) if v)
+                             for row in y.numpy()]
+    else:
+        mean = info["target_mean"].double().numpy()
+        std = info["target_std"].double().numpy()
+        pred = z.numpy() * std + mean
+        for i, name in enumerate(class_names):
+            out[f"pred_{name}"] = pred[:, i]
+        if y is not None:
+            true = y.double().numpy() * std + mean
+            for i, name in enumerate(class_names):
+                out["label" if len(class_names) == 1 else f"target_{name}"] = true[:, i]
+    return pd.DataFrame(out)
+
+
+def write_predictions(predictions: Predictions, out: str | Path) -> None:
+    """Writes the table as CSV (``.csv``) or Parquet (``.parquet``/``.pq``), atomically.
+
+    Raises:
+        PredictError: another suffix.
+    """
+    from core.files import atomic_write_bytes
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        data = predictions.frame.to_csv(index=False).encode()
+    elif suffix in (".parquet", ".pq"):
+        import io
+
+        buf = io.BytesIO()
+        predictions.frame.to_parquet(buf, index=False)
+        data = buf.getvalue()
+    else:
+        raise PredictError(f"{out}: unknown output format (expected .csv or .parquet)")
+    atomic_write_bytes(out, data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core.predict",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--run", type=Path, required=True, metavar="DIR", help="run directory")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE",
+                   help="NPZ, CSV or Parquet file of sequences (targets optional)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="predictions: .csv or .parquet")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command; returns its exit code (0 or 2)."""
+    args = build_parser().parse_args(argv)
+    if args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        return fail(f"--out {args.out}: expected a .csv or .parquet file")
+    try:
+        result = predict(args.run, args.data, device=args.device)
+        write_predictions(result, args.out)
+    except (PredictError, ConfigError) as exc:
+        return fail(str(exc))
+    print(f"{len(result.frame)} sequences -> {args.out}")
+    if result.metrics:
+        print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
