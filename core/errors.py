@@ -2,15 +2,15 @@
 
 The modules that raise them re-export them under their old names (``core.schema.ConfigError``,
 ``core.checkpoint.CheckpointError``, ``core.run_dir.RunError``, ``core.losses.LossSetupError``,
-``core.tracking.TrackingError``).
+``core.tracking.TrackingError``, ``core.predict.PredictError``).
 Each survives ``copy`` and a pickle round trip: Ray carries a trial's exception to the driver by
 pickling it (tests/test_exceptions.py).
 """
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "ConfigError", "LossSetupError", "NonFiniteLossError", "RunError",
-           "TrackingError", "TrainingError"]
+__all__ = ["CheckpointError", "ConfigError", "LossSetupError", "NonFiniteLossError",
+           "PredictError", "RunError", "TrackingError", "TrainingError"]
 
 
 class ConfigError(ValueError):
@@ -60,3 +60,8 @@ class NonFiniteLossError(TrainingError):
 class TrackingError(RuntimeError):
     """The tracking server could not be reached, timed out or refused a write. Training goes
     on; the entries not logged are sent the next time the record is logged."""
+
+
+class PredictError(ValueError):
+    """The run directory, the data file or the output cannot be used (core.predict); the
+    message names it."""

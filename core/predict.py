@@ -50,15 +50,12 @@ from core.data import (
     read_long,
     read_npz,
 )
+from core.errors import PredictError
 from core.run_dir import SNAPSHOT_FILE
 
 __all__ = ["Predictions", "PredictError", "predict", "write_predictions", "main"]
 
 _FORMATS = {".npz": "npz", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-class PredictError(ValueError):
-    """The run directory, the data file or the output cannot be used; the message names it."""
 
 
 @dataclass(frozen=True)

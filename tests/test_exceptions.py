@@ -30,6 +30,8 @@ EXAMPLES = {
     "core.errors.RunError": lambda cls: cls("runs/train/x: already finished"),
     "tuning.errors.SweepError": lambda cls: cls("runs/sweeps/x: not a sweep directory"),
     "tuning.api.SweepInterrupted": lambda cls: cls("runs/sweeps/x"),
+    "core.errors.PredictError": lambda cls: cls("preds.csv: the run was trained on 12 channels, "
+                                                "the file has 3"),
     "core.errors.TrackingError": lambda cls: cls("MLflow at http://h:5000: log metrics: "
                                                    "connection refused"),
 }
