@@ -130,6 +130,9 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
         raise TrainingError("the train split is empty")
     # data.val_fraction 0: no validation; the last epoch (or the lowest train_loss) is best
     has_val = len(data.val) > 0
+    if not has_val and cfg.data.val_fraction > 0:
+        raise TrainingError(f"the val split is empty (data.val_fraction is "
+                            f"{cfg.data.val_fraction}; 0 trains without validation)")
     if not has_val and cfg.training.early_stopping.patience:
         raise TrainingError("training.early_stopping.patience: early stopping watches a "
                             "validation metric and the data have no validation split "
