@@ -178,9 +178,11 @@ def _epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None, pro
     say = log.info if fold is None else log.debug
     # data.val_fraction 0: no validation; the last epoch (or the lowest train_loss) is best
     has_val = len(data.val) > 0
-    for name in ("train",) if cfg.data.val_fraction == 0 else ("train", "val"):
-        if len(getattr(data, name)) == 0:
-            raise TrainingError(f"the {name} split is empty")
+    if len(data.train) == 0:
+        raise TrainingError("the train split is empty")
+    if not has_val and cfg.data.val_fraction > 0:
+        raise TrainingError(f"the val split is empty (data.val_fraction is "
+                            f"{cfg.data.val_fraction}; 0 trains without validation)")
     if not has_val and cfg.training.early_stopping.patience:
         raise TrainingError("training.early_stopping.patience: early stopping watches a "
                             "validation metric and the data have no validation split "
