@@ -182,7 +182,7 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
         log.info("run directory %s", run_dir)
         log.info("%s", data.describe())
         log.info("%s", plan.describe())
-        for warning in warnings:
+        for warning in [*data.extras.get("warnings", []), *warnings]:
             log.warning("warning: %s", warning)
         tb = open_tensorboard(run_dir)
         history: list[dict] = [dict(h) for h in resume["history"]] if resume else []

@@ -271,6 +271,7 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         check_model_fits(space, spec, data)
         checks = preflight(space, spec["base"], len(data.train), spec["space"]["base_config"],
                            spec.get("overrides"))
+        checks = [("warning", w) for w in data.extras.get("warnings", [])] + checks
         warm, skipped = [], {}
         if opts.warm_start is not None and opts.resume is None:
             try:
