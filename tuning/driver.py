@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, setup_logging
+from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, EXIT_TRAINING, setup_logging
 from tuning.confirm_phase import confirm_search
 from tuning.experiment import (
     BEST_CONFIG_FILE,
@@ -59,8 +59,9 @@ def drive(opts: SweepOptions) -> tuple[int, Path]:
     Returns:
         The exit code (``EXIT_OK``; ``EXIT_INTERRUPTED`` when interrupted, or when trials are
         still missing without a time budget; ``EXIT_TRAINING`` when every trial failed, the most
-        common reason logged; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA MPS, said on
-        stderr) and the experiment directory.
+        common reason logged; ``EXIT_RESOURCE`` when a trial found the disk full, with the
+        resume command on stderr; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA MPS, said
+        on stderr) and the experiment directory.
 
     Raises:
         ConfigError: the space, the base config or the data are invalid (file and key named).
@@ -157,6 +158,13 @@ def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
     if code == EXIT_INTERRUPTED:
         publish_ledger(sweep.exp_dir)
         return _interrupted(sweep.exp_dir, (count_finished(study), sweep.space.num_samples))
+    if code == EXIT_RESOURCE:
+        # A full disk stopped the trials (tuning.tuner): what they wrote stays, and a resume
+        # continues the trials left RUNNING once there is room.
+        publish_ledger(sweep.exp_dir)
+        print(f"\nmake room on the disk, then resume with: {resume_command(sweep.exp_dir)}",
+              file=sys.stderr, flush=True)
+        return code
     if code == EXIT_OK:
         _export(sweep.exp_dir, sweep.space)
     if code in (EXIT_OK, EXIT_TRAINING):

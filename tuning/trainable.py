@@ -10,7 +10,9 @@ from ``resume_from`` when a resumed sweep continues it).
 Fault injection for tests, ``SEQTUNE_FAULTS="KIND:TRIAL:EPOCH,..."``: ``raise_once`` raises after
 reporting EPOCH, once (a marker in ``SEQTUNE_FAULT_DIR`` remembers it); ``kill_once`` SIGKILLs the
 trial's own worker process there, once; ``raise`` and ``kill`` do it in every attempt, at the
-first report at or after EPOCH (a retried trial resumes past EPOCH); ``nan`` poisons the trial's
+first report at or after EPOCH (a retried trial resumes past EPOCH); ``oom`` raises
+``torch.OutOfMemoryError`` and ``nospace`` an ``OSError`` ENOSPC there, in every attempt;
+``nan`` poisons the trial's
 training data with NaN, ``inf`` with inf; ``lucky`` adds 0.5 to the metric the trial reports
 from EPOCH on (its checkpoints keep the true values): a lucky outlier of the search, for the
 confirmation tests; ``hold_once`` sleeps ``HOLD_S`` there, once, so that a test's kill -9 lands
@@ -26,6 +28,7 @@ resume finds them if the driver was killed before it recorded the report.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -39,15 +42,16 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.config import ConfigError, apply_overrides, config_from_dict
 from core.data import DataSplits
-from core.errors import NonFiniteLossError, TrainingError
+from core.errors import NonFiniteLossError, TrainingError, is_out_of_memory, is_out_of_space
 from core.evaluate import evaluate
 from core.files import atomic_write_text
 from core.loop import fit, task_loss
 from tuning.experiment import CHECKPOINT_FILE, TEST_METRICS_FILE
 from tuning.results import EARLIER_EPOCHS
 
-__all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",
-           "process_started_at", "report_due", "train_trial", "trial_config"]
+__all__ = ["INVALID_CONFIG", "NON_FINITE", "NO_SPACE", "OUT_OF_MEMORY", "SharedData",
+           "checkpoint_due", "failure_result", "process_started_at", "report_due", "train_trial",
+           "trial_config"]
 
 
 def trial_config(base: dict, params: dict[str, Any], max_epochs: int, source: str,
@@ -111,6 +115,12 @@ def _inject(key: str, epoch: int, first_report: bool) -> None:
             if kind == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected fault: {key} raises after epoch {epoch}")
+        if kind == "oom" and epoch >= at and first_report:
+            raise torch.OutOfMemoryError(f"injected fault: {key} is out of memory after epoch "
+                                         f"{epoch}")
+        if kind == "nospace" and epoch >= at and first_report:
+            raise OSError(errno.ENOSPC, "No space left on device",
+                          f"injected fault: {key} after epoch {epoch}")
         if kind in ("raise_once", "kill_once", "hold_once") and epoch == at:
             marker = Path(os.environ["SEQTUNE_FAULT_DIR"]) / f"{key}.{kind}"
             if marker.exists():
@@ -298,16 +308,34 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         tune.report({**failure_result(metric, last["epoch"] + 1, INVALID_CONFIG,
                                       f"trial {key}: {exc}", gpu),
                      EARLIER_EPOCHS: pending[:]})
+    except Exception as exc:
+        # Out of memory: the config's size on this device, as deterministic as an invalid config
+        # (a retry fails the same way), so it fails once and TPE learns from it. Out of disk
+        # space: no retry can succeed until someone makes room, so the sweep stops
+        # (``tuning.searcher``) and a resume continues the trial.
+        kind = OUT_OF_MEMORY if is_out_of_memory(exc) else NO_SPACE if is_out_of_space(exc) \
+            else None
+        if kind is None:
+            raise
+        if kind == OUT_OF_MEMORY and torch.cuda.is_available():
+            torch.cuda.empty_cache()  # the worker goes on to other trials
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        tune.report({**failure_result(metric, last["epoch"] + 1, kind, f"trial {key}: {reason}",
+                                      gpu),
+                     EARLIER_EPOCHS: pending[:]})
     finally:
         final_dir.cleanup()
 
 
-INVALID_CONFIG, NON_FINITE = "invalid config", "non-finite loss"  # kinds of reported failure
+# kinds of reported failure (``tuning.failures``)
+INVALID_CONFIG, NON_FINITE = "invalid config", "non-finite loss"
+OUT_OF_MEMORY, NO_SPACE = "out of memory", "no disk space"
 
 
 def failure_result(metric: str, epoch: int, kind: str, reason: str, extra: dict) -> dict:
     """A trial's terminal result when it cannot go on: ``metric`` is NaN (never the best, never
     promoted by ASHA), ``failure`` the reason's text and ``failure_kind`` one of
-    ``INVALID_CONFIG`` and ``NON_FINITE``. The searcher records the trial as FAIL."""
+    ``INVALID_CONFIG``, ``NON_FINITE``, ``OUT_OF_MEMORY`` (the searcher records the trial as
+    FAIL) and ``NO_SPACE`` (the sweep stops; the trial stays RUNNING for a resume)."""
     return {"epoch": epoch, metric: float("nan"), "failure": reason, "failure_kind": kind,
             **extra}

@@ -17,7 +17,7 @@ from typing import Any
 
 import optuna
 
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail
+from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, fail
 from core.data import DataSplits
 from tuning.experiment import trial_key, trial_store
 from tuning.searcher import Continuing
@@ -36,6 +36,20 @@ def _not_tune_restore_hint(record: logging.LogRecord) -> bool:
     would bypass the study."""
     return "Resume experiment with:" not in record.getMessage()
 
+
+
+def _out_of_space_stopper(stopper_type, searcher):
+    """A Tune stopper (a ``tune.Stopper``; ``stopper_type`` since Ray is imported late) that ends
+    the whole run once a trial reported a full disk (``StudySearcher.out_of_space``)."""
+
+    class OutOfSpace(stopper_type):
+        def __call__(self, trial_id: str, result: dict) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            return searcher.out_of_space is not None
+
+    return OutOfSpace()
 
 
 @dataclass(frozen=True)
@@ -103,9 +117,11 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                on_change: Callable[[], None], *, key_of: Callable[[int], str] = trial_key,
                asha: bool = True, evaluate_test: bool = False) -> int:
     """Runs ``to_run`` trials (``continuing`` first, then new ones the study samples) and
-    returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, or ``EXIT_USAGE`` when
-    ``--mps on`` cannot start MPS. ``on_change`` runs (throttled by the caller) whenever a trial
-    ends. At a time budget, trials still running are closed in the study (PRUNED or FAIL).
+    returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, ``EXIT_RESOURCE`` when a
+    trial found the disk full (the run stops; running trials stay RUNNING for a resume), or
+    ``EXIT_USAGE`` when ``--mps on`` cannot start MPS. ``on_change`` runs (throttled by the
+    caller) whenever a trial ends. At a time budget, trials still running are closed in the
+    study (PRUNED or FAIL).
 
     The confirmation phase (``tuning.confirm``) runs its trials through here too: ``key_of``
     names them, ``asha=False`` trains every trial to ``max_epochs`` (a FIFO scheduler), and
@@ -181,8 +197,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
-                verbose=1, callbacks=[errors, Progress(total, done_before),
-                                       ReportedEpochsTBX()]))
+                verbose=1, stop=_out_of_space_stopper(tune.Stopper, searcher),
+                callbacks=[errors, Progress(total, done_before), ReportedEpochsTBX()]))
         t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
         took = time.perf_counter() - t0
@@ -190,6 +206,11 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         # not the trials, limits the sweep.
         log.info("tune run-%d took %.1f s; driver CPU %.0f%%", run_index, took,
                  100 * (time.process_time() - cpu0) / max(took, 1e-9))
+        if searcher.out_of_space is not None:
+            # Running trials stay RUNNING, as after Ctrl-C: a resume continues them.
+            log.error("the sweep stopped: a trial could not write (%s); make room on the disk, "
+                      "then resume", searcher.out_of_space)
+            return EXIT_RESOURCE
         if opts.time_budget is not None:
             closed = searcher.close_unfinished("time budget")
             if closed:
