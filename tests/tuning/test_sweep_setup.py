@@ -4,6 +4,9 @@ tests/test_bad_input.py)."""
 
 from pathlib import Path
 
+import pytest
+
+from core.config import ConfigError
 from tuning import sweep_setup
 from tuning.experiment import space_of
 from tuning.sweep_options import SweepOptions
@@ -86,3 +89,46 @@ def test_set_of_a_searched_key_pins_that_parameter(monkeypatch):
     space = space_of(spec, str(SPACE))
     assert {p.name: p.type for p in space.params}["training.batch_size"] == "fixed"
     assert new_spec(SweepOptions(space=SPACE))["pinned_by_set"] == []
+
+
+def _prepare(tmp_path, params: str):
+    from tuning.sweep_setup import prepare
+
+    space = tmp_path / "s.yaml"
+    space.write_text(f"base_config: {ROOT / 'configs' / 'gru.yaml'}\nmax_epochs: 2\n"
+                     f"params:\n{params}")
+    return space, lambda: prepare(SweepOptions(space=space, storage_path=tmp_path / "out",
+                                               ray=RayOptions(smoke=True), smoke=True))
+
+
+def test_a_value_is_checked_with_the_fixed_values_its_conditions_bring(tmp_path):
+    # plateau needs interval: epoch and no warmup: the space gives both, only with plateau
+    _, prepare = _prepare(tmp_path, (
+        "  schedule.name: {type: categorical, choices: [cosine, plateau]}\n"
+        "  schedule.interval: {type: fixed, value: epoch, when: {schedule.name: plateau}}\n"
+        "  schedule.warmup_fraction: {type: fixed, value: 0, when: {schedule.name: plateau}}\n"))
+    prepared = prepare()
+    assert [p.name for p in prepared.space.params][0] == "schedule.name"
+    # without them, plateau is still refused, naming the key and the file that sets it
+    space, prepare = _prepare(tmp_path, (
+        "  schedule.name: {type: categorical, choices: [cosine, plateau]}\n"
+        "  schedule.warmup_fraction: {type: fixed, value: 0, when: {schedule.name: plateau}}\n"))
+    with pytest.raises(ConfigError) as info:
+        prepare()
+    text = str(info.value)
+    assert "params.schedule.name: value 'plateau' gives an invalid config: schedule.interval" \
+        in text
+    assert f"schedule.interval from {ROOT / 'configs' / 'gru.yaml'}" in text
+    assert f"schedule.name from params in {space}" in text
+
+
+def test_warmup_given_twice_names_both_keys_and_the_file_of_each(tmp_path):
+    space, prepare = _prepare(tmp_path, "  schedule.warmup_steps: {type: int, low: 0, "
+                                        "high: 300, step: 50}\n")
+    with pytest.raises(ConfigError) as info:
+        prepare()
+    text = str(info.value)
+    assert "schedule.warmup_steps is 300 and schedule.warmup_fraction is 0.05" in text
+    assert f"schedule.warmup_steps from params in {space}" in text
+    assert f"schedule.warmup_fraction from {ROOT / 'configs' / 'gru.yaml'}" in text
+    assert not (tmp_path / "out").exists()
