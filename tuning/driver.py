@@ -41,7 +41,7 @@ from tuning.failures import most_common_failure
 from tuning.results import write_events, write_trials_csv
 from tuning.resume import reconcile
 from tuning.space import SearchSpace
-from tuning.study import count_finished, open_study, warm_start
+from tuning.study import count_finished, open_confirm_study, open_study, warm_start
 from tuning.sweep_options import SweepOptions
 from tuning.sweep_setup import PreparedSweep, create, prepare
 from tuning.tuner import run_trials
@@ -96,6 +96,8 @@ def _log_start(opts: SweepOptions, sweep: PreparedSweep) -> None:
                  "on a few cores: %s. For the full size: --full-size (or a GPU)",
                  "; ".join(scaled))
     if opts.resume is None:
+        for line in sweep.spec.get("smoke_notes") or []:
+            log.info("%s", line)
         for line in sweep.spec.get("pinned_by_set") or []:
             log.warning("warning: %s", line)
     for level, line in sweep.checks:
@@ -153,6 +155,9 @@ def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
             refresh = _throttled(lambda: write_trials_csv(study, sweep.exp_dir, space),
                                  CSV_REFRESH_S)
             code = confirm_search(opts.ray, sweep, study, left, refresh)
+            if code == EXIT_OK and _unfinished_confirmation(study):
+                print(f"\nthe confirmation is unfinished; finish it with: "
+                      f"{resume_command(sweep.exp_dir)}", file=sys.stderr, flush=True)
     finally:
         storage.close()
     if code == EXIT_INTERRUPTED:
@@ -170,6 +175,12 @@ def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
     if code in (EXIT_OK, EXIT_TRAINING):
         publish_ledger(sweep.exp_dir)
     return code
+
+
+def _unfinished_confirmation(study) -> int:
+    """How many of the search's confirmation runs are not finished (left at a time budget)."""
+    confirm = open_confirm_study(study)
+    return sum(not t.state.is_finished() for t in confirm.get_trials(deepcopy=False))
 
 
 def _search(opts: SweepOptions, sweep: PreparedSweep, study) -> int:

@@ -65,6 +65,7 @@ def new_spec(opts: SweepOptions) -> dict:
     raw = copy.deepcopy(space.raw)
     scaled: list[str] = []
     cpu_overrides: list[str] = []
+    smoke_notes: list[str] = []
     if "cpu" in raw:
         # Without a GPU the space's cpu: section applies (the default sweep: about 5 minutes on
         # 2 cores instead of an hour); a cluster (--address) may have GPUs: full size.
@@ -78,7 +79,14 @@ def new_spec(opts: SweepOptions) -> dict:
                    scheduler={"grace_period": 2, "reduction_factor": 2},
                    resources={"trials_per_gpu": 1, "cpus_per_trial": 1})
         raw["sampler"] = {**(raw.get("sampler") or {}), "n_startup_trials": 4}
-        raw.pop("confirm", None)  # the smoke sweep confirms only when --confirm asks
+        confirm = raw.get("confirm") or {}
+        if confirm.get("top_k") and opts.confirm is None:
+            # The smoke sweep confirms only when --confirm asks; the frozen spec keeps the
+            # section, switched off, and the start of the sweep says so.
+            raw["confirm"] = {**confirm, "top_k": 0}
+            smoke_notes.append(f"--smoke: the space's confirm: (top_k {confirm['top_k']}, seeds "
+                               f"{confirm.get('seeds', 'default')}) is off for this smoke "
+                               f"sweep; --confirm K,S confirms it")
     if opts.confirm is not None:
         raw["confirm"] = {**(raw.get("confirm") or {}), "top_k": opts.confirm[0],
                           "seeds": opts.confirm[1]}
@@ -108,7 +116,8 @@ def new_spec(opts: SweepOptions) -> dict:
     return {"space": raw, "space_file": str(opts.space.resolve()),
             "base": base, "overrides": list(opts.overrides),
             "max_failures": opts.max_failures, "scaled_for_cpu": scaled,
-            "pinned_by_set": pinned, "created": datetime.now().isoformat(timespec="seconds")}
+            "pinned_by_set": pinned, "smoke_notes": smoke_notes,
+            "created": datetime.now().isoformat(timespec="seconds")}
 
 
 def _pin_set_params(raw: dict, base: dict, overrides: list[str]) -> list[str]:
@@ -266,7 +275,7 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
                     raise SweepError(f"{opts.space}: differs from the space {exp_dir.name} "
                                      f"started with ({', '.join(changed)}); resume without "
                                      "--space, or start a new sweep")
-            name = exp_dir.name
+            name = _study_name(exp_dir)
             extended_from = None
             if opts.num_samples is not None and opts.num_samples != spec["space"]["num_samples"]:
                 started = _trials_started(exp_dir)
@@ -310,6 +319,15 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         raise ConfigError(override_source(spec["space"]["base_config"], problems,
                                           spec.get("overrides")), problems) from exc
     return PreparedSweep(spec, space, exp_dir, name, data, checks, warm, skipped, extended_from)
+
+
+def _study_name(exp_dir: Path) -> str:
+    """The sweep's identity: the name of the study in its study.db, which stays what it was when
+    the folder is copied or renamed (the folder's name only for a sweep without a study yet)."""
+    try:
+        return load_study(exp_dir).study_name
+    except ValueError:
+        return exp_dir.name
 
 
 def _trials_started(exp_dir: Path) -> int:

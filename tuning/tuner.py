@@ -115,7 +115,8 @@ def _start_mps(opts: RayOptions, space: SearchSpace, exp_dir: Path) -> MPSDaemon
 def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                study: optuna.Study, continuing: list[Continuing], to_run: int, data: DataSplits,
                on_change: Callable[[], None], *, key_of: Callable[[int], str] = trial_key,
-               asha: bool = True, evaluate_test: bool = False) -> int:
+               asha: bool = True, evaluate_test: bool = False,
+               close_at_budget: bool = True) -> int:
     """Runs ``to_run`` trials (``continuing`` first, then new ones the study samples) and
     returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, ``EXIT_RESOURCE`` when a
     trial found the disk full (the run stops; running trials stay RUNNING for a resume), or
@@ -125,7 +126,10 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
 
     The confirmation phase (``tuning.confirm``) runs its trials through here too: ``key_of``
     names them, ``asha=False`` trains every trial to ``max_epochs`` (a FIFO scheduler), and
-    ``evaluate_test`` has each trial evaluate the test split after its last epoch."""
+    ``evaluate_test`` has each trial evaluate the test split after its last epoch;
+    ``close_at_budget=False`` leaves trials unfinished at the time budget RUNNING in the study,
+    for a resume to finish (a confirmation run scores its last epoch: a part of one is no
+    result)."""
     logging.getLogger("ray.tune.tune").addFilter(_not_tune_restore_hint)  # added once
     import ray
 
@@ -211,7 +215,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
             log.error("the sweep stopped: a trial could not write (%s); make room on the disk, "
                       "then resume", searcher.out_of_space)
             return EXIT_RESOURCE
-        if opts.time_budget is not None:
+        if opts.time_budget is not None and close_at_budget:
             closed = searcher.close_unfinished("time budget")
             if closed:
                 log.info("time budget of %g s reached: %d unfinished trial(s) closed",

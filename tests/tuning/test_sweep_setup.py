@@ -132,3 +132,20 @@ def test_warmup_given_twice_names_both_keys_and_the_file_of_each(tmp_path):
     assert f"schedule.warmup_steps from params in {space}" in text
     assert f"schedule.warmup_fraction from {ROOT / 'configs' / 'gru.yaml'}" in text
     assert not (tmp_path / "out").exists()
+
+
+def test_smoke_says_it_switches_the_spaces_confirmation_off_and_freezes_it_so(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
+    space = tmp_path / "c.yaml"
+    space.write_text(SPACE.read_text().replace("../configs/", f"{ROOT}/configs/", 1)
+                     + "confirm: {top_k: 2, seeds: 3}\n")
+    spec = new_spec(SweepOptions(space=space, smoke=True))
+    # kept in the frozen spec, switched off, and said at the start of the sweep
+    assert spec["space"]["confirm"] == {"top_k": 0, "seeds": 3}
+    (note,) = spec["smoke_notes"]
+    assert "confirm: (top_k 2, seeds 3) is off for this smoke sweep; --confirm K,S" in note
+    assert space_of(spec, str(space)).confirm_top_k == 0
+    # --confirm still confirms a smoke sweep, without a note
+    spec = new_spec(SweepOptions(space=space, smoke=True, confirm=(2, 2)))
+    assert spec["space"]["confirm"]["top_k"] == 2 and spec["smoke_notes"] == []
