@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "docs/confirmation.md)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny CPU sweep for tests: 8 trials of 4 epochs on tiny data")
+    p.add_argument("--verbose", action="store_true",
+                   help="Ray Tune's trial tables on the console too (they always go to "
+                        "sweep.log); the console shows a progress line otherwise")
     p.add_argument("--full-size", action="store_true",
                    help="without a GPU, run the space at its full size rather than its cpu: "
                         "section (the default sweep: about an hour on 2 cores, not 5 minutes)")

@@ -7,6 +7,7 @@ and shuts Ray down again. The study, not Tune's experiment state, is what a resu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -19,7 +20,7 @@ import optuna
 
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, fail
 from core.data import DataSplits
-from tuning.experiment import trial_key, trial_store
+from tuning.experiment import LOG_FILE, trial_key, trial_store
 from tuning.searcher import Continuing
 from tuning.space import SearchSpace
 from tuning.space_optuna import compile_space
@@ -36,6 +37,30 @@ def _not_tune_restore_hint(record: logging.LogRecord) -> bool:
     would bypass the study."""
     return "Resume experiment with:" not in record.getMessage()
 
+
+
+@contextlib.contextmanager
+def _ray_tables_to(log_file: Path | None):
+    """Tune prints its trial tables on stdout (hundreds of lines of borders in a smoke sweep),
+    Ray its own warnings and the workers' output on stderr and through the "ray" logger: all of
+    it goes to ``log_file`` (the sweep's log) instead, while the console keeps the sweep's own
+    lines (the "tuning" logger holds the real stderr: ``tuning.progress``). None: left where
+    Ray puts it (``--verbose``)."""
+    if log_file is None:
+        yield
+        return
+    ray_log = logging.getLogger("ray")
+    handlers = ray_log.handlers[:]
+    with open(log_file, "a", buffering=1) as f, contextlib.redirect_stdout(f), \
+            contextlib.redirect_stderr(f):
+        to_file = logging.StreamHandler(f)
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s",
+                                               "%H:%M:%S"))
+        ray_log.handlers[:] = [to_file]
+        try:
+            yield
+        finally:
+            ray_log.handlers[:] = handlers
 
 
 def _out_of_space_stopper(stopper_type, searcher):
@@ -62,6 +87,7 @@ class RayOptions:
     dashboard_port: int = 8265
     time_budget: float | None = None  # seconds of Tune time; then running trials are closed
     smoke: bool = False  # a local Ray uses every CPU (at least 2) for the tiny CPU sweep
+    verbose: bool = False  # Ray's trial tables on the console too, not only in sweep.log
 
 
 def _init_kwargs(opts: RayOptions) -> dict[str, Any]:
@@ -140,6 +166,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
     if isinstance(mps, int):
         return mps
     k = space.trials_per_gpu
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(_ray_tables_to(None if opts.verbose else exp_dir / LOG_FILE))
     try:
         ctx = ray.init(**init_kwargs)
         # Tune is imported only now (seconds where the driver may not write bytecode): the idle
@@ -183,6 +211,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                           for t in study.get_trials(deepcopy=False))
         # The confirmation phase counts its own runs (to_run of them after done_before).
         total = space.num_samples if key_of is trial_key else done_before + to_run
+        progress = Progress(total, done_before, metric=space.metric, mode=space.mode,
+                            max_epochs=space.max_epochs)
         scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
                                   grace_period=space.grace_period,
                                   reduction_factor=space.reduction_factor) if asha else \
@@ -202,9 +232,10 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
                 verbose=1, stop=_out_of_space_stopper(tune.Stopper, searcher),
-                callbacks=[errors, Progress(total, done_before), ReportedEpochsTBX()]))
+                callbacks=[errors, progress, ReportedEpochsTBX()]))
         t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
+        log.info("%s", progress.line())
         took = time.perf_counter() - t0
         # The driver's CPU (all its threads) over Tune's wall time: near 100% means the driver,
         # not the trials, limits the sweep.
@@ -224,6 +255,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         return EXIT_INTERRUPTED
     finally:
         ray.shutdown()
+        quiet.close()
         if mps is not None:
             mps.stop()
     return EXIT_OK
