@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from core.errors import CheckpointError
-from core.files import atomic_write_bytes, atomic_write_text
+from core.files import atomic_replace, atomic_write_bytes, atomic_write_text
 
 __all__ = ["CheckpointError", "atomic_write_bytes", "atomic_write_text", "save_checkpoint",
            "load_checkpoint", "capture_rng", "restore_rng", "FORMAT_VERSION"]
@@ -37,10 +37,18 @@ def save_checkpoint(state: dict[str, Any], path: str | Path, durable: bool = Tru
     buf = io.BytesIO()
     torch.save({"format_version": FORMAT_VERSION, **state}, buf)
     data = buf.getvalue()
-    # Digest first: a crash between the two renames leaves a new digest beside the old file, which
-    # then fails verification loudly instead of loading silently. The data rename follows at once.
-    atomic_write_text(_digest_path(path), hashlib.sha256(data).hexdigest() + "\n", durable)
-    atomic_write_bytes(path, data, durable)
+    # The data are staged first, beside the file: a full disk (or any failed write) fails there
+    # and leaves the old file and its digest as they were, still verifying. Then the digest, then
+    # the rename: a crash between those two leaves a new digest beside the old file, which fails
+    # verification loudly instead of loading silently.
+    staged = path.with_name(f".{path.name}.staged")
+    atomic_write_bytes(staged, data, durable)
+    try:
+        atomic_write_text(_digest_path(path), hashlib.sha256(data).hexdigest() + "\n", durable)
+        atomic_replace(staged, path, durable)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: str | Path, *, verify: bool = True) -> dict[str, Any]:

@@ -29,13 +29,14 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TRAINING", "EXIT_USAGE", "fail", "int_at_least",
-           "int_list", "name_list", "non_negative_seconds", "port", "positive_seconds",
-           "setup_logging"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RESOURCE", "EXIT_TRAINING", "EXIT_USAGE", "fail",
+           "int_at_least", "int_list", "name_list", "non_negative_seconds", "port",
+           "positive_seconds", "setup_logging"]
 
 EXIT_OK = 0  # finished
 EXIT_USAGE = 2  # bad input (a config, a flag, a directory): nothing was written or lost
 EXIT_TRAINING = 3  # training itself failed (e.g. a non-finite loss)
+EXIT_RESOURCE = 4  # memory or disk ran out (or the disk is read-only): free it, then resume
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGINT: resume it
 
 

@@ -9,8 +9,11 @@ pickling it (tests/test_exceptions.py).
 
 from __future__ import annotations
 
+import errno
+
 __all__ = ["CheckpointError", "ConfigError", "LossSetupError", "NonFiniteLossError",
-           "PredictError", "RunError", "TrackingError", "TrainingError"]
+           "PredictError", "ResourceError", "RunError", "TrackingError", "TrainingError",
+           "is_out_of_memory", "is_out_of_space"]
 
 
 class ConfigError(ValueError):
@@ -33,8 +36,8 @@ class CheckpointError(RuntimeError):
 
 
 class RunError(ValueError):
-    """A run directory that cannot be used: not empty for a new run, not a run directory, or
-    already finished for a resume. Nothing was written."""
+    """A run directory that cannot be used: not empty for a new run, not writable, not a run
+    directory, or already finished for a resume. Nothing was written."""
 
 
 class LossSetupError(ValueError):
@@ -65,3 +68,39 @@ class TrackingError(RuntimeError):
 class PredictError(ValueError):
     """The run directory, the data file or the output cannot be used (core.predict); the
     message names it."""
+
+
+class ResourceError(TrainingError):
+    """A resource ran out during a run: memory, or room on the disk (full, over quota or
+    read-only), or a checkpoint the run needs was lost to it. The message says what to change or
+    free; the run directory keeps everything written before (``--resume`` continues it)."""
+
+
+# Out of space, over quota, read-only: a write that no retry of the same run can fix until a
+# person makes room (or remounts).
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is an ``OSError`` of a full or
+    read-only disk (ENOSPC, EDQUOT, EROFS)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure: ``torch.OutOfMemoryError`` (CUDA, MPS), the CPU
+    allocator's ``RuntimeError`` ("DefaultCPUAllocator: can't allocate ..."), or ``MemoryError``."""
+    if isinstance(exc, MemoryError):
+        return True
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text
+                                              or "DefaultCPUAllocator: can't allocate" in text
+                                              or "out of memory" in text.lower())

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "check_name"]
+__all__ = ["atomic_replace", "atomic_write_bytes", "atomic_write_text", "check_name"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -67,6 +67,14 @@ def atomic_write_bytes(path: str | Path, data: bytes, durable: bool = True) -> N
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+def atomic_replace(src: str | Path, dst: str | Path, durable: bool = True) -> None:
+    """Renames ``src`` over ``dst`` (same folder), then fsyncs the folder unless not
+    ``durable``: the last step of a write staged in two parts (``core.checkpoint``)."""
+    os.replace(src, dst)
+    if durable:
+        _fsync_dir(Path(dst).parent)
 
 
 def check_name(name: str) -> str | None:

@@ -35,6 +35,7 @@ from core.run_dir import (
     SNAPSHOT_FILE,
     RunError,
     check_new_run_dir,
+    check_writable,
     default_run_dir,
     finished_reason,
     metric_columns,
@@ -105,9 +106,12 @@ def run_training(config: Config | Mapping | str | Path, *,
     Raises:
         ConfigError: the config or the model is invalid (source and dotted key named).
         DataError: the data do not fit the config (key and data file named).
-        RunError: ``run_dir`` is not empty.
+        RunError: ``run_dir`` is not empty or cannot be written.
         TrainingError: the device is unavailable, a loss option does not fit the data, or the
             loss became non-finite (``NonFiniteLossError``; summary.json then says "failed").
+        ResourceError: memory or disk ran out during the run (out of memory; ENOSPC, EDQUOT,
+            EROFS), or best.pt was lost to it: summary.json (when it can be written) and
+            train.log say "failed" and why.
         KeyboardInterrupt: interrupted; ``resume_training(run_dir)`` continues the run.
     """
     cfg, default_source = resolve_config(config, list(overrides), model)
@@ -128,7 +132,8 @@ def resume_training(run_dir: str | Path, *, data: ArrayData | Mapping | DataSpli
         data, model: the same as the run was started with, when it was started with them.
 
     Raises:
-        RunError: ``run_dir`` is not a run directory, or the run has finished.
+        RunError: ``run_dir`` is not a run directory, cannot be written, or the run has
+            finished.
         CheckpointError: last.pt is missing or damaged.
         ConfigError, DataError, TrainingError, KeyboardInterrupt: as ``run_training``.
     """
@@ -143,7 +148,41 @@ def resume_training(run_dir: str | Path, *, data: ArrayData | Mapping | DataSpli
     finished = finished_reason(cfg, state)
     if finished is not None:
         raise RunError(f"{run_dir}: already finished ({finished}); nothing to resume")
+    check_writable(run_dir)
     return _train(cfg, str(snapshot), data, run_dir, state, quiet, progress)
+
+
+def _best_problem(path: Path, epoch: int) -> str | None:
+    """Why ``path`` is not the best checkpoint of ``epoch``, or None when it is."""
+    from core.checkpoint import CheckpointError
+
+    try:
+        found = load_checkpoint(path)["epoch"]
+    except CheckpointError as exc:
+        return f"checkpoints/best.pt of epoch {epoch} was lost ({exc})"
+    if found != epoch:
+        return f"checkpoints/best.pt holds epoch {found}, not the best epoch {epoch}"
+    return None
+
+
+def _resource_error(exc: BaseException, run_dir: Path):
+    """A ``ResourceError`` saying what ran out and what to do, for memory or disk failures;
+    None for any other exception."""
+    from core.errors import ResourceError, is_out_of_memory, is_out_of_space
+
+    if is_out_of_memory(exc):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return ResourceError(f"out of memory ({first}); lower training.batch_size or the "
+                             f"model's size (model.hidden_size, model.num_layers), or shorten "
+                             f"the sequences")
+    if is_out_of_space(exc):
+        while not isinstance(exc, OSError):
+            exc = exc.__cause__ or exc.__context__
+        where = f" {exc.filename}" if exc.filename else ""
+        return ResourceError(f"cannot write{where}: {exc.strerror} (errno {exc.errno}); make "
+                             f"room, then continue the run: python -m core.train --resume "
+                             f"{run_dir}")
+    return None
 
 
 def _setup_logging(run_dir: Path, quiet: bool) -> logging.FileHandler:
@@ -158,7 +197,7 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
     from core.cv import model_from_state
     from core.device import resolve_device
     from core.env import environment_report
-    from core.errors import NonFiniteLossError
+    from core.errors import NonFiniteLossError, ResourceError
     from core.evaluate import evaluate
     from core.loop import fit, task_loss
     from core.models import build_model, check_model
@@ -179,6 +218,8 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     log_file = _setup_logging(run_dir, quiet)
+    history: list[dict] = [dict(h) for h in resume["history"]] if resume else []
+    t0 = time.perf_counter()
     try:
         if resume is None:
             atomic_write_text(run_dir / SNAPSHOT_FILE,
@@ -187,15 +228,22 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
         log.info("run directory %s", run_dir)
         log.info("%s", data.describe())
         log.info("%s", plan.describe())
-        for warning in warnings:
+        for warning in [*data.extras.get("warnings", []), *warnings]:
             log.warning("warning: %s", warning)
+        if history and history[-1]["best_epoch"]:
+            lost = _best_problem(ckpt_dir / "best.pt", history[-1]["best_epoch"])
+            if lost:
+                log.warning("warning: %s; unless a later epoch beats it, this run ends failed, "
+                            "without test metrics", lost)
         tb = open_tensorboard(run_dir)
-        history: list[dict] = [dict(h) for h in resume["history"]] if resume else []
 
         def reporter(metrics: dict, write_checkpoint) -> None:
-            write_checkpoint(ckpt_dir / "last.pt")
+            # best.pt before last.pt: a run stopped between the two (a full disk, a kill) resumes
+            # from the earlier last.pt and trains this epoch again, so no best epoch is ever
+            # behind the resume point without its checkpoint.
             if metrics["best_epoch"] == metrics["epoch"]:
                 write_checkpoint(ckpt_dir / "best.pt")
+            write_checkpoint(ckpt_dir / "last.pt")
             history.append(metrics)
             atomic_write_text(run_dir / "metrics.csv", metrics_csv(history, cfg.task.type))
             if tb is not None:
@@ -204,7 +252,6 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
                         tb.add_scalar(key, metrics[key], metrics["epoch"])
                 tb.flush()
 
-        t0 = time.perf_counter()
         try:
             result = fit(cfg, data, reporter=reporter, resume=resume, progress=progress,
                          device=device)
@@ -215,9 +262,15 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
             raise
 
         test = None
+        best_epoch = history[-1]["best_epoch"] if history else 0
+        if best_epoch:
+            lost = _best_problem(ckpt_dir / "best.pt", best_epoch)
+            if lost:
+                raise ResourceError(f"{lost}: the run has no best model and no test metrics; "
+                                    f"train it again")
         if len(data.test) == 0:
             log.info("no test split: summary.json has no test metrics")
-        elif (ckpt_dir / "best.pt").exists():
+        elif best_epoch:
             best = load_checkpoint(ckpt_dir / "best.pt")
             # cross-validated: the fold models' mean prediction (core.cv.FoldEnsemble)
             net = model_from_state(best, lambda: build_model(cfg.model, data.num_features,
@@ -236,6 +289,17 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
         summary = write_summary(run_dir, cfg, history, test, time.perf_counter() - t0,
                                  result.stop_reason, None, has_test=len(data.test) > 0)
         log.info("done: %s", run_dir)
+    except Exception as exc:
+        error = exc if isinstance(exc, ResourceError) else _resource_error(exc, run_dir)
+        if error is None:
+            raise
+        log.error("error: %s", error)
+        try:
+            write_summary(run_dir, cfg, history, None, time.perf_counter() - t0, "failed",
+                          str(error), has_test=len(data.test) > 0)
+        except OSError:
+            pass  # the full disk itself: train.log and the error line say it
+        raise error from (None if error is exc else exc)
     finally:
         # A notebook runs many runs in one process: each run's log file is closed at its end.
         log.removeHandler(log_file)

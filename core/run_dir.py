@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import logging
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -35,8 +36,8 @@ from core.files import atomic_write_text
 from core.tasks import direction, metric_names
 
 __all__ = ["SNAPSHOT_FILE", "OOF_FILE", "RunError", "default_run_dir", "check_new_run_dir",
-           "metric_columns", "metrics_csv", "finished_reason", "open_tensorboard",
-           "write_summary", "write_oof"]
+           "check_writable", "metric_columns", "metrics_csv", "finished_reason",
+           "open_tensorboard", "write_summary", "write_oof"]
 
 log = logging.getLogger("core")
 
@@ -50,10 +51,28 @@ def default_run_dir(name: str) -> Path:
 
 
 def check_new_run_dir(run_dir: Path) -> None:
-    """Raises ``RunError`` unless ``run_dir`` is missing or empty: a run never overwrites one."""
+    """Raises ``RunError`` unless ``run_dir`` is missing or empty (a run never overwrites one)
+    and can be written (``check_writable``)."""
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(f"{run_dir} already exists and is not empty; choose another run "
                        f"directory or continue it with --resume {run_dir}")
+    check_writable(run_dir)
+
+
+def check_writable(run_dir: Path) -> None:
+    """Raises ``RunError`` unless a file can be created in ``run_dir`` or, while it does not
+    exist, in its nearest existing parent (a read-only disk, no permission, a file in the way).
+    Leaves nothing behind: the probe is an anonymous temporary file."""
+    at = run_dir
+    while not at.exists() and at != at.parent:
+        at = at.parent
+    if not at.is_dir():
+        raise RunError(f"{run_dir}: cannot create the run directory: {at} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=at):
+            pass
+    except OSError as exc:
+        raise RunError(f"{run_dir}: cannot write to {at}: {exc.strerror}") from None
 
 
 def metric_columns(task_type: str) -> list[str]:

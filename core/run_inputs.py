@@ -29,6 +29,7 @@ from core.config import (
     parse_override,
 )
 from core.data import DataError, DataSplits, from_arrays, load_data
+from core.data.files import check_finite
 
 if TYPE_CHECKING:
     from torch import nn
@@ -107,13 +108,19 @@ def resolve_data(cfg: Config, data: ArrayData | Mapping | DataSplits | None) -> 
     naming the array (``data['y']``), because ``from_arrays`` trusts them.
 
     Raises:
-        DataError: an unknown key, a missing ``x`` or ``y``, or arrays of the wrong shape.
+        DataError: an unknown key, a missing ``x`` or ``y``, arrays of the wrong shape, or NaN/inf
+            features (the same check as a data file's, naming sequence, step and feature).
     """
     if data is None:
         return load_data(cfg.data, cfg.task)
-    if isinstance(data, DataSplits):
-        return data
     import numpy as np
+
+    if isinstance(data, DataSplits):
+        for name in ("train", "val", "test"):
+            part = getattr(data, name)
+            lengths = None if part.lengths is None else part.lengths.cpu().numpy()
+            check_finite(part.x.cpu().numpy(), lengths, "data", f"data.{name}.x")
+        return data
 
     if not isinstance(data, ArrayData):
         unknown = sorted(set(data) - set(ArrayData.__dataclass_fields__))

@@ -4,7 +4,8 @@ A thin command line over ``core.run.run_training`` and ``resume_training`` (the 
 it writes: ``core.run``).
 
 Exit codes: 0 done, 2 bad config, data or arguments (nothing written), 3 training failed
-(non-finite loss), 130 interrupted (resume with ``--resume RUN_DIR``).
+(non-finite loss), 4 out of memory or disk space (or a read-only disk) during the run; free it
+and resume, 130 interrupted (resume with ``--resume RUN_DIR``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import sys
 from pathlib import Path
 
 from core.checkpoint import CheckpointError
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, EXIT_USAGE, fail, int_at_least
+from core.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RESOURCE,
+    EXIT_TRAINING,
+    EXIT_USAGE,
+    fail,
+    int_at_least,
+)
 from core.config import ConfigError, config_from_dict, load_config, override_source
 from core.data import DataError, load_data
 from core.run import resume_training, run_training
@@ -32,8 +41,18 @@ SMOKE_OVERRIDES = [
 ]
 
 
+EXIT_CODES = """exit codes:
+  0    done
+  2    bad config, data or arguments, or an unusable --output-dir / --resume (nothing written)
+  3    training failed (NaN/inf loss; summary.json says failed)
+  4    out of memory or disk space, or a read-only disk, during the run (summary.json and
+       train.log say which, when they can be written); free it, then --resume RUN_DIR
+  130  interrupted; continue with --resume RUN_DIR"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0],
+                                epilog=EXIT_CODES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, help="YAML config (see configs/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -55,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the command; returns its exit code (0, 2, 3 or 130)."""
+    """Runs the command; returns its exit code (0, 2, 3, 4 or 130)."""
     args = build_parser().parse_args(argv)
     if args.mlflow is not None:
         problem = mlflow_missing() or check_uri(args.mlflow)
@@ -86,7 +105,7 @@ def _track(args: argparse.Namespace, code: int) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     """Trains (or resumes) the run ``args`` describe; the exit code."""
-    from core.errors import NonFiniteLossError, TrainingError
+    from core.errors import NonFiniteLossError, ResourceError, TrainingError
 
     progress = sys.stderr.isatty() and not args.quiet
     if args.resume is not None:
@@ -120,10 +139,14 @@ def _train(args: argparse.Namespace) -> int:
             exc = ConfigError(override_source(source, exc.problems, args.overrides),
                               exc.problems)
         return fail(str(exc))
-    except (RunError, CheckpointError) as exc:
+    except RunError as exc:
+        return fail(f"{'--resume' if args.resume is not None else '--output-dir'}: {exc}")
+    except CheckpointError as exc:
         return fail(str(exc))
     except NonFiniteLossError as exc:
         return fail(str(exc), EXIT_TRAINING)
+    except ResourceError as exc:
+        return fail(str(exc), EXIT_RESOURCE)
     except TrainingError as exc:
         return fail(f"{source}: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ EXAMPLES = {
     "core.errors.CheckpointError": lambda cls: cls("last.pt: checkpoint is empty"),
     "core.errors.TrainingError": lambda cls: cls("the train split is empty"),
     "core.errors.NonFiniteLossError": lambda cls: cls("training loss became NaN"),
+    "core.errors.ResourceError": lambda cls: cls("out of memory; lower training.batch_size"),
     "tuning.errors.StudyWriteError": lambda cls: cls("study.db refused a write"),
     "core.errors.RunError": lambda cls: cls("runs/train/x: already finished"),
     "tuning.errors.SweepError": lambda cls: cls("runs/sweeps/x: not a sweep directory"),

@@ -318,7 +318,8 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
             ``warm_start``, ``smoke`` (the tiny CPU sweep), ``confirm`` (``(top_k, seeds)``,
             as ``--confirm K,S``; ``(0, 0)``: off), ``mlflow`` (a tracking URI, as
             ``--mlflow``; docs/tracking.md), and Ray's ``address``, ``mps``,
-            ``dashboard``, ``dashboard_port``, ``time_budget`` (seconds).
+            ``dashboard``, ``dashboard_port``, ``time_budget`` (seconds), ``verbose`` (Ray's
+            trial tables on stdout too).
 
     Returns:
         The finished ``Sweep``.
@@ -327,10 +328,11 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
         TypeError: an unknown option.
         ConfigError: the space, base config or data are invalid (file and key named).
         SweepError: a bad directory, name or flag, or the sweep is running elsewhere.
-            Nothing is written before these checks pass.
+            Nothing is written before these checks pass. Also raised when a trial found the
+            disk full (the sweep stopped; resume it once there is room).
         SweepInterrupted: the sweep stopped early (Ctrl-C); ``.sweep`` holds what finished.
     """
-    from core.cli import EXIT_INTERRUPTED, EXIT_OK
+    from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE
     from tuning.driver import drive
     from tuning.sweep_options import SweepOptions
     from tuning.tuner import RayOptions
@@ -350,6 +352,10 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
     code, exp_dir = drive(opts)
     if code == EXIT_INTERRUPTED:
         raise SweepInterrupted(exp_dir)
+    if code == EXIT_RESOURCE:
+        raise SweepError(f"{exp_dir}: a trial found the disk full or read-only (see "
+                         f"{exp_dir / 'sweep.log'}); make room, then continue it with "
+                         f"run_sweep(None, resume={str(exp_dir)!r})")
     if code != EXIT_OK:
         raise SweepError(f"{exp_dir}: the sweep could not start its trials (mps="
                          f"{opts.ray.mps!r}; see {exp_dir / 'sweep.log'})")

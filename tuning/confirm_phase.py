@@ -50,16 +50,22 @@ def confirm_search(ray_opts: RayOptions, sweep: PreparedSweep, study, budget_s: 
     write_events(exp_dir, confirm, confirm_key)
     summary = summarize(exp_dir, space, confirm)
     write_confirmation(exp_dir, summary)
-    unfinished = sum(not t.state.is_finished() for t in confirm.get_trials(deepcopy=False))
+    runs = confirm.get_trials(deepcopy=False)
+    unfinished = sum(not t.state.is_finished() for t in runs)
     if code == EXIT_OK and unfinished and budget_s is None:
         code = EXIT_INTERRUPTED
+    if code == EXIT_OK and unfinished:
+        log.warning("time budget reached during confirmation: %d of %d runs unfinished; they "
+                    "stay RUNNING (trials.csv: running) and a resume finishes them with their "
+                    "planned seeds", unfinished, len(runs))
     if summary["winner"] is not None:
         w = summary["candidates"][summary["winner"]]
         top = summary["candidates"][0]
-        log.info("confirmed winner: the configuration of %s: %s mean %.4f, 95%% interval "
-                 "[%.4f, %.4f] over %d seed(s) (last epoch); search-phase best %s (%.4f)%s",
-                 w["trial"], space.metric, w["mean"], w["low"], w["high"], w["n"],
-                 top["trial"], top["search_score"],
+        spread = f"95% interval [{w['low']:.4f}, {w['high']:.4f}] over {w['n']} seeds" \
+            if w["n"] > 1 else "1 seed (no interval from one run)"
+        log.info("confirmed winner: the configuration of %s: %s mean %.4f, %s (last epoch); "
+                 "search-phase best %s (%.4f)%s", w["trial"], space.metric, w["mean"],
+                 spread, top["trial"], top["search_score"],
                  "" if top is w else f", confirmed mean {top['mean']:.4f}")
     else:
         log.warning("confirmation: no run finished; the search-phase best stands")
@@ -85,5 +91,6 @@ def run_confirmation(ray_opts: RayOptions, spec: dict, space: SearchSpace, exp_d
     code = 0
     if continuing:
         code = run_trials(ray_opts, spec, space, exp_dir, confirm, continuing, len(continuing),
-                          data, on_change, key_of=confirm_key, asha=False, evaluate_test=True)
+                          data, on_change, key_of=confirm_key, asha=False, evaluate_test=True,
+                          close_at_budget=False)
     return code, confirm

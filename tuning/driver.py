@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TRAINING, setup_logging
+from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, EXIT_TRAINING, setup_logging
 from tuning.confirm_phase import confirm_search
 from tuning.experiment import (
     BEST_CONFIG_FILE,
@@ -41,7 +41,7 @@ from tuning.failures import most_common_failure
 from tuning.results import write_events, write_trials_csv
 from tuning.resume import reconcile
 from tuning.space import SearchSpace
-from tuning.study import count_finished, open_study, warm_start
+from tuning.study import count_finished, open_confirm_study, open_study, warm_start
 from tuning.sweep_options import SweepOptions
 from tuning.sweep_setup import PreparedSweep, create, prepare
 from tuning.tracking import open_tracking, tracking_problem
@@ -60,8 +60,9 @@ def drive(opts: SweepOptions) -> tuple[int, Path]:
     Returns:
         The exit code (``EXIT_OK``; ``EXIT_INTERRUPTED`` when interrupted, or when trials are
         still missing without a time budget; ``EXIT_TRAINING`` when every trial failed, the most
-        common reason logged; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA MPS, said on
-        stderr) and the experiment directory.
+        common reason logged; ``EXIT_RESOURCE`` when a trial found the disk full, with the
+        resume command on stderr; ``EXIT_USAGE`` when ``mps="on"`` cannot start CUDA MPS, said
+        on stderr) and the experiment directory.
 
     Raises:
         ConfigError: the space, the base config or the data are invalid (file and key named).
@@ -99,6 +100,8 @@ def _log_start(opts: SweepOptions, sweep: PreparedSweep) -> None:
                  "on a few cores: %s. For the full size: --full-size (or a GPU)",
                  "; ".join(scaled))
     if opts.resume is None:
+        for line in sweep.spec.get("smoke_notes") or []:
+            log.info("%s", line)
         for line in sweep.spec.get("pinned_by_set") or []:
             log.warning("warning: %s", line)
         if sweep.spec.get("metric_alignment"):
@@ -164,19 +167,33 @@ def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
             refresh = _throttled(lambda: write_trials_csv(study, sweep.exp_dir, space),
                                  CSV_REFRESH_S)
             code = confirm_search(opts.ray, sweep, study, left, refresh)
+            if code == EXIT_OK and _unfinished_confirmation(study):
+                print(f"\nthe confirmation is unfinished; finish it with: "
+                      f"{resume_command(sweep.exp_dir)}", file=sys.stderr, flush=True)
     finally:
         if tracking is not None:
             tracking.stop()
         storage.close()
     if code == EXIT_OK:
         _export(sweep.exp_dir, sweep.space)
-    if code in (EXIT_OK, EXIT_TRAINING, EXIT_INTERRUPTED):
+    if code in (EXIT_OK, EXIT_TRAINING, EXIT_INTERRUPTED, EXIT_RESOURCE):
         publish_ledger(sweep.exp_dir)
     if tracking is not None:
         tracking.finish(code)  # from the disk: the ledger is complete now
     if code == EXIT_INTERRUPTED:
         return _interrupted(sweep.exp_dir, (count_finished(study), sweep.space.num_samples))
+    if code == EXIT_RESOURCE:
+        # A full disk stopped the trials (tuning.tuner): what they wrote stays, and a resume
+        # continues the trials left RUNNING once there is room.
+        print(f"\nmake room on the disk, then resume with: {resume_command(sweep.exp_dir)}",
+              file=sys.stderr, flush=True)
     return code
+
+
+def _unfinished_confirmation(study) -> int:
+    """How many of the search's confirmation runs are not finished (left at a time budget)."""
+    confirm = open_confirm_study(study)
+    return sum(not t.state.is_finished() for t in confirm.get_trials(deepcopy=False))
 
 
 def _search(opts: SweepOptions, sweep: PreparedSweep, study) -> int:

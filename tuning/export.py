@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = export_best(args.sweep, args.out, args.trial, args.allow_partial)
     except ValueError as exc:
         return fail(str(exc))
+    except OSError as exc:  # a read-only or full disk, a file in the way: nothing written
+        return fail(f"--out: cannot write {args.out}: {exc.strerror}")
     print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']} -> {args.out}")
     return EXIT_OK
 

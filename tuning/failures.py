@@ -7,6 +7,11 @@ reason's text:
   trainable reports a terminal result carrying the ``ConfigError`` message, so Tune never retries
   it (a retry would sample nothing new);
 - its loss became NaN or inf (``tuning.trainable.NON_FINITE``): a terminal result too;
+- it ran out of memory (``tuning.trainable.OUT_OF_MEMORY``: ``torch.OutOfMemoryError``, the CPU
+  allocator's error): a terminal result too, since the same size fails the same way on a retry;
+- (not a failure) the disk filled up (``tuning.trainable.NO_SPACE``): the searcher stops the
+  sweep and leaves the trial RUNNING with the reason in its ``stopped`` attribute, so that a
+  resume, once there is room, continues it;
 - it raised, or its worker died, in every attempt Tune's ``max_failures`` allows: the last
   attempt's exception, as Tune wrote it into the trial's ``error.txt``
   (``tuning.searcher.TrialErrors`` reads it with ``error_reason``).
@@ -14,7 +19,7 @@ reason's text:
 Optuna's TPE ignores FAIL trials altogether (``TPESampler._sample`` reads COMPLETE, PRUNED and
 RUNNING trials only), so it would keep proposing a region that cannot train.
 ``FailureAwareTPESampler`` shows it the trials that failed *because of their parameters* (the
-first two kinds) as pruned trials without a value, which TPE ranks below every other trial.
+first three kinds) as pruned trials without a value, which TPE ranks below every other trial.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 __all__ = ["PARAMETER_FAILURES", "FailureAwareTPESampler", "error_reason", "most_common_failure"]
 
 # failure_kind user attributes of trials that failed because of their parameters
-PARAMETER_FAILURES = ("invalid config", "non-finite loss")
+PARAMETER_FAILURES = ("invalid config", "non-finite loss", "out of memory")
 
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Exit|"
                              r"Interrupt)): ?(.*)$")

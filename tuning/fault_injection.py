@@ -4,10 +4,11 @@
 epoch: ``raise_once`` raises after reporting EPOCH, once (a marker in ``SEQTUNE_FAULT_DIR``
 remembers it); ``kill_once`` SIGKILLs the trial's own worker process there, once; ``raise`` and
 ``kill`` do it in every attempt, at the first report at or after EPOCH (a retried trial resumes past
-EPOCH); ``nan`` poisons the trial's training data with NaN, ``inf`` with inf; ``lucky`` adds 0.5 to
-the metric the trial reports from EPOCH on (its checkpoints keep the true values): a lucky outlier
-of the search, for the confirmation tests; ``hold_once`` sleeps ``HOLD_S`` there, once, so that a
-test's kill -9 lands before the sweep can end, however fast or loaded the machine.
+EPOCH); ``oom`` raises ``torch.OutOfMemoryError`` and ``nospace`` an ``OSError`` ENOSPC there, in
+every attempt; ``nan`` poisons the trial's training data with NaN, ``inf`` with inf; ``lucky`` adds
+0.5 to the metric the trial reports from EPOCH on (its checkpoints keep the true values): a lucky
+outlier of the search, for the confirmation tests; ``hold_once`` sleeps ``HOLD_S`` there, once, so
+that a test's kill -9 lands before the sweep can end, however fast or loaded the machine.
 
 Unset (every real sweep), each function here is a no-op.
 """
@@ -15,6 +16,7 @@ Unset (every real sweep), each function here is a no-op.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import signal
 import time
@@ -69,12 +71,22 @@ def inject(key: str, epoch: int, first_report: bool) -> None:
 
     Raises:
         RuntimeError: an injected ``raise`` or ``raise_once`` fault.
+        torch.OutOfMemoryError: an injected ``oom`` fault.
+        OSError: an injected ``nospace`` fault (ENOSPC).
     """
     for kind, at in faults_for(key):
         if kind in ("raise", "kill") and epoch >= at and first_report:
             if kind == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected fault: {key} raises after epoch {epoch}")
+        if kind == "oom" and epoch >= at and first_report:
+            import torch
+
+            raise torch.OutOfMemoryError(f"injected fault: {key} is out of memory after epoch "
+                                         f"{epoch}")
+        if kind == "nospace" and epoch >= at and first_report:
+            raise OSError(errno.ENOSPC, "No space left on device",
+                          f"injected fault: {key} after epoch {epoch}")
         if kind in ("raise_once", "kill_once", "hold_once") and epoch == at:
             marker = Path(os.environ["SEQTUNE_FAULT_DIR"]) / f"{key}.{kind}"
             if marker.exists():

@@ -22,7 +22,7 @@ from tuning.space import SearchSpace, fixed_params
 from tuning.space_params import Param, condition_holds
 from tuning.trial_config import trial_config
 
-__all__ = ["preflight"]
+__all__ = ["check_values", "preflight", "with_conditions"]
 
 BATCH = "training.batch_size"
 # With drop_last, the batch size and the split decide whether an epoch has a batch at all: a
@@ -36,6 +36,38 @@ def _batch_sizes(p: Param) -> list[int]:
     if p.type == "int":  # the extremes bound the steps per epoch
         return sorted({int(p.low), int(p.high)})
     return [int(p.value)] if isinstance(p.value, int) else []
+
+
+def check_values(p: Param) -> list:
+    """The values a check tries for a parameter: its bounds, its choices or its value."""
+    return {"float": [p.low, p.high], "int": [p.low, p.high],
+            "categorical": list(p.choices or ()), "fixed": [p.value]}[p.type]
+
+
+def with_conditions(space: SearchSpace, name: str, value: Any) -> dict[str, Any] | None:
+    """``{name: value}`` with what its conditions bring, as a trial drawing it has them: each
+    parameter its ``when:`` reads at the first checked value that meets it (and so on up the
+    chain), then every fixed parameter whose conditions hold. None when the conditions cannot
+    all be met (the value is never drawn)."""
+    by_name = {p.name: p for p in space.params}
+    chosen = {name: value}
+    pending = [by_name[name]]
+    while pending:
+        for dep, cond in pending.pop().when:
+            if dep in chosen:
+                if not condition_holds(cond, chosen[dep]):
+                    return None
+                continue
+            meets = [v for v in check_values(by_name[dep]) if condition_holds(cond, v)]
+            if not meets:
+                return None
+            chosen[dep] = meets[0]
+            pending.append(by_name[dep])
+    for p in space.params:  # dependency order: a condition's parameter is placed first
+        if p.type == "fixed" and p.name not in chosen and \
+                all(dep in chosen and condition_holds(cond, chosen[dep]) for dep, cond in p.when):
+            chosen[p.name] = p.value
+    return chosen
 
 
 def preflight(space: SearchSpace, base: dict, n_train: int, base_source: str,
@@ -99,9 +131,13 @@ def _invalid_pairs(space: SearchSpace, base: dict, fixed: dict) -> list[str]:
         for va, vb in itertools.product(a.choices, b.choices):
             if not (_can_meet(b, a.name, va) and _can_meet(a, b.name, vb)):
                 continue  # a 'when:' already keeps the pair apart
+            # each value with the fixed values its conditions bring (plateau's interval: epoch)
+            with_a, with_b = with_conditions(space, a.name, va), with_conditions(space, b.name, vb)
+            if with_a is None or with_b is None or \
+                    any(with_a.get(k, v) != v for k, v in with_b.items()):
+                continue
             try:
-                trial_config(base, {**fixed, a.name: va, b.name: vb}, space.max_epochs,
-                             "<pair>")
+                trial_config(base, {**fixed, **with_a, **with_b}, space.max_epochs, "<pair>")
             except ConfigError as exc:
                 reason = "; ".join(f"{k}: {m}" for k, m in exc.problems)
                 out.append(f"{a.name}={va!r} with {b.name}={vb!r} gives an invalid config "

@@ -386,7 +386,12 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(data, args.top))
     if data["confirmation"]:
         print("\n" + format_confirmation(data["confirmation"]))
-    report = write_report(args.sweep, args.out or args.sweep / REPORT_DIR)
+    out = args.out or args.sweep / REPORT_DIR
+    try:
+        report = write_report(args.sweep, out)
+    except OSError as exc:  # a read-only or full disk, a file in the way
+        return fail(f"{'--out' if args.out else 'the report folder'}: cannot write {out}: "
+                    f"{exc.strerror}")
     print(f"\nreport: {report}")
     return EXIT_OK
 

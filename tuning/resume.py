@@ -83,7 +83,9 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
         trial = trial_by_number(study, t.number)
         if state is None and damaged:
             # Never a silent restart from scratch: its work is lost, so the trial is FAIL.
-            trial.set_user_attr("failure", "checkpoints damaged")
+            stopped = t.user_attrs.get("stopped")  # e.g. the full disk that stopped it
+            trial.set_user_attr("failure", "checkpoints damaged" +
+                                (f" (it had stopped: {stopped})" if stopped else ""))
             study.tell(t.number, state=TrialState.FAIL)
             log.error("%s: all %d checkpoints are damaged; recorded as FAIL", key, damaged)
             continue
@@ -114,6 +116,8 @@ def reconcile(study: optuna.Study, exp_dir: Path, space: SearchSpace,
                      state["epoch"])
         else:
             continuing.append(Continuing(t.number, params, path))
+            if "stopped" in t.user_attrs:
+                log.info("%s had stopped: %s", key, t.user_attrs["stopped"])
             if state is not None:
                 log.info("%s: continues after epoch %d (its newest checkpoint)", key,
                          state["epoch"])

@@ -5,9 +5,11 @@ truncated value, this searcher records every epoch as an intermediate value and 
 
 - COMPLETE with its best value over epochs, when it trained to ``max_epochs``;
 - PRUNED, when the scheduler stopped it earlier (Optuna then treats it as a partial result);
-- FAIL, when it errored (after its retries), reported a non-finite loss, or its sampled
-  parameters made an invalid config (never retried); the ``failure`` user attribute holds the
-  reason's text and ``failure_kind`` its kind (``tuning.failures``).
+- FAIL, when it errored (after its retries), reported a non-finite loss, ran out of memory, or
+  its sampled parameters made an invalid config (never retried); the ``failure`` user attribute
+  holds the reason's text and ``failure_kind`` its kind (``tuning.failures``);
+- RUNNING, with the reason in its ``stopped`` attribute, when the disk filled up
+  (``out_of_space``): the sweep stops and a resume continues the trial.
 
 It can also hand out *continuing* trials first: trials of an interrupted sweep that resume from
 their last checkpoint under their original Optuna trial number (see ``tuning.resume``).
@@ -68,6 +70,7 @@ class StudySearcher(Searcher):
         self.error_reason = error_reason  # Tune trial id -> why it errored (TrialErrors.reason)
         self._live: dict[str, optuna.trial.Trial] = {}
         self._reported: dict[str, set[int]] = {}
+        self.out_of_space: str | None = None  # why a trial could not write: the sweep stops
 
     # Tune calls this when metric/mode come from TuneConfig; ours are set in __init__.
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
@@ -130,6 +133,16 @@ class StudySearcher(Searcher):
         self._reported.pop(trial_id, None)
         frozen = self.study.get_trials(deepcopy=False)[trial.number]
         values = frozen.intermediate_values
+        if not error and result.get("failure_kind") == "no disk space":
+            # Not the trial's fault, and every trial would meet the same full disk: the sweep
+            # stops (``tuning.tuner``) and the trial stays RUNNING, so that a resume continues
+            # it; the cause is kept for that resume (``tuning.resume``) and the console.
+            trial.set_user_attr("stopped", result["failure"])
+            self.out_of_space = result["failure"]
+            log.error("%s stopped: %s", self.key_of(trial.number), result["failure"])
+            if self.on_change is not None:
+                self.on_change()
+            return
         if error or result.get("failure"):
             reason = result.get("failure") or (self.error_reason and
                                                self.error_reason(trial_id)) or \

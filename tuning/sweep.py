@@ -5,8 +5,8 @@ hyperparameters (TPE by default) and is the sweep's ledger. Everything lands in 
 directory, ``runs/sweeps/<name>/`` (its files: ``tuning.experiment``). ``--resume DIR``
 continues an interrupted sweep, reconciling the study with the disk (``tuning.resume``).
 
-Exit codes: 0 finished, 2 bad input (nothing written), 3 every trial failed, 130 interrupted
-(resume it).
+Exit codes: 0 finished, 2 bad input (nothing written), 3 every trial failed, 4 the disk is
+full or read-only (make room, then resume it), 130 interrupted (resume it).
 
 This module is the command line: its flags (``build_parser``), the flags a resume refuses, and
 ``main``, which turns the flags into ``SweepOptions`` (``tuning.sweep_options``) and runs the
@@ -21,8 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.cli import fail, int_at_least, port, positive_seconds
+from core.cli import EXIT_RESOURCE, fail, int_at_least, port, positive_seconds
 from core.config import ConfigError
+from core.errors import is_out_of_space
 from tuning.confirm import confirm_arg
 from tuning.driver import drive
 from tuning.errors import SweepError
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "overrides the space's tracking:; docs/tracking.md)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny CPU sweep for tests: 8 trials of 4 epochs on tiny data")
+    p.add_argument("--verbose", action="store_true",
+                   help="Ray Tune's trial tables on the console too (they always go to "
+                        "sweep.log); the console shows a progress line otherwise")
     p.add_argument("--full-size", action="store_true",
                    help="without a GPU, run the space at its full size rather than its cpu: "
                         "section (the default sweep: about an hour on 2 cores, not 5 minutes)")
@@ -102,7 +106,7 @@ def resume_refusals(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the sweep command; returns its exit code (0, 2, 3 or 130)."""
+    """Runs the sweep command; returns its exit code (0, 2, 3, 4 or 130)."""
     args = build_parser().parse_args(argv)
     refused = resume_refusals(args) if args.resume is not None else []
     if refused:
@@ -120,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         code, _ = drive(opts)
     except (ConfigError, SweepError) as exc:
         return fail(str(exc))
+    except Exception as exc:
+        # The driver's own writes (study.db, trials.csv) on a full disk: SQLite says so in words.
+        if not (is_out_of_space(exc) or "database or disk is full" in str(exc)):
+            raise
+        return fail(f"the sweep could not write ({type(exc).__name__}: {exc}); the disk is full "
+                    f"or read-only: make room, then continue it with --resume and the sweep's "
+                    f"folder", EXIT_RESOURCE)
     return code
 
 

@@ -43,7 +43,7 @@ class SweepOptions:
         """The options of a parsed ``tuning.sweep.build_parser()`` command line."""
         ray = RayOptions(address=args.address, mps=args.mps, dashboard=args.dashboard,
                          dashboard_port=args.dashboard_port, time_budget=args.time_budget,
-                         smoke=args.smoke)
+                         smoke=args.smoke, verbose=args.verbose)
         return cls(space=args.space, resume=args.resume, name=args.name,
                    storage_path=args.storage_path or "runs/sweeps",
                    num_samples=args.num_samples, max_epochs=args.max_epochs,

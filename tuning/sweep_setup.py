@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from core.config import (
     ConfigError,
     config_from_dict,
     config_to_dict,
+    is_config_key,
     load_config,
     override_keys,
     override_source,
@@ -38,9 +40,9 @@ from tuning.experiment import (
     space_of,
     write_spec,
 )
-from tuning.preflight import preflight
+from tuning.preflight import check_values, preflight, with_conditions
 from tuning.resume import spec_changes
-from tuning.space import SearchSpace, fixed_params, load_space
+from tuning.space import SearchSpace, load_space
 from tuning.space_cpu import scaled_for_cpu
 from tuning.space_params import short_definition
 from tuning.study import load_study, warm_start_trials
@@ -65,6 +67,7 @@ def new_spec(opts: SweepOptions) -> dict:
     raw = copy.deepcopy(space.raw)
     scaled: list[str] = []
     cpu_overrides: list[str] = []
+    smoke_notes: list[str] = []
     if "cpu" in raw:
         # Without a GPU the space's cpu: section applies (the default sweep: about 5 minutes on
         # 2 cores instead of an hour); a cluster (--address) may have GPUs: full size.
@@ -78,7 +81,14 @@ def new_spec(opts: SweepOptions) -> dict:
                    scheduler={"grace_period": 2, "reduction_factor": 2},
                    resources={"trials_per_gpu": 1, "cpus_per_trial": 1})
         raw["sampler"] = {**(raw.get("sampler") or {}), "n_startup_trials": 4}
-        raw.pop("confirm", None)  # the smoke sweep confirms only when --confirm asks
+        confirm = raw.get("confirm") or {}
+        if confirm.get("top_k") and opts.confirm is None:
+            # The smoke sweep confirms only when --confirm asks; the frozen spec keeps the
+            # section, switched off, and the start of the sweep says so.
+            raw["confirm"] = {**confirm, "top_k": 0}
+            smoke_notes.append(f"--smoke: the space's confirm: (top_k {confirm['top_k']}, seeds "
+                               f"{confirm.get('seeds', 'default')}) is off for this smoke "
+                               f"sweep; --confirm K,S confirms it")
     if opts.confirm is not None:
         raw["confirm"] = {**(raw.get("confirm") or {}), "top_k": opts.confirm[0],
                           "seeds": opts.confirm[1]}
@@ -97,6 +107,7 @@ def new_spec(opts: SweepOptions) -> dict:
             "base": base, "overrides": list(opts.overrides),
             "max_failures": opts.max_failures, "scaled_for_cpu": scaled,
             "pinned_by_set": pinned, "metric_alignment": metric_line,
+            "smoke_notes": smoke_notes,
             "created": datetime.now().isoformat(timespec="seconds")}
 
 
@@ -163,52 +174,77 @@ def _has_gpu() -> bool:
     return torch.cuda.is_available()
 
 
+def _where_set(keys: list[str], chosen: dict, space: SearchSpace) -> str:
+    """Which file sets each config key: the space's params or its base config."""
+    return "; ".join(f"{k} from {'params in ' + space.source if k in chosen else space.base_config}"
+                     for k in keys)
+
+
 def check_params_fit_config(space: SearchSpace, base: dict) -> None:
-    """Every bound and choice of every parameter must give a valid config.
+    """Every bound and choice of every parameter must give a valid config, checked together
+    with the values its conditions bring (``_with_conditions``): a value that only occurs with
+    others is never checked alone against the base config.
 
     Raises:
-        ConfigError: naming ``params.<key>`` and the value that breaks the config.
+        ConfigError: naming ``params.<key>``, the value that breaks the config, and which file
+            sets each key the reason names.
     """
     problems = []
-    fixed = fixed_params(space)  # every trial has them: a value is checked together with them
     for p in space.params:
-        samples = {"float": [p.low, p.high], "int": [p.low, p.high],
-                   "categorical": list(p.choices or ()), "fixed": [p.value]}[p.type]
-        for v in samples:
+        for v in check_values(p):
+            chosen = with_conditions(space, p.name, v)
+            if chosen is None:
+                continue  # its conditions exclude it: never sampled
             try:
-                trial_config(base, {**fixed, p.name: v}, space.max_epochs, "<check>")
+                trial_config(base, chosen, space.max_epochs, "<check>")
             except ConfigError as exc:
-                msgs = "; ".join(m for _, m in exc.problems)
+                msgs = "; ".join(f"{k}: {m}" for k, m in exc.problems)
+                keys = list(dict.fromkeys([p.name, *(k for k, _ in exc.problems),
+                                           *re.findall(r"\b[a-z_]+\.[a-z_.]*[a-z_]\b", msgs)]))
+                keys = [k for k in keys if is_config_key(k)]
                 problems.append((f"params.{p.name}", f"value {v!r} gives an invalid config: "
-                                                     f"{msgs}"))
+                                                     f"{msgs} ({_where_set(keys, chosen, space)})"))
                 break
     if problems:
         raise ConfigError(space.source, problems)
 
 
 def check_model_fits(space: SearchSpace, spec: dict, data: DataSplits) -> None:
-    """The model builds and answers a probe batch, with every tuned ``model.kwargs`` name set (to
-    its first value); a user model is tuned through ``model.kwargs`` only.
+    """Each model the space can choose builds and answers a probe batch, with the model
+    parameters its conditions allow it set (each to its first value); a user model is tuned
+    through ``model.kwargs`` only.
 
     Raises:
         ConfigError: a user model tuned outside ``model.kwargs`` (``params.<key>`` named), or
-            the model does not build or answer (``core.models.check_model``).
+            a model does not build or answer (``core.models.check_model``).
     """
     from core.models import check_model, is_builtin
 
-    tuned = {p.name: p.low if p.type in ("float", "int") else
-             (p.choices[0] if p.type == "categorical" else p.value)
-             for p in space.params if p.name.startswith("model.")}
-    cfg = trial_config(spec["base"], tuned, space.max_epochs, space.source)
-    source = f"{spec['space']['base_config']} with {space.source}" if tuned else \
-        spec["space"]["base_config"]
-    stray = [k for k in tuned if not k.startswith("model.kwargs.")]
-    if stray and not is_builtin(cfg.model):
-        raise ConfigError(space.source, [(f"params.{k}", f"{cfg.model.name} is a user model: it "
-                                          "gets model.kwargs only; tune model.kwargs.<name>")
-                                         for k in stray])
-    check_model(cfg.model, data.num_features, data.num_outputs,
-                seq_len=int(data.train.x.shape[1]), source=source)
+    by_name = {p.name: p for p in space.params}
+    names = check_values(by_name["model.name"]) if "model.name" in by_name else [None]
+    for name in names:
+        chosen = {} if name is None else with_conditions(space, "model.name", name)
+        if chosen is None:
+            continue
+        for p in space.params:  # the other model parameters this model is sampled with
+            if not p.name.startswith("model.") or p.name in chosen:
+                continue
+            more = with_conditions(space, p.name, check_values(p)[0])
+            if more is not None and all(chosen.get(k, v) == v for k, v in more.items()):
+                chosen.update(more)
+        tuned = {k: v for k, v in chosen.items() if k.startswith("model.")}
+        cfg = trial_config(spec["base"], chosen, space.max_epochs, space.source)
+        source = f"{spec['space']['base_config']} with {space.source}" if tuned else \
+            spec["space"]["base_config"]
+        stray = [k for k in tuned if k not in ("model.name", "model.plugins")
+                 and not k.startswith("model.kwargs.")]
+        if stray and not is_builtin(cfg.model):
+            raise ConfigError(space.source, [(f"params.{k}", f"{cfg.model.name} is a user "
+                                              "model: it gets model.kwargs only; tune "
+                                              "model.kwargs.<name>, or give this key a "
+                                              "'when:' on model.name") for k in stray])
+        check_model(cfg.model, data.num_features, data.num_outputs,
+                    seq_len=int(data.train.x.shape[1]), source=source)
 
 
 @dataclass
@@ -254,7 +290,7 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
                     raise SweepError(f"{opts.space}: differs from the space {exp_dir.name} "
                                      f"started with ({', '.join(changed)}); resume without "
                                      "--space, or start a new sweep")
-            name = exp_dir.name
+            name = _study_name(exp_dir)
             extended_from = None
             if opts.num_samples is not None and opts.num_samples != spec["space"]["num_samples"]:
                 started = _trials_started(exp_dir)
@@ -289,6 +325,7 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
             else len(data.train)
         checks = preflight(space, spec["base"], n_fit, spec["space"]["base_config"],
                            spec.get("overrides"))
+        checks = [("warning", w) for w in data.extras.get("warnings", [])] + checks
         warm, skipped = [], {}
         if opts.warm_start is not None and opts.resume is None:
             try:
@@ -300,6 +337,15 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         raise ConfigError(override_source(spec["space"]["base_config"], problems,
                                           spec.get("overrides")), problems) from exc
     return PreparedSweep(spec, space, exp_dir, name, data, checks, warm, skipped, extended_from)
+
+
+def _study_name(exp_dir: Path) -> str:
+    """The sweep's identity: the name of the study in its study.db, which stays what it was when
+    the folder is copied or renamed (the folder's name only for a sweep without a study yet)."""
+    try:
+        return load_study(exp_dir).study_name
+    except ValueError:
+        return exp_dir.name
 
 
 def _trials_started(exp_dir: Path) -> int:

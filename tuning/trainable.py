@@ -29,7 +29,7 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.config import ConfigError
 from core.data import DataSplits
-from core.errors import NonFiniteLossError, TrainingError
+from core.errors import NonFiniteLossError, TrainingError, is_out_of_memory, is_out_of_space
 from core.evaluate import evaluate
 from core.files import atomic_write_text
 from core.loop import fit, task_loss
@@ -38,8 +38,8 @@ from tuning.experiment import CHECKPOINT_FILE, TEST_METRICS_FILE
 from tuning.results import EARLIER_EPOCHS
 from tuning.trial_config import trial_config
 
-__all__ = ["INVALID_CONFIG", "NON_FINITE", "SharedData", "checkpoint_due", "failure_result",
-           "process_started_at", "report_due", "train_trial"]
+__all__ = ["INVALID_CONFIG", "NON_FINITE", "NO_SPACE", "OUT_OF_MEMORY", "SharedData",
+           "checkpoint_due", "failure_result", "process_started_at", "report_due", "train_trial"]
 
 
 class SharedData:
@@ -233,16 +233,34 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         tune.report({**failure_result(metric, last["epoch"] + 1, INVALID_CONFIG,
                                       f"trial {key}: {exc}", gpu),
                      EARLIER_EPOCHS: pending[:]})
+    except Exception as exc:
+        # Out of memory: the config's size on this device, as deterministic as an invalid config
+        # (a retry fails the same way), so it fails once and TPE learns from it. Out of disk
+        # space: no retry can succeed until someone makes room, so the sweep stops
+        # (``tuning.searcher``) and a resume continues the trial.
+        kind = OUT_OF_MEMORY if is_out_of_memory(exc) else NO_SPACE if is_out_of_space(exc) \
+            else None
+        if kind is None:
+            raise
+        if kind == OUT_OF_MEMORY and torch.cuda.is_available():
+            torch.cuda.empty_cache()  # the worker goes on to other trials
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        tune.report({**failure_result(metric, last["epoch"] + 1, kind, f"trial {key}: {reason}",
+                                      gpu),
+                     EARLIER_EPOCHS: pending[:]})
     finally:
         final_dir.cleanup()
 
 
-INVALID_CONFIG, NON_FINITE = "invalid config", "non-finite loss"  # kinds of reported failure
+# kinds of reported failure (``tuning.failures``)
+INVALID_CONFIG, NON_FINITE = "invalid config", "non-finite loss"
+OUT_OF_MEMORY, NO_SPACE = "out of memory", "no disk space"
 
 
 def failure_result(metric: str, epoch: int, kind: str, reason: str, extra: dict) -> dict:
     """A trial's terminal result when it cannot go on: ``metric`` is NaN (never the best, never
     promoted by ASHA), ``failure`` the reason's text and ``failure_kind`` one of
-    ``INVALID_CONFIG`` and ``NON_FINITE``. The searcher records the trial as FAIL."""
+    ``INVALID_CONFIG``, ``NON_FINITE``, ``OUT_OF_MEMORY`` (the searcher records the trial as
+    FAIL) and ``NO_SPACE`` (the sweep stops; the trial stays RUNNING for a resume)."""
     return {"epoch": epoch, metric: float("nan"), "failure": reason, "failure_kind": kind,
             **extra}

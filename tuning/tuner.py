@@ -7,6 +7,7 @@ and shuts Ray down again. The study, not Tune's experiment state, is what a resu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -17,9 +18,9 @@ from typing import Any
 
 import optuna
 
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, fail
+from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, fail
 from core.data import DataSplits
-from tuning.experiment import trial_key, trial_store
+from tuning.experiment import LOG_FILE, trial_key, trial_store
 from tuning.searcher import Continuing
 from tuning.space import SearchSpace
 from tuning.space_optuna import compile_space
@@ -38,6 +39,44 @@ def _not_tune_restore_hint(record: logging.LogRecord) -> bool:
 
 
 
+@contextlib.contextmanager
+def _ray_tables_to(log_file: Path | None):
+    """Tune prints its trial tables on stdout (hundreds of lines of borders in a smoke sweep),
+    Ray its own warnings and the workers' output on stderr and through the "ray" logger: all of
+    it goes to ``log_file`` (the sweep's log) instead, while the console keeps the sweep's own
+    lines (the "tuning" logger holds the real stderr: ``tuning.progress``). None: left where
+    Ray puts it (``--verbose``)."""
+    if log_file is None:
+        yield
+        return
+    ray_log = logging.getLogger("ray")
+    handlers = ray_log.handlers[:]
+    with open(log_file, "a", buffering=1) as f, contextlib.redirect_stdout(f), \
+            contextlib.redirect_stderr(f):
+        to_file = logging.StreamHandler(f)
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s",
+                                               "%H:%M:%S"))
+        ray_log.handlers[:] = [to_file]
+        try:
+            yield
+        finally:
+            ray_log.handlers[:] = handlers
+
+
+def _out_of_space_stopper(stopper_type, searcher):
+    """A Tune stopper (a ``tune.Stopper``; ``stopper_type`` since Ray is imported late) that ends
+    the whole run once a trial reported a full disk (``StudySearcher.out_of_space``)."""
+
+    class OutOfSpace(stopper_type):
+        def __call__(self, trial_id: str, result: dict) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            return searcher.out_of_space is not None
+
+    return OutOfSpace()
+
+
 @dataclass(frozen=True)
 class RayOptions:
     """How the sweep uses Ray (the sweep's command-line flags of the same names)."""
@@ -48,6 +87,7 @@ class RayOptions:
     dashboard_port: int = 8265
     time_budget: float | None = None  # seconds of Tune time; then running trials are closed
     smoke: bool = False  # a local Ray uses every CPU (at least 2) for the tiny CPU sweep
+    verbose: bool = False  # Ray's trial tables on the console too, not only in sweep.log
 
 
 def ray_init_kwargs(opts: RayOptions) -> dict[str, Any]:
@@ -104,15 +144,21 @@ def _start_mps(opts: RayOptions, space: SearchSpace, exp_dir: Path) -> MPSDaemon
 def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                study: optuna.Study, continuing: list[Continuing], to_run: int, data: DataSplits,
                on_change: Callable[[], None], *, key_of: Callable[[int], str] = trial_key,
-               asha: bool = True, evaluate_test: bool = False) -> int:
+               asha: bool = True, evaluate_test: bool = False,
+               close_at_budget: bool = True) -> int:
     """Runs ``to_run`` trials (``continuing`` first, then new ones the study samples) and
-    returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, or ``EXIT_USAGE`` when
-    ``--mps on`` cannot start MPS. ``on_change`` runs (throttled by the caller) whenever a trial
-    ends. At a time budget, trials still running are closed in the study (PRUNED or FAIL).
+    returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, ``EXIT_RESOURCE`` when a
+    trial found the disk full (the run stops; running trials stay RUNNING for a resume), or
+    ``EXIT_USAGE`` when ``--mps on`` cannot start MPS. ``on_change`` runs (throttled by the
+    caller) whenever a trial ends. At a time budget, trials still running are closed in the
+    study (PRUNED or FAIL).
 
     The confirmation phase (``tuning.confirm``) runs its trials through here too: ``key_of``
     names them, ``asha=False`` trains every trial to ``max_epochs`` (a FIFO scheduler), and
-    ``evaluate_test`` has each trial evaluate the test split after its last epoch."""
+    ``evaluate_test`` has each trial evaluate the test split after its last epoch;
+    ``close_at_budget=False`` leaves trials unfinished at the time budget RUNNING in the study,
+    for a resume to finish (a confirmation run scores its last epoch: a part of one is no
+    result)."""
     logging.getLogger("ray.tune.tune").addFilter(_not_tune_restore_hint)  # added once
     import ray
 
@@ -123,6 +169,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
     if isinstance(mps, int):
         return mps
     k = space.trials_per_gpu
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(_ray_tables_to(None if opts.verbose else exp_dir / LOG_FILE))
     try:
         ctx = ray.init(**init_kwargs)
         # Tune is imported only now (seconds where the driver may not write bytecode): the idle
@@ -166,6 +214,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                           for t in study.get_trials(deepcopy=False))
         # The confirmation phase counts its own runs (to_run of them after done_before).
         total = space.num_samples if key_of is trial_key else done_before + to_run
+        progress = Progress(total, done_before, metric=space.metric, mode=space.mode,
+                            max_epochs=space.max_epochs)
         scheduler = ASHAScheduler(time_attr="epoch", max_t=space.max_epochs,
                                   grace_period=space.grace_period,
                                   reduction_factor=space.reduction_factor) if asha else \
@@ -184,16 +234,22 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
-                verbose=1, callbacks=[errors, Progress(total, done_before),
-                                       ReportedEpochsTBX()]))
+                verbose=1, stop=_out_of_space_stopper(tune.Stopper, searcher),
+                callbacks=[errors, progress, ReportedEpochsTBX()]))
         t0, cpu0 = time.perf_counter(), time.process_time()
         tuner.fit()
+        log.info("%s", progress.line())
         took = time.perf_counter() - t0
         # The driver's CPU (all its threads) over Tune's wall time: near 100% means the driver,
         # not the trials, limits the sweep.
         log.info("tune run-%d took %.1f s; driver CPU %.0f%%", run_index, took,
                  100 * (time.process_time() - cpu0) / max(took, 1e-9))
-        if opts.time_budget is not None:
+        if searcher.out_of_space is not None:
+            # Running trials stay RUNNING, as after Ctrl-C: a resume continues them.
+            log.error("the sweep stopped: a trial could not write (%s); make room on the disk, "
+                      "then resume", searcher.out_of_space)
+            return EXIT_RESOURCE
+        if opts.time_budget is not None and close_at_budget:
             closed = searcher.close_unfinished("time budget")
             if closed:
                 log.info("time budget of %g s reached: %d unfinished trial(s) closed",
@@ -202,6 +258,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         return EXIT_INTERRUPTED
     finally:
         ray.shutdown()
+        quiet.close()
         if mps is not None:
             mps.stop()
     return EXIT_OK

@@ -42,8 +42,10 @@ def cross_checks(cfg: Config, problems: list) -> None:
     if s.name == "plateau" and s.warmup_fraction:
         problems.append(("schedule.warmup_fraction", "warmup is not supported with plateau"))
     if s.warmup_steps and s.warmup_fraction:
-        problems.append(("schedule.warmup_fraction", f"give the warmup once: warmup_steps is "
-                                                     f"{s.warmup_steps}; set one of them to 0"))
+        problems.append(("schedule.warmup_fraction",
+                         f"give the warmup once: schedule.warmup_steps is {s.warmup_steps} and "
+                         f"schedule.warmup_fraction is {s.warmup_fraction:g}; set one of them "
+                         f"to 0"))
     dev = cfg.experiment.device
     if not (dev in ("auto", "cpu", "cuda") or
             (dev.startswith("cuda:") and dev[5:].isdigit())):

@@ -10,7 +10,7 @@ import torch
 from core.config import DataConfig, TaskConfig
 from core.data.dataset import DataSplits, SequenceData
 from core.data.errors import DataError, shown
-from core.data.files import Origin, RawData, read_long, read_npz
+from core.data.files import Origin, RawData, check_finite, read_long, read_npz
 from core.data.folds import cv_folds
 from core.data.split import given_split, group_split, random_split, split_arrays
 from core.data.synthetic import synthetic_task
@@ -57,11 +57,16 @@ def from_arrays(x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None, cfg: D
         lengths: [N] valid steps per sequence, or None for full length.
         split, groups, ids: optional [N] arrays, as an NPZ file's ``split``, ``groups``, ``ids``.
         label_names: multilabel label names or regression target names.
+
+    Raises:
+        DataError: as ``load_data``; NaN/inf in ``x`` within the lengths names ``data['x']``
+            and the first sequence, step and feature.
     """
     x = np.asarray(x, dtype=np.float32)
     if lengths is not None:
         x = x.copy()
         x[np.arange(x.shape[1])[None, :] >= lengths[:, None]] = 0.0
+    check_finite(x, lengths, "data['x']", "array x")
     raw = RawData(x, np.asarray(y), lengths, list(feature_names or
                                                  [f"f{i}" for i in range(x.shape[2])]),
                   np.arange(len(x)) if ids is None else np.asarray(ids), split=split,
@@ -170,9 +175,30 @@ def _assign_cv(raw: RawData, targets: Targets, cfg: DataConfig, task: TaskConfig
     return tr, empty, te
 
 
+def _constant_feature(name: str, value: float, val: np.ndarray, test: np.ndarray,
+                      lengths: np.ndarray | None, va: np.ndarray, te: np.ndarray) -> str:
+    """The warning for a feature constant in train; val/test are its [n, T] values."""
+    varies = []
+    for split, part, idx in (("val", val, va), ("test", test, te)):
+        if len(idx) == 0:
+            continue
+        if lengths is not None:
+            part = part[np.arange(part.shape[1])[None, :] < lengths[idx][:, None]]
+        if np.ptp(part) > 0 or not np.allclose(part, value):
+            varies.append(split)
+    line = (f"feature {name!r} is constant in the train split (value {value:.6g}): centred "
+            f"only, not scaled")
+    if varies:
+        line += (f"; it varies in {' and '.join(varies)}, where the model never saw it change "
+                 f"(check the split or drop the feature)")
+    return line
+
+
 def build_splits(raw: RawData, cfg: DataConfig, task: TaskConfig) -> DataSplits:
     """Encodes targets, splits, normalises features on train and returns tensors.
 
+    Features are standardised with the train split's mean and std; a feature constant in train
+    (std < 1e-6) is only centred, with a warning naming it in ``DataSplits.extras["warnings"]``.
     Regression targets are standardised with the train split's mean and std, which are kept in
     ``DataSplits.target_mean``/``target_std``. With ``data.cv_folds`` train holds every non-test
     sequence, val is empty and ``DataSplits.folds`` the folds (``core.data.folds``); the
@@ -187,6 +213,7 @@ def build_splits(raw: RawData, cfg: DataConfig, task: TaskConfig) -> DataSplits:
     if lengths is not None and (lengths == x.shape[1]).all():
         lengths = None
     mean = std = None
+    warn: list[str] = []
     if cfg.normalize:
         xt = x[tr].astype(np.float64)
         if lengths is None:
@@ -195,7 +222,15 @@ def build_splits(raw: RawData, cfg: DataConfig, task: TaskConfig) -> DataSplits:
             valid = np.arange(x.shape[1])[None, :] < lengths[tr][:, None]
             flat = xt[valid]
         mean_np = flat.mean(axis=0)
-        std_np = np.maximum(flat.std(axis=0), 1e-6)
+        std_np = flat.std(axis=0)
+        # A feature constant in train (std below what float32 data resolve) is only centred, as a
+        # constant regression target is: dividing by a clamped std would blow up its val/test
+        # values (by up to 1e6) wherever they differ from the train constant.
+        constant = std_np < 1e-6
+        std_np = np.where(constant, 1.0, std_np)
+        for f in np.flatnonzero(constant):
+            warn.append(_constant_feature(raw.feature_names[f], mean_np[f], x[va, :, f],
+                                          x[te, :, f], lengths, va, te))
         x = ((x - mean_np) / std_np).astype(np.float32)
         if lengths is not None:
             x[np.arange(x.shape[1])[None, :] >= lengths[:, None]] = 0.0
@@ -228,6 +263,8 @@ def build_splits(raw: RawData, cfg: DataConfig, task: TaskConfig) -> DataSplits:
                         folds=folds)
     if raw.ignored_columns:
         splits.extras["ignored_columns"] = list(raw.ignored_columns)
+    if warn:
+        splits.extras["warnings"] = warn
     # No validation split with cross-validation (the folds validate) or val_fraction 0.
     for name in ("train",) if folds or cfg.val_fraction == 0 else ("train", "val"):
         if len(getattr(splits, name)) == 0:

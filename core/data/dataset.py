@@ -59,8 +59,8 @@ class DataSplits:
     #                         multilabel: label names; regression: target names
     feature_names: list[str]
     mean: torch.Tensor | None = None  # [F] normalisation fitted on train, None if not normalised
-    std: torch.Tensor | None = None
-    extras: dict = field(default_factory=dict)
+    std: torch.Tensor | None = None  # [F]; 1 for a feature constant in train (centred only)
+    extras: dict = field(default_factory=dict)  # "ignored_columns", "warnings": [str] to log
     task: str = "multiclass"  # one of TASK_TYPES
     target_mean: torch.Tensor | None = None  # regression: [D] float32 train mean, else None
     target_std: torch.Tensor | None = None  # regression: [D] float32 train std, else None

@@ -16,7 +16,7 @@ import numpy as np
 from core.config import DataConfig, TaskConfig
 from core.data.errors import DataError, shown
 
-__all__ = ["RawData", "Origin", "read_npz", "read_long", "label_columns"]
+__all__ = ["RawData", "Origin", "check_finite", "read_npz", "read_long", "label_columns"]
 
 
 @dataclass
@@ -51,7 +51,18 @@ class RawData:
 
 
 # ---------------------------------------------------------------------------------------------
-# NPZ
+# NPZ and arrays
+
+
+def check_finite(x: np.ndarray, lengths: np.ndarray | None, key: str, what: str) -> None:
+    """Raises ``DataError(key)`` when ``x`` [N, T, F] holds NaN or inf within each sequence's
+    ``lengths`` [N] (all T when None), naming ``what`` and the first sequence, step, feature."""
+    valid = None if lengths is None else np.arange(x.shape[1])[None, :] < lengths[:, None]
+    bad = ~np.isfinite(x if valid is None else np.where(valid[..., None], x, 0.0))
+    if bad.any():
+        i, step, feat = np.argwhere(bad)[0]
+        raise DataError(key, f"{what} has {int(bad.sum())} NaN/inf values (first at sequence "
+                             f"{i}, step {step}, feature {feat})")
 
 
 def read_npz(path: Path, *, labels: bool = True) -> RawData:
@@ -94,15 +105,8 @@ def read_npz(path: Path, *, labels: bool = True) -> RawData:
                                          f"{arrays[name].shape}")
     x = x.astype(np.float32)
     if lengths is not None:
-        valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
-        x[~valid] = 0.0
-    else:
-        valid = None
-    bad = ~np.isfinite(x if valid is None else np.where(valid[..., None], x, 0.0))
-    if bad.any():
-        i, step, feat = np.argwhere(bad)[0]
-        raise DataError("data.path", f"array 'X' has {int(bad.sum())} NaN/inf values (first at "
-                                     f"sample {i}, step {step}, feature {feat})")
+        x[np.arange(x.shape[1])[None, :] >= lengths[:, None]] = 0.0
+    check_finite(x, lengths, "data.path", "array 'X'")
     names = None
     for key in ("label_names", "target_names"):
         if key in arrays:

@@ -59,7 +59,52 @@ def test_npz_nan_in_valid_steps_is_an_error(tmp_path):
     np.savez(tmp_path / "d.npz", X=x, y=np.arange(20) % 2)
     with pytest.raises(DataError, match="NaN/inf") as info:
         load_data(DataConfig(source="npz", path=str(tmp_path / "d.npz")), TaskConfig())
-    assert info.value.key == "data.path" and "sample 3" in str(info.value)
+    assert info.value.key == "data.path" and "sequence 3, step 1, feature 0" in str(info.value)
+
+
+def _given_split_with_a_feature_constant_in_train(n=60):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 5, 2)).astype(np.float32)
+    split = np.array(["train"] * 40 + ["val"] * 10 + ["test"] * 10)
+    x[:40, :, 1] = 0.5  # constant in train only
+    return x, np.arange(n) % 2, split
+
+
+def test_feature_constant_in_train_is_centred_only_with_a_warning_naming_it():
+    x, y, split = _given_split_with_a_feature_constant_in_train()
+    d = from_arrays(x, y, None, DataConfig(), ["level", "spread"], split=split)
+    # centred, not divided by a clamped std: val/test keep their original scale around 0.5
+    assert float(d.std[1]) == 1.0 and float(d.mean[1]) == pytest.approx(0.5)
+    assert torch.allclose(d.val.x[..., 1], torch.from_numpy(x[40:50, :, 1] - 0.5), atol=1e-6)
+    assert float(d.test.x[..., 1].abs().max()) < 10
+    assert (d.train.x[..., 1] == 0).all()
+    (line,) = d.extras["warnings"]
+    assert "'spread' is constant in the train split" in line and "val and test" in line
+    # the varying feature is standardised as before, and named in no warning
+    assert float(d.std[0]) != 1.0 and "'level'" not in line
+
+
+def test_feature_constant_everywhere_warns_without_saying_it_varies():
+    x = np.random.default_rng(0).standard_normal((40, 5, 2)).astype(np.float32)
+    x[:, :, 0] = 3.0
+    d = from_arrays(x, np.arange(40) % 2, None, DataConfig())
+    (line,) = d.extras["warnings"]
+    assert "'f0' is constant" in line and "varies" not in line
+    assert (d.val.x[..., 0] == 0).all() and (d.test.x[..., 0] == 0).all()
+    assert "warnings" not in from_arrays(x[..., 1:], np.arange(40) % 2, None,
+                                         DataConfig()).extras
+
+
+def test_nan_in_arrays_is_the_same_error_as_in_a_file():
+    x = np.ones((20, 4, 2), np.float32)
+    x[3, 1, 0] = np.inf
+    with pytest.raises(DataError, match="NaN/inf") as info:
+        from_arrays(x, np.arange(20) % 2, None, DataConfig())
+    assert info.value.key == "data['x']" and "sequence 3, step 1, feature 0" in str(info.value)
+    # beyond a sequence's length anything goes, as in a file
+    lengths = np.full(20, 4)
+    lengths[3] = 1
+    from_arrays(x, np.arange(20) % 2, lengths, DataConfig())
 
 
 def _long_csv(path, n_seq=30, with_label=True, nan=False):

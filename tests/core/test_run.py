@@ -180,3 +180,38 @@ def test_best_pt_is_the_later_epoch_of_a_tie_with_the_lower_val_loss(tmp_path, m
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert result.best_epoch == 3 and summary["best_epoch"] == 3
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["epoch"] == 3
+
+
+@pytest.mark.parametrize("form", ["mapping", "splits"])
+def test_run_training_checks_arrays_for_nan_like_a_file_and_writes_nothing(tmp_path, form):
+    x, y, lengths = arrays()
+    x[5, 2, 1] = np.inf
+    lengths[5] = 10
+    cfg = tiny_dict()
+    data = {"x": x, "y": y, "lengths": lengths}
+    if form == "splits":  # ready DataSplits made without the check (as a user might build them)
+        from core.config import config_from_dict
+        from core.data import from_arrays
+
+        clean = x.copy()
+        clean[5, 2, 1] = 0.0
+        data = from_arrays(clean, y, lengths, config_from_dict(cfg, "<t>").data)
+        data.train.x[0, 0, 1] = float("nan")
+    with pytest.raises(DataError, match="NaN/inf") as info:
+        run_training(cfg, data=data, run_dir=tmp_path / "run", quiet=True)
+    if form == "mapping":
+        assert info.value.key == "data['x']"
+        assert "sequence 5, step 2, feature 1" in str(info.value)
+    else:
+        assert "data.train.x" in str(info.value) and "sequence 0, step 0, feature 1" in \
+            str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_run_training_logs_a_feature_constant_in_train(tmp_path):
+    x, y, lengths = arrays()
+    x[:, :, 2] = 1.0
+    run_training(tiny_dict(), data={"x": x, "y": y, "lengths": lengths},
+                 run_dir=tmp_path / "run", quiet=True)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "warning: feature 'f2' is constant in the train split" in log

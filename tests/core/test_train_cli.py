@@ -235,3 +235,144 @@ def test_metric_of_another_task_and_unfit_weights_exit_2_writing_nothing(tmp_pat
                        str(run)]) == 2
     err = capsys.readouterr().err
     assert "task.class_weight: expected 9 numbers" in err and not run.exists()
+
+
+def test_unwritable_output_dir_exits_2_naming_the_flag_before_training(tmp_path, monkeypatch,
+                                                                      capsys):
+    monkeypatch.chdir(ROOT)
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    assert train.main(["--smoke", "--output-dir", str(in_the_way / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"--output-dir: {in_the_way / 'run'}" in err and "is not a directory" in err
+    # A read-only disk (as root, a mode cannot make one; the probe's OSError is the disk's).
+    import errno
+
+    import core.run_dir as run_dir_module
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(run_dir_module.tempfile, "TemporaryFile", read_only)
+    out = tmp_path / "ro" / "run"
+    assert train.main(["--smoke", "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --output-dir: {out}: cannot write to {tmp_path}: "
+                          f"Read-only file system")
+    assert "Traceback" not in err and not (tmp_path / "ro").exists()
+
+
+def _disk_fills_at_write(monkeypatch, n: int):
+    """The n-th checkpoint file written (data or digest) fails with ENOSPC, as on a full disk."""
+    import errno
+
+    import core.checkpoint as checkpoint
+
+    real, calls = checkpoint.atomic_write_bytes, {"n": 0}
+
+    def write(path, data, durable=True):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data, durable)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", write)
+    return real
+
+
+def test_full_disk_exits_4_with_one_line_and_resume_completes(tmp_path, monkeypatch, capsys):
+    import core.checkpoint as checkpoint
+
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "run"
+    # epoch 1 writes best.pt and last.pt; the disk fills at epoch 2's first checkpoint
+    real = _disk_fills_at_write(monkeypatch, 3)
+    assert train.main(["--smoke", "--quiet", "--output-dir", str(out)]) == 4
+    err = capsys.readouterr().err
+    assert "No space left on device (errno 28)" in err and "Traceback" not in err
+    assert f"python -m core.train --resume {out}" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and "No space left" in summary["error"]
+    assert "error: cannot write" in (out / "train.log").read_text()
+    # a resume onto a disk that is still read-only is refused before anything is written
+    import errno
+
+    import core.run_dir as run_dir_module
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as m:
+        m.setattr(run_dir_module.tempfile, "TemporaryFile", read_only)
+        before = _files(out)
+        assert train.main(["--resume", str(out)]) == 2
+        assert "--resume: " in capsys.readouterr().err and _files(out) == before
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", real)  # room is made
+    assert train.main(["--resume", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["test"] is not None
+    best = load_checkpoint(out / "checkpoints" / "best.pt")
+    assert best["epoch"] == summary["best_epoch"]
+
+
+def test_a_run_that_lost_its_best_checkpoint_never_says_completed(tmp_path, monkeypatch,
+                                                                  capsys):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "run"
+    # the smoke run's val_accuracy falls at epoch 2 (seeded): epoch 1 stays best
+    args = ["--smoke", "--quiet", "--output-dir", str(out)]
+    _disk_fills_at_write(monkeypatch, 3)
+    assert train.main(args) == 4
+    (out / "checkpoints" / "best.pt").unlink()  # lost, leaving its .sha256 (as before the fix)
+    monkeypatch.undo()
+    monkeypatch.chdir(ROOT)
+    capsys.readouterr()
+    assert train.main(["--resume", str(out)]) == 4
+    err = capsys.readouterr().err
+    assert "warning: checkpoints/best.pt of epoch 1 was lost" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best_epoch"] == 1, "precondition: epoch 1 stays best"
+    assert summary["status"] == "failed" and "best.pt of epoch 1 was lost" in summary["error"]
+    assert summary["test"] is None and "Traceback" not in err
+
+
+class _HungryModel(torch.nn.Module):
+    def __init__(self, num_features, num_outputs):
+        super().__init__()
+        self.out = torch.nn.Linear(num_features, num_outputs)
+
+    def forward(self, x, lengths=None):
+        if x.shape[0] > 2:  # the pre-flight's probe batch of 2 fits; a training batch does not
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 48.00 GiB")
+        return self.out(x.mean(1))
+
+
+def build_hungry(num_features, num_outputs):
+    return _HungryModel(num_features, num_outputs)
+
+
+def test_out_of_memory_exits_4_with_summary_and_log_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "run"
+    code = train.main(["--smoke", "--quiet", "--set",
+                       "model.name=tests.core.test_train_cli:build_hungry",
+                       "--output-dir", str(out)])
+    err = capsys.readouterr().err
+    assert code == 4 and "Traceback" not in err
+    assert "error: out of memory (CUDA out of memory. Tried to allocate 48.00 GiB); lower " \
+           "training.batch_size" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["error"].startswith("out of memory")
+    assert "error: out of memory" in (out / "train.log").read_text()
+
+
+def test_cpu_allocator_failure_is_out_of_memory_too():
+    from core.errors import is_out_of_memory, is_out_of_space
+
+    try:
+        torch.empty(1 << 62, dtype=torch.uint8)
+    except RuntimeError as exc:
+        assert is_out_of_memory(exc)
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert is_out_of_space(OSError(28, "No space left on device"))
+    assert not is_out_of_space(OSError(2, "No such file"))

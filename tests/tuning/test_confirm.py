@@ -292,3 +292,32 @@ def test_terminal_report_prints_the_confirmation_under_the_search_table(confirme
     assert f"the winner is the configuration of {w['trial']}" in table
     winner_line = next(line for line in table.splitlines() if "(winner)" in line)
     assert w["trial"] in winner_line and f"{w['mean']:.4f}" in winner_line
+
+
+def test_time_budget_ending_during_confirmation_leaves_runs_for_a_resume(tmp_path):
+    # A search of 1 trial of 2 epochs well inside 80% of the budget, then a confirmation whose run
+    # c0001 is held past the budget's end.
+    exp = tmp_path / "b"
+    proc = run_sweep(["--space", str(SPACE), "--smoke", "--num-samples", "1", "--max-epochs", "2",
+                      "--confirm", "1,2", "--time-budget", "75", "--storage-path",
+                      str(tmp_path), "--name", "b"], env=held(tmp_path / "faults", "c0001"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    confirm = load_confirm_study(exp)
+    assert confirm is not None, proc.stderr[-3000:]
+    seeds = confirm.user_attrs["seeds"]
+    held_run = confirm.get_trials()[1]
+    # recorded truthfully: still RUNNING (never PRUNED), in the study and trials.csv; a hint
+    assert held_run.state == TrialState.RUNNING
+    rows = {r["trial"]: r for r in csv.DictReader((exp / "trials.csv").open())}
+    assert rows["c0001"]["status"] == "running"
+    assert "time budget reached during confirmation" in proc.stderr
+    assert "the confirmation is unfinished; finish it with: " in proc.stderr
+    assert f"--resume {exp}" in proc.stderr and "nan, nan" not in proc.stderr
+    resumed = run_sweep(["--resume", str(exp)])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    runs = load_confirm_study(exp).get_trials()
+    assert all(t.state == TrialState.COMPLETE for t in runs)
+    summary = json.loads((exp / "confirmation.json").read_text())
+    assert summary["candidates"][0]["n"] == 2
+    assert sorted(r["seed"] for r in summary["candidates"][0]["runs"]) == sorted(seeds)
+    assert "nan, nan" not in resumed.stderr and "95% interval [" in resumed.stderr

@@ -146,3 +146,19 @@ def test_task_sweep_on_its_own_metric_exports_the_best_trial_that_retrains_exact
         for col in columns:
             # Identical on CPU: same loop, same data, same seed, same thread count.
             assert float(s[col]) == float(t[col]), (key, s["epoch"], col, s[col], t[col])
+
+
+def test_export_and_report_to_an_unwritable_place_exit_2_naming_the_flag(smoke, tmp_path,
+                                                                        capsys):
+    from tuning import export, report
+
+    exp, _ = smoke
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    assert export.main([str(exp), "--out", str(in_the_way / "best.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out: cannot write {in_the_way / 'best.yaml'}: ")
+    assert report.main([str(exp), "--out", str(in_the_way / "report")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out: cannot write {in_the_way / 'report'}: Not a directory" in err
+    assert "Traceback" not in err and in_the_way.read_text() == ""

@@ -52,9 +52,9 @@ def test_most_common_failure_counts_fail_trials_only():
     assert most_common_failure([_trial(TrialState.COMPLETE)]) is None
 
 
-def _picks_of_invalid(sampler) -> int:
-    """A space where model 'tcn' always fails as an invalid config; how often the sampler
-    proposes it in 30 trials after 10 random ones."""
+def _picks_of_invalid(sampler, kind: str = "invalid config") -> int:
+    """A space where model 'tcn' always fails (as ``kind``); how often the sampler proposes it
+    in 30 trials after 10 random ones."""
     study = optuna.create_study(direction="maximize", sampler=sampler)
     picks = 0
     for i in range(40):
@@ -64,18 +64,19 @@ def _picks_of_invalid(sampler) -> int:
         if name == "tcn":
             picks += i >= 10
             trial.set_user_attr("failure", "model.bidirectional: must be false")
-            trial.set_user_attr("failure_kind", "invalid config")
+            trial.set_user_attr("failure_kind", kind)
             study.tell(trial, state=TrialState.FAIL)
         else:
             study.tell(trial, x)
     return picks
 
 
-def test_tpe_learns_to_avoid_parameters_that_fail():
+@pytest.mark.parametrize("kind", ["invalid config", "out of memory"])
+def test_tpe_learns_to_avoid_parameters_that_fail(kind):
     kwargs = dict(seed=0, n_startup_trials=10, multivariate=True, group=True,
                   constant_liar=True)
-    plain = _picks_of_invalid(optuna.samplers.TPESampler(**kwargs))
-    aware = _picks_of_invalid(FailureAwareTPESampler(**kwargs))
+    plain = _picks_of_invalid(optuna.samplers.TPESampler(**kwargs), kind)
+    aware = _picks_of_invalid(FailureAwareTPESampler(**kwargs), kind)
     # Optuna's TPE ignores FAIL trials and keeps proposing tcn; the failure-aware one sees them
     # as the worst results.
     assert plain >= 5, plain

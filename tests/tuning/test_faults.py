@@ -84,3 +84,39 @@ def test_trial_with_an_invalid_config_fails_at_once_with_the_reason_and_is_not_r
             assert not (trial_dir / "error.txt").exists()
         else:
             assert t.state in (TrialState.COMPLETE, TrialState.PRUNED), t
+
+
+def test_out_of_memory_fails_once_and_a_full_disk_stops_the_sweep_for_a_resume(tmp_path):
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    oom = {"SEQTUNE_FAULTS": "oom:t0000:1", "SEQTUNE_FAULT_DIR": str(faults)}
+    proc = run_sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(tmp_path),
+                      "--name", "r", "--max-failures", "2"],
+                     env={**oom, "SEQTUNE_FAULTS": "oom:t0000:1,nospace:t0003:1"})
+    exp = tmp_path / "r"
+    # The full disk stops the sweep at once (no retries), exit 4 with the resume command; the
+    # trial stays RUNNING with the real cause, and trials.csv is written.
+    assert proc.returncode == 4, proc.stderr[-3000:]
+    assert "make room on the disk, then resume with:" in proc.stderr
+    assert f"--resume {exp}" in proc.stderr
+    stopped = load_study(exp).trials[3]
+    assert stopped.state == TrialState.RUNNING
+    assert "No space left on device" in stopped.user_attrs["stopped"]
+    assert not list((exp / "tune").glob("run-0/t0003/error*.txt"))
+    assert (exp / "trials.csv").is_file()
+    # Room made: the resume continues it and finishes the sweep.
+    proc = run_sweep(["--resume", str(exp)], env=oom)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "t0003 had stopped: trial t0003: OSError: [Errno 28] No space left" in proc.stderr
+    trials = load_study(exp).trials
+    assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
+    assert trials[3].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    # Out of memory: FAIL in its first attempt, never retried, the reason in failure (which
+    # the failure-aware TPE reads as a parameter failure: tests/tuning/test_failures.py).
+    assert trials[0].state == TrialState.FAIL
+    assert trials[0].user_attrs["failure_kind"] == "out of memory"
+    assert trials[0].user_attrs["failure"].startswith(
+        "trial t0000: OutOfMemoryError: injected fault: t0000 is out of memory")
+    assert not list((exp / "tune").glob("run-*/t0000/error*.txt"))
+    rows = {r["trial"]: r for r in csv.DictReader((exp / "trials.csv").open())}
+    assert rows["t0000"]["failure"] == trials[0].user_attrs["failure"]

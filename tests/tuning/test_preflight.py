@@ -75,3 +75,17 @@ def test_pairs_that_make_an_invalid_config_are_named():
                   "model.bidirectional": {"type": "categorical", "choices": [False, True],
                                           "when": {"model.name": "gru"}}}, n_train=14000)
     assert "invalid config" not in _text(lines, "warning")
+
+
+def test_pairs_are_checked_with_the_fixed_values_their_conditions_bring():
+    plateau = {"schedule.name": {"type": "categorical", "choices": ["cosine", "plateau"]},
+               "model.name": {"type": "categorical", "choices": ["gru", "lstm"]},
+               "schedule.warmup_fraction": {"type": "fixed", "value": 0,
+                                            "when": {"schedule.name": "plateau"}}}
+    # without interval: epoch, plateau with either model is invalid: both pairs are named
+    warn = _text(_run(plateau, n_train=14000), "warning")
+    assert "schedule.name='plateau' with model.name='gru' gives an invalid config" in warn
+    # with it (fixed, only for plateau), every pair is valid and none is named
+    plateau["schedule.interval"] = {"type": "fixed", "value": "epoch",
+                                    "when": {"schedule.name": "plateau"}}
+    assert "invalid config" not in _text(_run(plateau, n_train=14000), "warning")

@@ -151,3 +151,26 @@ def test_finished_run_whose_result_json_lost_lines_is_recovered_with_its_checkpo
     text = recovered.read_text()
     reconcile(study, tmp_path, space, key_of=confirm_key)
     assert recovered.read_text() == text
+
+
+def test_a_sweep_copied_to_another_folder_keeps_its_identity(smoke, tmp_path):
+    import shutil
+
+    from tests.tuning.conftest import run_sweep
+    from tuning.export import main as export_main
+    from tuning.study import load_study
+
+    exp, _ = smoke
+    copy = tmp_path / "b"
+    shutil.copytree(exp, copy)
+    before = load_study(copy)
+    proc = run_sweep(["--resume", str(copy)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the same study (named when the sweep started, not after the folder), nothing run again
+    assert f"sweep {before.study_name}: 8 of 8 trials finished, 0 to continue, 0 to run" \
+        in proc.stderr
+    names = optuna.get_all_study_names(f"sqlite:///{copy / 'study.db'}")
+    assert names == [before.study_name]
+    assert not (copy / "tune" / "run-1").exists()
+    assert [t.state for t in load_study(copy).trials] == [t.state for t in before.trials]
+    assert export_main([str(copy), "--out", str(tmp_path / "best.yaml")]) == 0

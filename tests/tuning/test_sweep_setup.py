@@ -4,6 +4,9 @@ tests/test_bad_input.py)."""
 
 from pathlib import Path
 
+import pytest
+
+from core.config import ConfigError
 from tuning import sweep_setup
 from tuning.experiment import space_of
 from tuning.sweep_options import SweepOptions
@@ -142,3 +145,63 @@ def test_the_sweeps_metric_is_the_trials_checkpoint_metric_unless_set_explicitly
                                      overrides=["training.checkpoint_metric=val_loss"]))
         assert spec["base"]["training"]["checkpoint_metric"] == "val_loss"
         assert spec["metric_alignment"] is None
+
+
+def _prepare(tmp_path, params: str):
+    from tuning.sweep_setup import prepare
+
+    space = tmp_path / "s.yaml"
+    space.write_text(f"base_config: {ROOT / 'configs' / 'gru.yaml'}\nmax_epochs: 2\n"
+                     f"params:\n{params}")
+    return space, lambda: prepare(SweepOptions(space=space, storage_path=tmp_path / "out",
+                                               ray=RayOptions(smoke=True), smoke=True))
+
+
+def test_a_value_is_checked_with_the_fixed_values_its_conditions_bring(tmp_path):
+    # plateau needs interval: epoch and no warmup: the space gives both, only with plateau
+    _, prepare = _prepare(tmp_path, (
+        "  schedule.name: {type: categorical, choices: [cosine, plateau]}\n"
+        "  schedule.interval: {type: fixed, value: epoch, when: {schedule.name: plateau}}\n"
+        "  schedule.warmup_fraction: {type: fixed, value: 0, when: {schedule.name: plateau}}\n"))
+    prepared = prepare()
+    assert [p.name for p in prepared.space.params][0] == "schedule.name"
+    # without them, plateau is still refused, naming the key and the file that sets it
+    space, prepare = _prepare(tmp_path, (
+        "  schedule.name: {type: categorical, choices: [cosine, plateau]}\n"
+        "  schedule.warmup_fraction: {type: fixed, value: 0, when: {schedule.name: plateau}}\n"))
+    with pytest.raises(ConfigError) as info:
+        prepare()
+    text = str(info.value)
+    assert "params.schedule.name: value 'plateau' gives an invalid config: schedule.interval" \
+        in text
+    assert f"schedule.interval from {ROOT / 'configs' / 'gru.yaml'}" in text
+    assert f"schedule.name from params in {space}" in text
+
+
+def test_warmup_given_twice_names_both_keys_and_the_file_of_each(tmp_path):
+    space, prepare = _prepare(tmp_path, "  schedule.warmup_steps: {type: int, low: 0, "
+                                        "high: 300, step: 50}\n")
+    with pytest.raises(ConfigError) as info:
+        prepare()
+    text = str(info.value)
+    assert "schedule.warmup_steps is 300 and schedule.warmup_fraction is 0.05" in text
+    assert f"schedule.warmup_steps from params in {space}" in text
+    assert f"schedule.warmup_fraction from {ROOT / 'configs' / 'gru.yaml'}" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_smoke_says_it_switches_the_spaces_confirmation_off_and_freezes_it_so(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
+    space = tmp_path / "c.yaml"
+    space.write_text(SPACE.read_text().replace("../configs/", f"{ROOT}/configs/", 1)
+                     + "confirm: {top_k: 2, seeds: 3}\n")
+    spec = new_spec(SweepOptions(space=space, smoke=True))
+    # kept in the frozen spec, switched off, and said at the start of the sweep
+    assert spec["space"]["confirm"] == {"top_k": 0, "seeds": 3}
+    (note,) = spec["smoke_notes"]
+    assert "confirm: (top_k 2, seeds 3) is off for this smoke sweep; --confirm K,S" in note
+    assert space_of(spec, str(space)).confirm_top_k == 0
+    # --confirm still confirms a smoke sweep, without a note
+    spec = new_spec(SweepOptions(space=space, smoke=True, confirm=(2, 2)))
+    assert spec["space"]["confirm"]["top_k"] == 2 and spec["smoke_notes"] == []

@@ -197,3 +197,48 @@ def test_models_doc_shows_the_tested_example_verbatim():
                                             ("model.yaml", "mynets.py", "space.yaml")]
     for path, text in blocks:
         assert text == (ROOT / path).read_text(), path
+
+
+USER = "netok:ConvGRU"
+# Valid spaces that put a user model in params: every combination they can draw is valid.
+VALID = {
+    "user model fixed in params":
+        f"  model.name: '{USER}'\n"
+        "  model.kwargs.channels: {type: categorical, choices: [4, 8]}\n",
+    "built-in and user model, each family's keys conditional":
+        f"  model.name: {{type: categorical, choices: [gru, '{USER}']}}\n"
+        "  model.hidden_size: {type: categorical, choices: [8, 16], when: {model.name: gru}}\n"
+        "  model.kwargs.channels: {type: categorical, choices: [4, 8], when: "
+        f"{{model.name: '{USER}'}}}}\n",
+    "the same, user model first":
+        f"  model.name: {{type: categorical, choices: ['{USER}', gru]}}\n"
+        "  model.hidden_size: {type: categorical, choices: [8, 16], when: {model.name: gru}}\n"
+        "  model.kwargs.channels: {type: categorical, choices: [4, 8], when: "
+        f"{{model.name: '{USER}'}}}}\n",
+}
+
+
+@pytest.mark.parametrize("params", VALID.values(), ids=list(VALID))
+def test_valid_spaces_with_a_user_model_in_params_are_accepted(tmp_path, monkeypatch, params):
+    from tuning.sweep_options import SweepOptions
+    from tuning.sweep_setup import prepare
+
+    (tmp_path / "netok.py").write_text(MODULES["netok.py"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "netok", raising=False)
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG.replace("NAME", "gru").replace("PLUGINS", "[]")
+                      .replace("KWARGS", "{}"))
+    space = tmp_path / "s.yaml"
+    space.write_text(SPACE.replace("PARAMS", params))
+    monkeypatch.chdir(tmp_path)
+    prepared = prepare(SweepOptions(space=space, storage_path=tmp_path / "out"))
+    assert {p.name for p in prepared.space.params} >= {"model.name", "model.kwargs.channels"}
+    assert not (tmp_path / "out").exists()
+    # Without the conditions the same families clash, and the check still says so.
+    if "when" in params:
+        space.write_text(SPACE.replace("PARAMS", params.replace(
+            ", when: {model.name: gru}", "")))
+        with pytest.raises(Exception, match="params.model.hidden_size: netok:ConvGRU is a user "
+                                            "model"):
+            prepare(SweepOptions(space=space, storage_path=tmp_path / "out"))
