@@ -20,7 +20,7 @@ BAD = [
     ({"model": {"kwargs": {1: 2}}}, "model.kwargs", "string keys"),
     ({"model": {"dropout": 1.0}}, "model.dropout", "< 1"),
     ({"model": {"bidirectional": "yes"}}, "model.bidirectional", "true or false"),
-    ({"data": {"val_fraction": 0.0}}, "data.val_fraction", "> 0"),
+    ({"data": {"val_fraction": -0.1}}, "data.val_fraction", ">= 0"),
     ({"data": {"synthetic": {"num_motifs": 9}}}, "data.synthetic.num_motifs", "<= 6"),
     ({"data": {"synthetic": "big"}}, "data.synthetic", "mapping"),
     ({"loader": {"prefetch_factor": 0}}, "loader.prefetch_factor", ">= 1"),
