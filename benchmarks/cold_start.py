@@ -38,7 +38,7 @@ PARTS = ("python", "torch", "ray.tune + ours", "data", "CUDA context", "setup", 
 
 
 def child(overrides: list[str]) -> dict:
-    from tuning.trainable import process_started_at
+    from tuning.execution import process_started_at
 
     marks = {"start": process_started_at() or T_MAIN, "main": T_MAIN}
     import torch
@@ -46,7 +46,7 @@ def child(overrides: list[str]) -> dict:
     marks["torch"] = time.time()
     import ray.tune  # noqa: F401
 
-    import tuning.trainable  # noqa: F401
+    import tuning.execution._trainable  # noqa: F401
     from core.config import load_config
     from core.data import load_data
     from core.loop import fit

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.cli import int_at_least  # noqa: E402
 from tuning.export import export_best  # noqa: E402
-from tuning.results import trial_history  # noqa: E402
+from tuning.record import trial_history  # noqa: E402
 
 METRICS = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1")
 

@@ -50,7 +50,7 @@ from core.cli import int_at_least, int_list, name_list, positive_seconds  # noqa
 from core.config import Config, load_config  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.loop import fit  # noqa: E402
-from tuning.results import histories  # noqa: E402
+from tuning.record import histories  # noqa: E402
 
 SPACE = ROOT / "search_spaces" / "gru.yaml"  # --model sets these two
 BASE = ROOT / "configs" / "gru.yaml"

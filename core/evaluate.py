@@ -1,7 +1,7 @@
 """Evaluation of a model on one split: its mean loss and the task's metrics.
 
 Used for the validation split after every epoch (``core.loop.fit``) and for the test split of a
-finished run (``core.run``, ``tuning.trainable``).
+finished run (``core.run``, ``tuning.execution._trainable``).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ The rule (``improves``): an epoch beats the best so far when its metric is bette
 earlier one. On a small validation split a metric such as accuracy or AUROC moves in coarse
 steps and often saturates (1.0 by epoch 2), and without the tie-break the earliest, undertrained
 epoch would stay best. ``best_epoch`` applies the rule over a whole history: ``core.loop.fit``
-and ``tuning.results`` (trials.csv, export) pick the same epoch from the same history.
+and ``tuning.record._results`` (trials.csv, export) pick the same epoch from the same history.
 
 The module does not import torch: the sweep's report reads trial results through
-``tuning.results``, which uses ``best_epoch``, on machines without torch.
+``tuning.record._results``, which uses ``best_epoch``, on machines without torch.
 
 Example:
     >>> history = [{"epoch": 1, "val_accuracy": 0.9, "val_loss": 0.40},

@@ -63,8 +63,8 @@ def test_old_import_names_still_work():
     from core.losses import LossSetupError
     from core.run_dir import RunError
     from core.schema import ConfigError
-    from tuning.experiment import SweepError
-    from tuning.storage import StudyWriteError
+    from tuning.record import SweepError
+    from tuning.study import StudyWriteError
 
     assert ConfigError is Home
     assert {c.__module__ for c in (CheckpointError, LossSetupError, RunError)} == {"core.errors"}

@@ -69,7 +69,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_modules_found():
     assert {"core.config", "core.loop", "tuning.sweep", "tuning.driver",
-            "tuning.results"} <= set(MODULES)
+            "tuning.record._results"} <= set(MODULES)
 
 
 def test_no_import_cycle():
@@ -109,14 +109,14 @@ def test_export_and_report_depend_only_on_lower_modules():
         assert not reached & {
             "tuning.sweep",
             "tuning.driver",
-            "tuning.confirm_phase",
-            "tuning.sweep_setup",
-            "tuning.sweep_options",
-            "tuning.tuner",
-            "tuning.searcher",
-            "tuning.workers",
-            "tuning.resume",
-            "tuning.trainable",
+            "tuning.driver._confirm_phase",
+            "tuning.driver._setup",
+            "tuning.driver._options",
+            "tuning.execution._tuner",
+            "tuning.execution._searcher",
+            "tuning.execution._workers",
+            "tuning.execution._resume",
+            "tuning.execution._trainable",
         }, (m, sorted(reached))
 
 
@@ -124,7 +124,7 @@ def test_export_and_report_depend_only_on_lower_modules():
 def test_report_and_export_import_neither_ray_nor_torch(module):
     # A machine holding only the experiment directory can make the report or export a config
     # (the report run end to end in tests/tuning/test_report.py::test_report_runs_without_ray_or_
-    # torch): the trial config is built outside the Ray glue (tuning.trial_config).
+    # torch): the trial config is built outside the Ray glue (tuning.space._trial_config).
     code = (f"import sys, {module}; "
             "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT,

@@ -13,8 +13,8 @@ Example (``docs/python-api.md`` runs a complete one)::
 
 ``run_sweep`` is the driver of ``python -m tuning.sweep`` (``tuning.driver.drive``) with the same
 checks; bad input raises instead of exiting 2. ``Sweep`` reads only what is on disk (the study,
-the trial directories), through ``tuning.results``, the one reader of trial results, so it is
-current on every access. Importing this module imports neither Ray nor torch; ``run_sweep``,
+the trial directories), through ``tuning.record._results``, the one reader of trial results, so it
+is current on every access. Importing this module imports neither Ray nor torch; ``run_sweep``,
 ``export`` and ``report`` import what they need when called.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuning.experiment import (
+from tuning.record import (
     REPORT_DIR,
     SPEC_FILE,
     STUDY_FILE,
@@ -146,7 +146,7 @@ class Sweep:
     @property
     def trials(self) -> pd.DataFrame:
         """One row per trial, in trial order: the rows of ``trials.csv`` as the sweep writes it
-        (``tuning.results.trial_rows``), read now.
+        (``tuning.record.trial_rows``), read now.
 
         Columns: trial, phase, number, status (completed, pruned, errored, running, waiting),
         epochs, best_<metric>, best_epoch, last_<metric>, failure, gpu, node, checkpoint (path
@@ -158,7 +158,7 @@ class Sweep:
         import pandas as pd
 
         from tuning.confirm import confirm_key
-        from tuning.results import trial_rows, trials_csv_text
+        from tuning.record import trial_rows, trials_csv_text
         from tuning.study import load_confirm_study
 
         study = self._study()
@@ -188,7 +188,7 @@ class Sweep:
         import pandas as pd
 
         from tuning.confirm import confirm_key
-        from tuning.results import trial_history
+        from tuning.record import trial_history
         from tuning.study import load_confirm_study
 
         key = trial_key(trial) if isinstance(trial, int) else str(trial)
@@ -227,10 +227,10 @@ class Sweep:
     @property
     def search_best(self) -> Best | None:
         """The search phase's best trial (``Best``, ``confirmed`` False): by the sweep's metric
-        and mode over every epoch it reported (``tuning.results.best_trial``), warm-start copies
+        and mode over every epoch it reported (``tuning.record.best_trial``), warm-start copies
         left out; None while no trial has a finite metric. Without a confirmation it is
         ``best``."""
-        from tuning.results import best_trial
+        from tuning.record import best_trial
 
         study = self._study()
         if study is None:
@@ -242,8 +242,8 @@ class Sweep:
 
     def _best_of(self, chosen, study, *, phase: str = "search", key_of=trial_key) -> Best:
         """``Best`` of the trial ``chosen`` of ``study``: its best epoch, value and checkpoint
-        as its trials.csv row has them (``tuning.results.trial_rows``)."""
-        from tuning.results import trial_rows
+        as its trials.csv row has them (``tuning.record.trial_rows``)."""
+        from tuning.record import trial_rows
 
         row = next(r for r in trial_rows(study, self.path, self.space, phase=phase,
                                          key_of=key_of) if r["number"] == chosen.number)
@@ -294,8 +294,8 @@ def load_sweep(path: str | Path) -> Sweep:
 
 
 def _option_names() -> tuple[set[str], set[str]]:
-    from tuning.sweep_options import SweepOptions
-    from tuning.tuner import RayOptions
+    from tuning.driver import SweepOptions
+    from tuning.execution import RayOptions
 
     own = {f.name for f in dataclasses.fields(SweepOptions)} - {
         "space", "name", "storage_path", "overrides", "ray"}
@@ -333,9 +333,8 @@ def run_sweep(space: str | Path | None, *, name: str | None = None,
         SweepInterrupted: the sweep stopped early (Ctrl-C); ``.sweep`` holds what finished.
     """
     from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE
-    from tuning.driver import drive
-    from tuning.sweep_options import SweepOptions
-    from tuning.tuner import RayOptions
+    from tuning.driver import SweepOptions, drive
+    from tuning.execution import RayOptions
 
     own, ray = _option_names()
     unknown = sorted(set(options) - own - ray)

@@ -14,7 +14,7 @@ winner is the configuration with the best mean confirmed score (docs/confirmatio
 - Runs: ordinary trials of a second Optuna study in the same study.db, ``<name>-confirm``
   (``tuning.study.open_confirm_study``), named ``c0000``, ``c0001``, ...; the search's sampler
   never sees them. They are created (RUNNING, parameters fixed) before any runs, so a resume
-  reconciles them like search trials (``tuning.resume.reconcile``): finished runs are not run
+  reconciles them like search trials (``tuning.execution.reconcile``): finished runs are not run
   again.
 - A run's confirmed score is its **last** epoch's metric (no selection over epochs: the model a
   retrain of the exported config ends with), and its test metric ``test_<name>`` is that model's
@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from core.files import atomic_write_text
-from tuning.experiment import CONFIRMATION_CSV_FILE, CONFIRMATION_FILE
-from tuning.results import finite, trial_history
+from tuning.record import CONFIRMATION_CSV_FILE, CONFIRMATION_FILE, finite, trial_history
 from tuning.space import SearchSpace
 
 __all__ = ["candidates", "confirm_arg", "confirm_key", "confirmed_winner", "fresh_seeds",
@@ -99,7 +98,7 @@ def candidates(trials: list, space: SearchSpace, k: int) -> list[dict]:
     they reached and their best intermediate value (see the module's docstring). Each is
     ``{"trial": key, "params": {...}, "search_score": float, "epochs": int, "complete": bool}``.
     """
-    from tuning.experiment import trial_key
+    from tuning.record import trial_key
 
     sign = 1.0 if space.mode == "max" else -1.0
     ranked = []

@@ -3,7 +3,7 @@
 ``SweepError`` (bad input other than a config or space; the commands print it and exit 2) and
 ``StudyWriteError`` (the on-disk study refused a write). ``tuning.api.SweepInterrupted`` stays
 with the Python API whose ``Sweep`` it carries. The raising modules re-export them under their
-old names (``tuning.experiment.SweepError``, ``tuning.storage.StudyWriteError``).
+old names (``tuning.record.SweepError``, ``tuning.study.StudyWriteError``).
 """
 
 from __future__ import annotations

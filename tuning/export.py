@@ -30,10 +30,18 @@ from core.cli import EXIT_OK, fail
 from core.config import config_to_dict
 from core.files import atomic_write_text
 from tuning.confirm import confirm_key, confirmed_winner, read_confirmation
-from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
-from tuning.results import best_trial, trial_rows
+from tuning.record import (
+    SPEC_FILE,
+    best_trial,
+    is_sweep_dir,
+    read_spec,
+    running_pid,
+    space_of,
+    trial_key,
+    trial_rows,
+)
+from tuning.space import trial_config
 from tuning.study import load_confirm_study, load_study
-from tuning.trial_config import trial_config
 
 __all__ = ["export_best", "main"]
 
@@ -80,7 +88,7 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     values = best.intermediate_values
     row = next(r for r in trial_rows(study, exp_dir, space, phase=phase, key_of=key_of)
                if r["number"] == best.number)
-    # trials.csv's best epoch (tuning.results.trial_best_epoch): the rule of best.pt; a
+    # trials.csv's best epoch (tuning.record.trial_best_epoch): the rule of best.pt; a
     # confirmation run is scored at its last epoch, and its file trains that model.
     epoch = (max(values) if values else 0) if phase == "confirm" else row["best_epoch"] or 0
     params = best.user_attrs.get("params") or dict(best.params)

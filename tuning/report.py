@@ -24,8 +24,17 @@ from pathlib import Path
 from core.cli import EXIT_OK, fail, int_at_least
 from core.files import atomic_write_text
 from tuning.confirm import read_confirmation
-from tuning.experiment import REPORT_DIR, SPEC_FILE, STUDY_FILE, is_sweep_dir, read_spec, space_of
-from tuning.results import finite, trial_history, trial_rows
+from tuning.record import (
+    REPORT_DIR,
+    SPEC_FILE,
+    STUDY_FILE,
+    finite,
+    is_sweep_dir,
+    read_spec,
+    space_of,
+    trial_history,
+    trial_rows,
+)
 from tuning.study import load_study
 
 __all__ = ["collect", "format_confirmation", "format_table", "main", "write_report"]

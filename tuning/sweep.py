@@ -2,14 +2,14 @@
 
 Ray Tune runs the trials (ASHA stops the weak ones early), an Optuna study chooses their
 hyperparameters (TPE by default) and is the sweep's ledger. Everything lands in an experiment
-directory, ``runs/sweeps/<name>/`` (its files: ``tuning.experiment``). ``--resume DIR``
-continues an interrupted sweep, reconciling the study with the disk (``tuning.resume``).
+directory, ``runs/sweeps/<name>/`` (its files: ``tuning.record._directory``). ``--resume DIR``
+continues an interrupted sweep, reconciling the study with the disk (``tuning.execution._resume``).
 
 Exit codes: 0 finished, 2 bad input (nothing written), 3 every trial failed, 4 the disk is
 full or read-only (make room, then resume it), 130 interrupted (resume it).
 
 This module is the command line: its flags (``build_parser``), the flags a resume refuses, and
-``main``, which turns the flags into ``SweepOptions`` (``tuning.sweep_options``) and runs the
+``main``, which turns the flags into ``SweepOptions`` (``tuning.driver._options``) and runs the
 driver (``tuning.driver.drive``; bad input raises there and exits 2 here). ``tuning.run_sweep``
 is the Python API over the same driver. ``SweepOptions``, ``drive``, ``new_spec`` and
 ``check_params_fit_config`` stay importable from here.
@@ -25,10 +25,8 @@ from core.cli import EXIT_RESOURCE, fail, int_at_least, port, positive_seconds
 from core.config import ConfigError
 from core.errors import is_out_of_space
 from tuning.confirm import confirm_arg
-from tuning.driver import drive
+from tuning.driver import SweepOptions, check_params_fit_config, drive, new_spec
 from tuning.errors import SweepError
-from tuning.sweep_options import SweepOptions
-from tuning.sweep_setup import check_params_fit_config, new_spec
 from tuning.tracking import tracking_problem
 
 __all__ = ["RESUME_REFUSES", "SweepOptions", "build_parser", "check_params_fit_config", "drive",

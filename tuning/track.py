@@ -19,7 +19,7 @@ from pathlib import Path
 from core.cli import EXIT_OK, fail, setup_logging
 from core.tracking import Tracker, TrackingError
 from tuning.confirm import confirm_key
-from tuning.experiment import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
+from tuning.record import SPEC_FILE, is_sweep_dir, read_spec, running_pid, space_of, trial_key
 from tuning.study import load_confirm_study, load_study
 from tuning.tracking import SweepRuns, remember_target, tracking_problem, tracking_target
 

@@ -13,7 +13,7 @@ from benchmarks.compare.summary import write_summary
 from benchmarks.compare.tasks import ENTRY, ROOT, child_flags, setup_of
 from benchmarks.compare.training import WORST, train_one
 from core.config import config_to_dict
-from tuning.space_optuna import compile_space
+from tuning.space import compile_space
 
 __all__ = ["optuna_worker", "run_optuna"]
 

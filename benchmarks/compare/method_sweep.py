@@ -57,7 +57,7 @@ def run_sweep(seed: int, args, out: Path) -> None:
     atomic_write_text(out / "sweep-driver.log", proc.stdout[-200_000:] + proc.stderr[-200_000:])
     if proc.returncode != 0:
         raise SystemExit(f"sweep exited {proc.returncode}: {proc.stderr[-3000:]}")
-    from tuning.results import histories, started_config
+    from tuning.record import histories, started_config
 
     exp = out / "sweep"
     trials = []
@@ -95,8 +95,7 @@ def sweep_choices(exp: Path, st: Setup, trials: list[dict], top_k: int) -> dict:
     picks without confirmation: the best epoch over COMPLETE and PRUNED trials) and the
     confirmation's candidates and timings, from the sweep's files."""
     from tuning.confirm import read_confirmation
-    from tuning.experiment import trial_key
-    from tuning.results import best_trial, trial_history
+    from tuning.record import best_trial, trial_history, trial_key
     from tuning.study import load_study
 
     own = [t for t in load_study(exp).get_trials(deepcopy=False)

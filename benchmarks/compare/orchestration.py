@@ -25,7 +25,7 @@ from benchmarks.compare.summary import LAUNCHED_ENV, SUMMARY_FILE, write_json
 from benchmarks.compare.tasks import ENTRY, METHODS, ROOT, child_flags, setup_of
 from core.config import config_to_dict
 from core.files import atomic_write_text
-from tuning.trial_config import trial_config
+from tuning.space import trial_config
 
 __all__ = ["retrain", "run_all", "run_one"]
 

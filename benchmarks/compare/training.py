@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.compare.tasks import better
-from tuning.space_optuna import compile_space
-from tuning.trial_config import trial_config
+from tuning.space import compile_space, trial_config
 
 __all__ = ["WORST", "DefineSpace", "train_one"]
 

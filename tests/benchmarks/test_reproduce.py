@@ -5,7 +5,7 @@ import io
 import json
 
 from benchmarks.reproduce import METRICS, max_diff, table
-from tuning.results import trial_history
+from tuning.record import trial_history
 
 
 def _epochs(n):

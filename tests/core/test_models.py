@@ -211,8 +211,7 @@ def test_shipped_transformer_config_and_space_train_a_tiny_cpu_run():
 
     from core.config import config_to_dict, load_config
     from core.loop import fit
-    from tuning.space import load_space
-    from tuning.trial_config import trial_config
+    from tuning.space import load_space, trial_config
 
     root = Path(__file__).resolve().parents[2]
     space = load_space(root / "search_spaces" / "transformer.yaml")

@@ -40,9 +40,9 @@ def smoke(tmp_path_factory):
 
 def held(fault_dir: Path, *keys: str) -> dict:
     """The environment that holds the trials ``keys`` after their first epoch, once
-    (``tuning.fault_injection``'s ``hold_once`` fault): a sweep whose last trials are held cannot
-    end before ``kill_when`` kills it, however fast or loaded the machine (issue 16 §7); the
-    resumed sweep runs them on."""
+    (``tuning.execution._fault_injection``'s ``hold_once`` fault): a sweep whose last trials are
+    held cannot end before ``kill_when`` kills it, however fast or loaded the machine (issue 16 §7);
+    the resumed sweep runs them on."""
     fault_dir.mkdir(parents=True, exist_ok=True)
     return {"SEQTUNE_FAULTS": ",".join(f"hold_once:{k}:1" for k in keys),
             "SEQTUNE_FAULT_DIR": str(fault_dir)}

@@ -14,7 +14,7 @@ import yaml
 import tuning
 from core.config import ConfigError
 from tests.tuning.conftest import ROOT, SPACE
-from tuning.results import STATUS
+from tuning.record import STATUS
 from tuning.study import load_study
 
 DOC = ROOT / "docs" / "python-api.md"

@@ -14,8 +14,7 @@ from core.config import load_config
 from core.tasks import metric_names
 from tests.tuning.conftest import run_sweep
 from tuning import export, sweep
-from tuning.experiment import LOCK_FILE
-from tuning.results import trial_history
+from tuning.record import LOCK_FILE, trial_history
 from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -112,7 +112,7 @@ def test_out_of_memory_fails_once_and_a_full_disk_stops_the_sweep_for_a_resume(t
     assert len(trials) == 8 and all(t.state.is_finished() for t in trials)
     assert trials[3].state in (TrialState.COMPLETE, TrialState.PRUNED)
     # Out of memory: FAIL in its first attempt, never retried, the reason in failure (which
-    # the failure-aware TPE reads as a parameter failure: tests/tuning/test_failures.py).
+    # the failure-aware TPE reads as a parameter failure: tests/tuning/study/test_sampler.py).
     assert trials[0].state == TrialState.FAIL
     assert trials[0].user_attrs["failure_kind"] == "out of memory"
     assert trials[0].user_attrs["failure"].startswith(

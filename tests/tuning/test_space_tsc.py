@@ -6,8 +6,7 @@ import optuna
 
 from core.config import config_to_dict, load_config
 from core.models import check_model
-from tuning.space import compile_space, load_space
-from tuning.trainable import trial_config
+from tuning.space import compile_space, load_space, trial_config
 
 ROOT = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)

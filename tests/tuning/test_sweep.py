@@ -303,7 +303,7 @@ def test_time_budget_ends_the_sweep_normally(tmp_path):
 def test_batched_reports_reach_the_study_and_tensorboard_every_epoch(tmp_path):
     """Epochs between ASHA's rungs are batched into the next report; the study, trials.csv and
     each trial's TensorBoard folder still have every epoch (issue 16 §5)."""
-    from tuning.tensorboard import read_scalars
+    from tuning.record import read_scalars
 
     # Checkpoints only at the last epoch and no time-driven reports: Tune gets exactly the
     # rungs (2 and 6), whatever the machine's load.

@@ -16,7 +16,7 @@ from tests.mlflow_server import MlflowServer
 from tests.tuning.conftest import held, kill_when
 from tests.tuning.conftest import run_sweep as _sweep
 from tuning import sweep, track
-from tuning.results import trial_history
+from tuning.record import trial_history
 from tuning.study import load_study
 from tuning.tracking import sweep_id
 
@@ -34,7 +34,7 @@ def mlflow_server(tmp_path_factory):
 
 def _runs(client, exp_dir):
     """The sweep's parent and its children by trial key, read back from the server."""
-    from tuning.experiment import read_spec
+    from tuning.record import read_spec
 
     key = sweep_id(exp_dir.name, read_spec(exp_dir))
     experiments = [e.experiment_id for e in client.search_experiments()]

@@ -19,7 +19,7 @@ import core.train as train
 from core.checkpoint import load_checkpoint
 from tests.tuning.conftest import held, kill_when
 from tuning import export, sweep
-from tuning.results import trial_history
+from tuning.record import trial_history
 from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,8 +220,7 @@ VALID = {
 
 @pytest.mark.parametrize("params", VALID.values(), ids=list(VALID))
 def test_valid_spaces_with_a_user_model_in_params_are_accepted(tmp_path, monkeypatch, params):
-    from tuning.sweep_options import SweepOptions
-    from tuning.sweep_setup import prepare
+    from tuning.driver import SweepOptions, prepare
 
     (tmp_path / "netok.py").write_text(MODULES["netok.py"])
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -6,7 +6,7 @@ the driver's side (live syncs, phase ends, the end). ``python -m tuning.track`` 
 sweep's whole record afterwards. The MLflow client itself: ``core.tracking``.
 """
 
-from tuning.tracking.session import (
+from tuning.tracking._session import (
     LIVE_INTERVAL_S,
     TRACKING_FILE,
     SweepTracking,
@@ -15,7 +15,7 @@ from tuning.tracking.session import (
     tracking_problem,
     tracking_target,
 )
-from tuning.tracking.sweep_runs import SweepRuns, child_state, sweep_id
+from tuning.tracking._sweep_runs import SweepRuns, child_state, sweep_id
 
 __all__ = ["LIVE_INTERVAL_S", "TRACKING_FILE", "SweepRuns", "SweepTracking", "child_state",
            "open_tracking", "remember_target", "sweep_id", "tracking_problem", "tracking_target"]

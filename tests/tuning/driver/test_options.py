@@ -1,0 +1,34 @@
+"""tuning.driver._options: the command line read into typed options."""
+
+from pathlib import Path
+
+from tuning.driver import SweepOptions
+from tuning.sweep import RESUME_REFUSES, build_parser
+
+
+def test_every_flag_lands_in_its_field():
+    args = build_parser().parse_args([
+        "--space", "s.yaml", "--name", "n", "--storage-path", "/tmp/x", "--num-samples", "5",
+        "--max-epochs", "3", "--metric", "val_loss", "--trials-per-gpu", "2",
+        "--max-failures", "0", "--set", "a=1", "--set", "b=2", "--address", "auto",
+        "--mps", "off", "--dashboard", "--dashboard-port", "9000", "--warm-start", "w",
+        "--confirm", "3,2", "--time-budget", "60", "--smoke", "--full-size"])
+    opts = SweepOptions.from_args(args)
+    assert opts == SweepOptions(
+        space=Path("s.yaml"), name="n", storage_path="/tmp/x", num_samples=5, max_epochs=3,
+        metric="val_loss", trials_per_gpu=2, max_failures=0, full_size=True,
+        overrides=["a=1", "b=2"], warm_start=Path("w"), smoke=True, confirm=(3, 2),
+        ray=opts.ray)
+    ray = opts.ray
+    assert (ray.address, ray.mps, ray.dashboard, ray.dashboard_port, ray.time_budget,
+            ray.smoke) == ("auto", "off", True, 9000, 60.0, True)
+
+
+def test_defaults_of_an_empty_command_line():
+    # No flag: the dataclass's defaults (max_failures 2, runs/sweeps), not argparse's None.
+    assert SweepOptions.from_args(build_parser().parse_args([])) == SweepOptions()
+
+
+def test_every_flag_a_resume_refuses_is_an_option():
+    fields = set(SweepOptions.__dataclass_fields__)
+    assert set(RESUME_REFUSES) <= fields

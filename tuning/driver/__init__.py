@@ -1,0 +1,24 @@
+"""The sweep driven from its options to its files: ``drive(SweepOptions)``.
+
+The options, typed (``_options``); everything read and checked before anything is written
+(``_setup``, with the pre-flight of ``_preflight``); the search and the confirmation phase
+(``_confirm_phase``) driven, the best config exported and the ledger kept (``_drive``).
+"""
+
+from tuning.driver._confirm_phase import confirm_search, run_confirmation
+from tuning.driver._drive import CSV_REFRESH_S, drive, resume_command
+from tuning.driver._options import SweepOptions
+from tuning.driver._preflight import check_values, preflight, with_conditions
+from tuning.driver._setup import (
+    PreparedSweep,
+    check_model_fits,
+    check_params_fit_config,
+    create,
+    new_spec,
+    prepare,
+)
+
+__all__ = ["CSV_REFRESH_S", "PreparedSweep", "SweepOptions", "check_model_fits",
+           "check_params_fit_config", "check_values", "confirm_search", "create", "drive",
+           "new_spec", "preflight", "prepare", "resume_command", "run_confirmation",
+           "with_conditions"]

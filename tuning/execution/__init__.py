@@ -1,0 +1,50 @@
+"""One Tune run of the trials: the glue of Tune, Optuna and ``core.loop.fit``.
+
+``run_trials`` (``_tuner``) starts Ray and runs the trials of ``train_trial`` (``_trainable``) with
+the ``StudySearcher`` that keeps the study truthful (``_searcher``); ``reconcile`` (``_resume``)
+matches an interrupted sweep's study with the disk first. Worker processes (``_workers``), the
+progress line (``_progress``), Tune's TensorBoard logger (``_tune_loggers``) and the test faults
+(``_fault_injection``) complete it.
+"""
+
+from tuning.execution._fault_injection import (
+    HOLD_S,
+    LUCKY_BONUS,
+    faults_for,
+    inject,
+    lucky,
+    poisoned,
+)
+from tuning.execution._progress import Progress, format_duration
+from tuning.execution._resume import reconcile, spec_changes
+from tuning.execution._searcher import Continuing, StudySearcher, TrialErrors
+from tuning.execution._trainable import (
+    INVALID_CONFIG,
+    NO_SPACE,
+    NON_FINITE,
+    OUT_OF_MEMORY,
+    SharedData,
+    checkpoint_due,
+    failure_result,
+    process_started_at,
+    report_due,
+    train_trial,
+)
+from tuning.execution._tune_loggers import ReportedEpochsTBX
+from tuning.execution._tuner import RayOptions, ray_init_kwargs, run_trials
+from tuning.execution._workers import (
+    TUNE_TRIAL_ENV,
+    WORKER_PRELOAD,
+    MPSDaemon,
+    share_idle_workers,
+    worker_bytecode_cache,
+    worker_preload,
+)
+
+__all__ = ["Continuing", "HOLD_S", "INVALID_CONFIG", "LUCKY_BONUS", "MPSDaemon", "NON_FINITE",
+           "NO_SPACE", "OUT_OF_MEMORY", "Progress", "RayOptions", "ReportedEpochsTBX",
+           "SharedData", "StudySearcher", "TUNE_TRIAL_ENV", "TrialErrors", "WORKER_PRELOAD",
+           "checkpoint_due", "failure_result", "faults_for", "format_duration", "inject", "lucky",
+           "poisoned", "process_started_at", "ray_init_kwargs", "reconcile", "report_due",
+           "run_trials", "share_idle_workers", "spec_changes", "train_trial",
+           "worker_bytecode_cache", "worker_preload"]
