@@ -161,9 +161,17 @@ def main(argv: list[str] | None = None) -> int:
                         "split, the best epoch scaled to keep its optimizer steps (default: on "
                         "after a cross-validated sweep, off after a holdout one; "
                         "docs/small-data.md)")
+    p.add_argument("--ensemble", type=int, metavar="N",
+                   help="write an ensemble of at most N members instead (greedy selection over "
+                        "the best trials' out-of-fold outputs; a cross-validated sweep's); the "
+                        "space's ensemble: key writes one beside --out as <name>-ensemble.yaml")
     args = p.parse_args(argv)
     if not is_sweep_dir(args.sweep):
         return fail(f"{args.sweep}: not a sweep directory (no {SPEC_FILE})")
+    if args.ensemble is not None:
+        if args.trial is not None:
+            return fail("--ensemble chooses its members; it takes no --trial")
+        return _ensemble(args.sweep, args.out, args.ensemble)
     try:
         chosen = export_best(args.sweep, args.out, args.trial, args.allow_partial, args.refit)
     except (ValueError, ConfigError) as exc:
@@ -172,6 +180,22 @@ def main(argv: list[str] | None = None) -> int:
         if chosen["refit"] else ""
     print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']}{refit} -> "
           f"{args.out}")
+    size = space_of(read_spec(args.sweep.resolve()), str(args.sweep / SPEC_FILE)).settings.ensemble
+    if size and args.trial is None:
+        return _ensemble(args.sweep, args.out.with_name(f"{args.out.stem}-ensemble.yaml"), size)
+    return EXIT_OK
+
+
+def _ensemble(sweep: Path, out: Path, size: int) -> int:
+    from tuning.ensemble_export import export_ensemble
+
+    try:
+        chosen = export_ensemble(sweep, out, size)
+    except (ValueError, ConfigError) as exc:
+        return fail(str(exc))
+    members = ", ".join(f"{t} {w:.2f}" for t, w in chosen["members"])
+    print(f"ensemble: {members}; out-of-fold {chosen['score']:.6g} (best single "
+          f"{chosen['best_single']:.6g}) -> {out}")
     return EXIT_OK
 
 

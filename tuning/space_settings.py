@@ -95,6 +95,10 @@ class SpaceSettings:
                                               "epoch is always saved); 0 saves every epoch. A "
                                               "killed trial resumes from its newest checkpoint, "
                                               "so this bounds the work lost.", ge=0)
+    ensemble: int = spec(0, "Members (at most) of the ensemble tuning.export also writes, as "
+                            "<out>-ensemble.yaml: greedy selection over the best trials' "
+                            "out-of-fold outputs (a cross-validated sweep's); 0: none "
+                            "(--ensemble N overrides).", ge=0)
     scheduler: SchedulerSettings = spec(None, "ASHA.", factory=SchedulerSettings)
     sampler: SamplerSettings = spec(None, "Optuna's sampler.", factory=SamplerSettings)
     resources: ResourcesSettings = spec(None, "Per-trial resources.", factory=ResourcesSettings)
