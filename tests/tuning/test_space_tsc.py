@@ -37,3 +37,40 @@ def test_every_draw_of_the_tsc_space_is_a_valid_config_and_model():
         if seen[name] <= 3:  # (CPU time) builds the model, runs a probe batch (minirocket: fitted)
             check_model(cfg.model, 2, 3, seq_len=30, source="tsc.yaml")
     assert set(seen) == {"fcn", "resnet", "inception_time", "minirocket", "gru", "lstm"}
+
+
+def test_sizes_derived_from_the_number_of_training_series():
+    from tuning.sizing import derive_sizes
+
+    # 67 series (ItalyPowerDemand), 5 folds: a fold model trains on 53; 53/8 steps rounds the
+    # largest batch down to 4, raised to the floor 8; ceil(53/8) = 7 steps, 143 epochs.
+    s = derive_sizes(67, 30, 5, 0.2)
+    assert (s.cv_folds, s.fit_sequences, s.batch_sizes, s.max_epochs, s.grace_period) == \
+        (5, 53, [4, 8], 143, 14)
+    # 1,000 series: batches up to 64, 13 steps per epoch, 77 epochs.
+    s = derive_sizes(1000, 100, 5, 0.2)
+    assert (s.batch_sizes, s.max_epochs, s.grace_period) == ([16, 32, 64], 77, 7)
+    # The smallest class bounds the folds; a class of one series turns CV off.
+    assert derive_sizes(40, 3, 5, 0.2).cv_folds == 3
+    s = derive_sizes(30, 1, 5, 0.2)
+    assert (s.cv_folds, s.fit_sequences, s.max_epochs) == (0, 24, 300)
+    assert derive_sizes(140, None, 5, 0.2).cv_folds == 5  # regression: no classes
+
+
+def test_tsc_space_is_sized_to_its_data_file_at_pre_flight():
+    from tuning.sweep_options import SweepOptions
+    from tuning.sweep_setup import prepare
+
+    data = ROOT / "tests" / "data" / "italy_power_demand.npz"
+    opts = SweepOptions(space=ROOT / "search_spaces" / "tsc.yaml", storage_path="/nonexistent",
+                        overrides=["data.source=npz", f"data.path={data}"])
+    sweep = prepare(opts)
+    assert sweep.spec["base"]["data"]["cv_folds"] == 5 and sweep.space.max_epochs == 143
+    assert sweep.spec["space"]["params"]["training.batch_size"]["choices"] == [4, 8]
+    assert sweep.space.settings.scheduler.grace_period == 14 and sweep.space.settings.ensemble == 5
+    lines = [line for _, line in sweep.checks]
+    assert lines[0].startswith("sized to the data (size_to_data): 67 non-test sequences")
+    # What the user sets is kept.
+    kept = prepare(SweepOptions(space=opts.space, storage_path="/nonexistent", max_epochs=20,
+                                overrides=[*opts.overrides, "data.cv_folds=3"]))
+    assert kept.space.max_epochs == 20 and kept.spec["base"]["data"]["cv_folds"] == 3
