@@ -180,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         if chosen["refit"] else ""
     print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']}{refit} -> "
           f"{args.out}")
-    size = space_of(read_spec(args.sweep.resolve()), str(args.sweep / SPEC_FILE)).settings.ensemble
-    if size and args.trial is None:
+    spec = read_spec(args.sweep.resolve())
+    size = space_of(spec, str(args.sweep / SPEC_FILE)).settings.ensemble
+    if size and args.trial is None and int(spec["base"]["data"].get("cv_folds") or 0) >= 2:
         return _ensemble(args.sweep, args.out.with_name(f"{args.out.stem}-ensemble.yaml"), size)
     return EXIT_OK
 
