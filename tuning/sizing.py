@@ -11,7 +11,8 @@ user gives. The rules, for ``n`` non-test sequences:
   without CV). The largest batch is the largest power of two with at least 8 steps per epoch,
   ``m / 8``, within [8, 64]; the choices are it, its half and its quarter (at least 4).
 - ``max_epochs``: about 1,000 optimizer steps per full trial at the largest batch,
-  ``ceil(1000 / ceil(m / b_max))``, within [30, 300]; ASHA's ``grace_period`` a tenth of it.
+  ``ceil(1000 / ceil(m / b_max))``, within [30, 300]; ASHA's ``grace_period`` a tenth of it
+  (of ``--max-epochs`` when given).
 
 Keys the user set (``--set data.cv_folds=...``, ``--max-epochs``, ``--set
 training.batch_size=...``) are left as they are. Pure functions and one spec editor; the data

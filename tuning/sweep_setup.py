@@ -344,12 +344,16 @@ def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
             and "training.batch_size" not in given:
         batch["choices"] = sizes.batch_sizes
         lines.append(f"  params.training.batch_size: choices {sizes.batch_sizes}")
+    # ASHA's first rung a tenth of the trial, of the derived length or of --max-epochs'.
+    grace = sizes.grace_period if opts.max_epochs is None else max(1, opts.max_epochs // 10)
+    raw["scheduler"] = {**(raw.get("scheduler") or {}), "grace_period": grace}
     if opts.max_epochs is None:
         raw["max_epochs"] = sizes.max_epochs
-        raw["scheduler"] = {**(raw.get("scheduler") or {}), "grace_period": sizes.grace_period}
         lines.append(f"  max_epochs: {sizes.max_epochs} (about {TARGET_STEPS} optimizer "
-                     f"steps at the largest batch), scheduler.grace_period: "
-                     f"{sizes.grace_period}")
+                     f"steps at the largest batch), scheduler.grace_period: {grace}")
+    else:
+        lines.append(f"  max_epochs: {opts.max_epochs} (--max-epochs), scheduler.grace_period: "
+                     f"{grace}")
     return lines
 
 

@@ -74,3 +74,4 @@ def test_tsc_space_is_sized_to_its_data_file_at_pre_flight():
     kept = prepare(SweepOptions(space=opts.space, storage_path="/nonexistent", max_epochs=20,
                                 overrides=[*opts.overrides, "data.cv_folds=3"]))
     assert kept.space.max_epochs == 20 and kept.spec["base"]["data"]["cv_folds"] == 3
+    assert kept.space.settings.scheduler.grace_period == 2  # a tenth of the trial
