@@ -335,10 +335,14 @@ def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
     lines = [f"sized to the data (size_to_data): {n} non-test sequences"
              + (f", smallest class {smallest}" if smallest is not None else "")
              + f"; one model trains on {sizes.fit_sequences}"]
-    if "data.cv_folds" not in given and sizes.cv_folds != folds:
+    if "data.cv_folds" in given:
+        lines.append(f"  data.cv_folds: {folds} (--set)")
+    elif sizes.cv_folds != folds:
         base["data"]["cv_folds"] = sizes.cv_folds
         lines.append(f"  data.cv_folds: {folds} -> {sizes.cv_folds} (the smallest class has "
                      f"{smallest} sequences)")
+    else:
+        lines.append(f"  data.cv_folds: {folds}")
     batch = (raw.get("params") or {}).get("training.batch_size")
     if isinstance(batch, dict) and batch.get("type") == "categorical" \
             and "training.batch_size" not in given:
