@@ -51,9 +51,10 @@ from core.data import (
     read_npz,
 )
 from core.errors import PredictError
-from core.run_dir import SNAPSHOT_FILE
+from core.run_dir import ENSEMBLE_INDEX, SNAPSHOT_FILE
 
-__all__ = ["Predictions", "PredictError", "predict", "write_predictions", "main"]
+__all__ = ["Predictions", "PredictError", "combined_metrics", "predict", "predict_ensemble",
+           "read_ensemble", "write_predictions", "main"]
 
 _FORMATS = {".npz": "npz", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -175,12 +176,21 @@ def predict(run_dir: str | Path, data_file: str | Path, *, device: str = "cpu",
         PredictError: the run directory or checkpoint is unusable, or the file does not fit the
             run (its features, channels or lengths differ: the message says how).
     """
+    r = _run_outputs(Path(run_dir), Path(data_file), device, batch_size)
+    frame = _frame(r["raw"], r["logits"], r["y"], r["cfg"], r["class_names"], r["info"],
+                   r["threshold"])
+    metrics = None if r["y"] is None else \
+        {f"test_{k}": v for k, v in r["values"].items() if k != "threshold"}
+    return Predictions(frame, metrics, r["logits"])
+
+
+def _run_outputs(run_dir: Path, path: Path, device: str, batch_size: int | None) -> dict:
+    """One run's outputs on a data file, and what reading them needs (``predict``'s steps)."""
     from core.data import SequenceData
     from core.evaluate import evaluate
     from core.losses import build_loss
     from core.models import build_model
 
-    run_dir, path = Path(run_dir), Path(data_file)
     cfg = _run_config(run_dir)
     best = run_dir / "checkpoints" / "best.pt"
     try:
@@ -220,10 +230,72 @@ def predict(run_dir: str | Path, data_file: str | Path, *, device: str = "cpu",
                       loss_fn, top_k=cfg.task.top_k, threshold=threshold,
                       target_mean=info["target_mean"], target_std=info["target_std"],
                       keep_outputs=kept)
-    logits = kept["outputs"]
-    frame = _frame(raw, logits, y, cfg, class_names, info, threshold)
-    metrics = None if y is None else \
-        {f"test_{k}": v for k, v in values.items() if k != "threshold"}
+    return {"cfg": cfg, "raw": raw, "y": y, "class_names": class_names, "info": info,
+            "threshold": threshold, "logits": kept["outputs"], "values": values,
+            "loss_fn": loss_fn.cpu()}
+
+
+def combined_metrics(task_type: str, outputs: list[torch.Tensor], weights: list[float],
+                     y: torch.Tensor, loss_fn, *, top_k: int = 3, threshold: float | None = None,
+                     target_mean: torch.Tensor | None = None,
+                     target_std: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """An ensemble's outputs and metrics: the weighted mean of the members' probabilities
+    (regression: outputs; ``core.cv.combine_outputs``) as logits [N, C], and ``test_<name>``
+    metrics of it (``core.metrics``; ``test_loss`` by ``loss_fn``). Used by
+    ``predict_ensemble`` and for an ensemble run's test split (``core.ensemble_run``)."""
+    from core.cv import combine_outputs
+    from core.metrics import compute_metrics
+
+    logits = combine_outputs(task_type, [o.float().cpu() for o in outputs], weights)
+    values = {"loss": float(loss_fn(logits, y, reduction="sum")) / len(y),
+              **compute_metrics(task_type, logits, y, top_k=top_k, threshold=threshold,
+                                target_mean=target_mean, target_std=target_std)}
+    return logits, {f"test_{k}": v for k, v in values.items() if k != "threshold"}
+
+
+def read_ensemble(ensemble_dir: str | Path) -> tuple[list[Path], list[float]]:
+    """The member run directories and weights of a trained ensemble (``core.ensemble_run``
+    writes ``ensemble.json``).
+
+    Raises:
+        PredictError: not an ensemble directory.
+    """
+    import json
+
+    ensemble_dir = Path(ensemble_dir)
+    index = ensemble_dir / ENSEMBLE_INDEX
+    if not index.is_file():
+        raise PredictError(f"{ensemble_dir}: not a trained ensemble (no {ENSEMBLE_INDEX}; train "
+                           "one with python -m core.train --ensemble FILE --output-dir DIR)")
+    doc = json.loads(index.read_text())
+    return ([ensemble_dir / m["run"] for m in doc["members"]],
+            [float(m["weight"]) for m in doc["members"]])
+
+
+def predict_ensemble(ensemble_dir: str | Path, data_file: str | Path, *, device: str = "cpu",
+                     batch_size: int | None = None) -> Predictions:
+    """``predict`` for a trained ensemble: its members' weighted mean prediction (the table's
+    columns are a single run's).
+
+    Raises:
+        PredictError: not an ensemble directory, or as ``predict``.
+    """
+    runs, weights = read_ensemble(ensemble_dir)
+    parts = [_run_outputs(run, Path(data_file), device, batch_size) for run in runs]
+    first = parts[0]
+    cfg, info = first["cfg"], first["info"]
+    if first["y"] is None:
+        from core.cv import combine_outputs
+
+        logits = combine_outputs(cfg.task.type, [p["logits"] for p in parts], weights)
+        metrics = None
+    else:
+        logits, metrics = combined_metrics(
+            cfg.task.type, [p["logits"] for p in parts], weights, first["y"], first["loss_fn"],
+            top_k=cfg.task.top_k, threshold=first["threshold"],
+            target_mean=info["target_mean"], target_std=info["target_std"])
+    frame = _frame(first["raw"], logits, first["y"], cfg, first["class_names"], info,
+                   first["threshold"])
     return Predictions(frame, metrics, logits)
 
 
@@ -310,7 +382,11 @@ def write_predictions(predictions: Predictions, out: str | Path) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.predict",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--run", type=Path, required=True, metavar="DIR", help="run directory")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", type=Path, metavar="DIR", help="run directory")
+    which.add_argument("--ensemble", type=Path, metavar="DIR",
+                       help="a trained ensemble's directory (python -m core.train --ensemble): "
+                            "its members' weighted mean prediction")
     p.add_argument("--data", type=Path, required=True, metavar="FILE",
                    help="NPZ, CSV or Parquet file of sequences (targets optional)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
@@ -325,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         return fail(f"--out {args.out}: expected a .csv or .parquet file")
     try:
-        result = predict(args.run, args.data, device=args.device)
+        result = predict(args.run, args.data, device=args.device) if args.run is not None \
+            else predict_ensemble(args.ensemble, args.data, device=args.device)
         write_predictions(result, args.out)
     except (PredictError, ConfigError) as exc:
         return fail(str(exc))

@@ -35,13 +35,14 @@ from core.errors import RunError
 from core.files import atomic_write_text
 from core.tasks import direction, metric_names
 
-__all__ = ["SNAPSHOT_FILE", "OOF_FILE", "RunError", "default_run_dir", "check_new_run_dir",
-           "check_writable", "metric_columns", "metrics_csv", "finished_reason",
-           "open_tensorboard", "write_summary", "write_oof"]
+__all__ = ["SNAPSHOT_FILE", "ENSEMBLE_INDEX", "OOF_FILE", "RunError", "default_run_dir",
+           "check_new_run_dir", "check_writable", "metric_columns", "metrics_csv",
+           "finished_reason", "open_tensorboard", "write_summary", "write_oof"]
 
 log = logging.getLogger("core")
 
 SNAPSHOT_FILE = "config_snapshot.yaml"
+ENSEMBLE_INDEX = "ensemble.json"  # a trained ensemble's members and weights (core.ensemble_run)
 OOF_FILE = "oof_predictions.csv"  # a cross-validated run's out-of-fold outputs (best epoch)
 
 

@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run directory (default runs/train/<name>-<timestamp>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue a stopped run from RUN_DIR/checkpoints/last.pt")
+    p.add_argument("--ensemble", type=Path, metavar="FILE",
+                   help="train an ensemble file (python -m tuning.export --ensemble N): each "
+                        "member into OUTPUT_DIR/member-<i>, then the ensemble's test metrics "
+                        "into OUTPUT_DIR/summary.json (needs --output-dir)")
     p.add_argument("--smoke", action="store_true", help="tiny CPU run for tests (seconds)")
     p.add_argument("--quiet", action="store_true", help="log warnings only")
     p.add_argument("--mlflow", metavar="URI",
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return fail(f"--mlflow: {problem}")
     elif args.mlflow_checkpoints:
         return fail("--mlflow-checkpoints: needs --mlflow URI")
+    if args.ensemble is not None:
+        return _train_ensemble(args)
     code = _train(args)
     if args.mlflow is not None and code != EXIT_USAGE:
         _track(args, code)
@@ -101,6 +107,32 @@ def _track(args: argparse.Namespace, code: int) -> None:
         print(f"warning: {exc}; the run is complete on disk ({run_dir})", file=sys.stderr)
         return
     print(f"MLflow: run {run_id} at {args.mlflow}", file=sys.stderr)
+
+
+def _train_ensemble(args: argparse.Namespace) -> int:
+    """``--ensemble FILE``: trains its members and scores the ensemble (``core.ensemble_run``)."""
+    from core.ensemble_run import run_ensemble
+    from core.errors import NonFiniteLossError, TrainingError
+
+    if args.output_dir is None:
+        return fail("--ensemble: needs --output-dir DIR (its members train into DIR/member-<i>)")
+    if args.config or args.overrides or args.epochs is not None or args.smoke or args.resume \
+            or args.mlflow:
+        return fail("--ensemble trains the configs of its file; it takes no --config, --set, "
+                    "--epochs, --smoke, --resume or --mlflow")
+    try:
+        summary = run_ensemble(args.ensemble, args.output_dir, quiet=args.quiet)
+    except (ConfigError, RunError, CheckpointError) as exc:
+        return fail(str(exc))
+    except DataError as exc:
+        return fail(f"{args.ensemble}: {exc.key}: {exc.message}")
+    except NonFiniteLossError as exc:
+        return fail(str(exc), EXIT_TRAINING)
+    except TrainingError as exc:
+        return fail(f"{args.ensemble}: {exc}", EXIT_USAGE)
+    if summary["test"]:
+        print("ensemble test: " + "  ".join(f"{k} {v:.4f}" for k, v in summary["test"].items()))
+    return EXIT_OK
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -255,10 +255,11 @@ class Sweep:
                     params=dict(chosen.user_attrs.get("params") or chosen.params))
 
     def export(self, path: str | Path, *, trial: str | None = None,
-               allow_partial: bool = False) -> Path:
+               allow_partial: bool = False, refit: bool | None = None) -> Path:
         """Writes the best (or ``trial``'s) complete standalone config to ``path``, as
         ``python -m tuning.export``: ``core.run_training(path)`` or ``python -m core.train
-        --config path`` retrains it. Returns ``path``, made absolute.
+        --config path`` retrains it; ``refit`` (default: after a cross-validated sweep) writes
+        its final model's config instead (``tuning.final``). Returns ``path``, made absolute.
 
         Raises:
             ValueError: no eligible trial, an unknown trial, or an unfinished or running sweep
@@ -267,7 +268,7 @@ class Sweep:
         from tuning.export import export_best
 
         out = Path(path).expanduser().resolve()
-        export_best(self.path, out, trial, allow_partial)
+        export_best(self.path, out, trial, allow_partial, refit)
         return out
 
     def report(self, path: str | Path | None = None) -> Path:

@@ -27,9 +27,10 @@ from pathlib import Path
 import yaml
 
 from core.cli import EXIT_OK, fail
-from core.config import config_to_dict
+from core.config import ConfigError, config_from_dict, config_to_dict
 from core.files import atomic_write_text
 from tuning.confirm import confirm_key, confirmed_winner, read_confirmation
+from tuning.final import refit_config
 from tuning.record import (
     SPEC_FILE,
     best_trial,
@@ -47,8 +48,12 @@ __all__ = ["export_best", "main"]
 
 
 def export_best(exp_dir: Path, out: Path, trial: str | None = None,
-                allow_partial: bool = False) -> dict:
+                allow_partial: bool = False, refit: bool | None = None) -> dict:
     """Writes the config of ``trial`` (default: the best) to ``out``; returns what was chosen.
+
+    ``refit`` (default: on after a cross-validated sweep, off after a holdout one) writes the
+    final model's config instead of the trial's: every non-test sequence, no validation split,
+    the trial's best epoch scaled to keep its optimizer steps (``tuning.final``).
 
     Raises:
         ValueError: no eligible trial, an unknown trial, or an unfinished sweep without
@@ -95,22 +100,37 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
     name = key_of(best.number)
     cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {name}",
                        space.cpus_per_trial)
-    try:
-        version = metadata.version("seqtune")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
+    raw = config_to_dict(cfg)
+    if refit is None:
+        refit = cfg.data.cv_folds >= 2
+    refit_note = ""
+    if refit:
+        raw, note = refit_config(raw, max(1, epoch))
+        config_from_dict(raw, str(out))  # the refit is a valid config (raises ConfigError)
+        refit_note = f"# {note}\n"
+    elif cfg.data.cv_folds >= 2:
+        refit_note = "# not refitted (--no-refit): trains the trial's K fold models as it did\n"
     header = (f"# Exported from sweep {exp_dir.name} ({exp_dir})\n"
               + _confirmed_lines(summary, confirmed, name, space.metric) +
               f"# trial {name}: {space.metric} = "
               f"{values[epoch] if values else float('nan'):.6g} at epoch {epoch} of "
               f"{space.max_epochs} (status {best.state.name.lower()})\n"
-              f"# exported {datetime.now().isoformat(timespec='seconds')} by seqtune {version}\n"
+              + refit_note +
+              f"# exported {datetime.now().isoformat(timespec='seconds')} by seqtune "
+              f"{_version()}\n"
               f"# train it: python -m core.train --config {out}\n")
-    atomic_write_text(out, header + yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    atomic_write_text(out, header + yaml.safe_dump(raw, sort_keys=False))
     return {"trial": name, "value": values.get(epoch, float("nan")),
             "epoch": epoch, "checkpoint": row["checkpoint"],
             "checkpoint_epoch": row["checkpoint_epoch"], "params": params,
-            "confirmed": confirmed}
+            "confirmed": confirmed, "refit": refit, "config": raw}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("seqtune")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _confirmed_lines(summary: dict | None, confirmed: dict | None, run: str, metric: str) -> str:
@@ -144,16 +164,49 @@ def main(argv: list[str] | None = None) -> int:
                                    "c0003) instead of the best (the confirmed winner when the "
                                    "sweep confirmed)")
     p.add_argument("--allow-partial", action="store_true", help="export from an unfinished sweep")
+    p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
+                   help="write the final model's config: every non-test sequence, no validation "
+                        "split, the best epoch scaled to keep its optimizer steps (default: on "
+                        "after a cross-validated sweep, off after a holdout one; "
+                        "docs/small-data.md)")
+    p.add_argument("--ensemble", type=int, metavar="N",
+                   help="write an ensemble of at most N members instead (greedy selection over "
+                        "the best trials' out-of-fold outputs; a cross-validated sweep's); the "
+                        "space's ensemble: key writes one beside --out as <name>-ensemble.yaml")
     args = p.parse_args(argv)
     if not is_sweep_dir(args.sweep):
         return fail(f"{args.sweep}: not a sweep directory (no {SPEC_FILE})")
+    if args.ensemble is not None:
+        if args.trial is not None:
+            return fail("--ensemble chooses its members; it takes no --trial")
+        return _ensemble(args.sweep, args.out, args.ensemble)
     try:
-        chosen = export_best(args.sweep, args.out, args.trial, args.allow_partial)
-    except ValueError as exc:
+        chosen = export_best(args.sweep, args.out, args.trial, args.allow_partial, args.refit)
+    except (ValueError, ConfigError) as exc:
         return fail(str(exc))
     except OSError as exc:  # a read-only or full disk, a file in the way: nothing written
         return fail(f"--out: cannot write {args.out}: {exc.strerror}")
-    print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']} -> {args.out}")
+    refit = f", refit for {chosen['config']['training']['epochs']} epochs" \
+        if chosen["refit"] else ""
+    print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']}{refit} -> "
+          f"{args.out}")
+    spec = read_spec(args.sweep.resolve())
+    size = space_of(spec, str(args.sweep / SPEC_FILE)).settings.ensemble
+    if size and args.trial is None and int(spec["base"]["data"].get("cv_folds") or 0) >= 2:
+        return _ensemble(args.sweep, args.out.with_name(f"{args.out.stem}-ensemble.yaml"), size)
+    return EXIT_OK
+
+
+def _ensemble(sweep: Path, out: Path, size: int) -> int:
+    from tuning.final import export_ensemble
+
+    try:
+        chosen = export_ensemble(sweep, out, size)
+    except (ValueError, ConfigError) as exc:
+        return fail(str(exc))
+    members = ", ".join(f"{t} {w:.2f}" for t, w in chosen["members"])
+    print(f"ensemble: {members}; out-of-fold {chosen['score']:.6g} (best single "
+          f"{chosen['best_single']:.6g}) -> {out}")
     return EXIT_OK
 
 

@@ -71,6 +71,23 @@ def test_export_a_chosen_trial_and_errors(smoke, tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_holdout_sweep_exports_a_refit_on_request_and_refuses_an_ensemble(smoke, tmp_path,
+                                                                          capsys):
+    exp, _ = smoke
+    plain, refit = tmp_path / "plain.yaml", tmp_path / "refit.yaml"
+    assert export.main([str(exp), "--out", str(plain)]) == 0  # holdout: no refit by default
+    assert export.main([str(exp), "--out", str(refit), "--refit"]) == 0
+    before, after = load_config(plain), load_config(refit)
+    assert before.data.val_fraction > 0 and after.data.val_fraction == 0.0
+    epoch = int(plain.read_text().split(" at epoch ")[1].split()[0])
+    assert after.training.epochs == max(1, round(epoch * (1 - before.data.val_fraction)))
+    assert "refit: trains on every non-test sequence" in refit.read_text()
+    out = tmp_path / "ens.yaml"
+    assert export.main([str(exp), "--out", str(out), "--ensemble", "2"]) == 2
+    assert "needs a cross-validated sweep" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.slow
 def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
     exp, _ = smoke
     # A live process holding the sweep's lock looks like a running driver.

@@ -413,7 +413,7 @@ def test_cross_validated_sweep_reports_fold_means_and_exports_a_cv_config(tmp_pa
     from core.checkpoint import load_checkpoint
     from core.run import run_training
 
-    args = _tiny_space(tmp_path, num_samples=2, max_epochs=2,
+    args = _tiny_space(tmp_path, num_samples=2, max_epochs=2, ensemble=2,
                        scheduler={"grace_period": 1, "reduction_factor": 2})
     proc = _sweep(args + ["--set", "data.cv_folds=3", "--metric", "val_loss", "--name", "cv"])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -439,3 +439,30 @@ def test_cross_validated_sweep_reports_fold_means_and_exports_a_cv_config(tmp_pa
                                                 "result.json").read_text().splitlines()]
     run = run_training(exp / "best_config.yaml", run_dir=tmp_path / "retrain", quiet=True)
     assert [h["val_loss"] for h in run.history][-1] == trial_rows[-1]["val_loss"]
+
+    # The final model (issue 28 items 2 and 3): the chosen trial's refit, every non-test
+    # sequence for its best epoch * 2/3 (3 folds), and the space's ensemble of (at most) 2.
+    final = load_config(exp / "final_config.yaml")
+    assert final.data.cv_folds == 0 and final.data.val_fraction == 0.0
+    assert final.training.epochs == max(1, round(int(chosen["best_epoch"]) * 2 / 3))
+    assert "refit: trains on every non-test sequence" in (exp / "final_config.yaml").read_text()
+    ens = yaml.safe_load((exp / "ensemble.yaml").read_text())
+    weights = [m["weight"] for m in ens["members"]]
+    assert 1 <= len(weights) <= 2 and sum(weights) == pytest.approx(1.0)
+    assert all(m["config"]["data"]["cv_folds"] == 0 for m in ens["members"])
+    # Its out-of-fold val_loss, recomputed from the members' checkpoints: the cross-entropy of
+    # the weighted mean of their out-of-fold class probabilities.
+    import torch
+
+    from core.data import load_data
+
+    data = load_data(best.data, best.task)
+    probs = sum(w * load_checkpoint(rows[m["trial"]]["checkpoint"])["oof"].softmax(-1)
+                for w, m in zip(weights, ens["members"], strict=True))
+    nll = torch.nn.functional.nll_loss(probs.log(), data.train.y).item()
+    assert ens["oof_score"] == pytest.approx(nll, rel=1e-4)
+    from tuning import export
+
+    plain = tmp_path / "plain.yaml"
+    assert export.main([str(exp), "--out", str(plain), "--no-refit"]) == 0
+    assert load_config(plain).data.cv_folds == 3 and "not refitted" in plain.read_text()

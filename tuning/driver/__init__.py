@@ -1,7 +1,8 @@
 """The sweep driven from its options to its files: ``drive(SweepOptions)``.
 
 The options, typed (``_options``); everything read and checked before anything is written
-(``_setup``, with the pre-flight of ``_preflight``); the search and the confirmation phase
+(``_setup``, with the pre-flight of ``_preflight`` and the sizes ``_sizing`` derives from
+the data); the search and the confirmation phase
 (``_confirm_phase``) driven, the best config exported and the ledger kept (``_drive``).
 """
 
@@ -17,8 +18,10 @@ from tuning.driver._setup import (
     new_spec,
     prepare,
 )
+from tuning.driver._sizing import TARGET_STEPS, Sizes, derive_sizes
 
-__all__ = ["CSV_REFRESH_S", "PreparedSweep", "SweepOptions", "check_model_fits",
+__all__ = ["CSV_REFRESH_S", "PreparedSweep", "Sizes", "SweepOptions", "TARGET_STEPS",
+           "check_model_fits", "derive_sizes",
            "check_params_fit_config", "check_values", "confirm_search", "create", "drive",
            "new_spec", "preflight", "prepare", "resume_command", "run_confirmation",
            "with_conditions"]

@@ -33,6 +33,8 @@ from tuning.execution import reconcile, run_trials
 from tuning.export import export_best
 from tuning.record import (
     BEST_CONFIG_FILE,
+    ENSEMBLE_CONFIG_FILE,
+    FINAL_CONFIG_FILE,
     LOG_FILE,
     SweepError,
     hold_lock,
@@ -249,7 +251,7 @@ def _export(exp_dir: Path, space: SearchSpace) -> None:
     and logs the trial, its checkpoint and the command that trains it."""
     best_config = exp_dir / BEST_CONFIG_FILE
     try:
-        best = export_best(exp_dir, best_config, allow_partial=True)
+        best = export_best(exp_dir, best_config, allow_partial=True, refit=False)
     except ValueError as exc:
         log.warning("no best configuration: %s", exc)
         return
@@ -269,6 +271,33 @@ def _export(exp_dir: Path, space: SearchSpace) -> None:
              else "")
     log.info("config: %s  (train it: python -m core.train --config %s)", best_config,
              best_config)
+    if int(best["config"]["data"].get("cv_folds") or 0) >= 2:
+        _export_final(exp_dir, space)
+
+
+def _export_final(exp_dir: Path, space: SearchSpace) -> None:
+    """After a cross-validated sweep, the final model's configs (docs/small-data.md): the best
+    trial's refit (final_config.yaml) and, with the space's ``ensemble: N``, the ensemble of at
+    most N of the best trials (ensemble.yaml). A failure costs a warning: the sweep is done and
+    ``python -m tuning.export`` writes them again."""
+    from core.config import ConfigError
+    from tuning.final import export_ensemble
+
+    final = exp_dir / FINAL_CONFIG_FILE
+    try:
+        chosen = export_best(exp_dir, final, allow_partial=True, refit=True)
+        log.info("final model (refit on every non-test sequence for %d epochs): %s  (train it: "
+                 "python -m core.train --config %s)", chosen["config"]["training"]["epochs"],
+                 final, final)
+        if space.settings.ensemble:
+            ens = exp_dir / ENSEMBLE_CONFIG_FILE
+            made = export_ensemble(exp_dir, ens, space.settings.ensemble)
+            log.info("ensemble of %d: %s (out-of-fold %s %.4f, best single %.4f)  (train it: "
+                     "python -m core.train --ensemble %s --output-dir DIR)",
+                     len(made["members"]), ens, space.metric, made["score"],
+                     made["best_single"], ens)
+    except (ValueError, ConfigError) as exc:
+        log.warning("no final config: %s", exc)
 
 
 def _throttled(fn: Callable[[], None], interval_s: float) -> Callable[[], None]:

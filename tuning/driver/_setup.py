@@ -283,8 +283,10 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
             spec = read_spec(exp_dir)
             if opts.space is not None:
                 # --num-samples extends the sweep; the space file itself must be the same.
-                changed = spec_changes(spec, new_spec(dataclasses.replace(opts,
-                                                                          num_samples=None)))
+                fresh = new_spec(dataclasses.replace(opts, num_samples=None))
+                if fresh["space"].get("size_to_data") and not opts.smoke:
+                    size_to_data(fresh, opts)
+                changed = spec_changes(spec, fresh)
                 if changed:
                     raise SweepError(f"{opts.space}: differs from the space {exp_dir.name} "
                                      f"started with ({', '.join(changed)}); resume without "
@@ -303,6 +305,8 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
             if opts.space is None:
                 raise SweepError("--space is required (or --resume DIR)")
             spec = new_spec(opts)
+            if spec["space"].get("size_to_data") and not opts.smoke:
+                spec["sized_to_data"] = size_to_data(spec, opts)
             space = space_of(spec, str(opts.space))
             name = opts.name if opts.name is not None else \
                 f"{opts.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
@@ -322,8 +326,9 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         # cross-validated: a fold model trains on train less its validation fold
         n_fit = len(data.train) - max(len(va) for _, va in data.folds) if data.folds \
             else len(data.train)
-        checks = preflight(space, spec["base"], n_fit, spec["space"]["base_config"],
-                           spec.get("overrides"))
+        checks = [("info", line) for line in spec.get("sized_to_data") or []]
+        checks += preflight(space, spec["base"], n_fit, spec["space"]["base_config"],
+                            spec.get("overrides"))
         checks = [("warning", w) for w in data.extras.get("warnings", [])] + checks
         warm, skipped = [], {}
         if opts.warm_start is not None and opts.resume is None:
@@ -345,6 +350,60 @@ def _study_name(exp_dir: Path) -> str:
         return load_study(exp_dir).study_name
     except ValueError:
         return exp_dir.name
+
+
+def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
+    """``size_to_data: true``: sets the spec's ``data.cv_folds``, batch size choices,
+    ``max_epochs`` and ASHA grace period from the data (``_sizing.derive_sizes``), except
+    the keys the user gave; returns the lines the pre-flight prints.
+
+    Raises:
+        DataError: the data cannot be read.
+    """
+    import numpy as np
+
+    from tuning.driver._sizing import TARGET_STEPS, derive_sizes
+
+    base, raw = spec["base"], spec["space"]
+    given = set(override_keys(opts.overrides))
+    counting = copy.deepcopy(base)
+    counting["data"]["cv_folds"] = 0
+    cfg = config_from_dict(counting, spec["space"]["base_config"])
+    data = load_data(cfg.data, cfg.task)
+    n = len(data.train) + len(data.val)
+    smallest = None
+    if cfg.task.type in ("multiclass", "binary"):
+        y = np.concatenate([data.train.y.numpy(), data.val.y.numpy()]).astype(np.int64)
+        smallest = int(np.bincount(y, minlength=len(data.class_names)).min())
+    folds = int(base["data"].get("cv_folds") or 0)
+    sizes = derive_sizes(n, smallest, folds, float(base["data"]["val_fraction"]))
+    lines = [f"sized to the data (size_to_data): {n} non-test sequences"
+             + (f", smallest class {smallest}" if smallest is not None else "")
+             + f"; one model trains on {sizes.fit_sequences}"]
+    if "data.cv_folds" in given:
+        lines.append(f"  data.cv_folds: {folds} (--set)")
+    elif sizes.cv_folds != folds:
+        base["data"]["cv_folds"] = sizes.cv_folds
+        lines.append(f"  data.cv_folds: {folds} -> {sizes.cv_folds} (the smallest class has "
+                     f"{smallest} sequences)")
+    else:
+        lines.append(f"  data.cv_folds: {folds}")
+    batch = (raw.get("params") or {}).get("training.batch_size")
+    if isinstance(batch, dict) and batch.get("type") == "categorical" \
+            and "training.batch_size" not in given:
+        batch["choices"] = sizes.batch_sizes
+        lines.append(f"  params.training.batch_size: choices {sizes.batch_sizes}")
+    # ASHA's first rung a tenth of the trial, of the derived length or of --max-epochs'.
+    grace = sizes.grace_period if opts.max_epochs is None else max(1, opts.max_epochs // 10)
+    raw["scheduler"] = {**(raw.get("scheduler") or {}), "grace_period": grace}
+    if opts.max_epochs is None:
+        raw["max_epochs"] = sizes.max_epochs
+        lines.append(f"  max_epochs: {sizes.max_epochs} (about {TARGET_STEPS} optimizer "
+                     f"steps at the largest batch), scheduler.grace_period: {grace}")
+    else:
+        lines.append(f"  max_epochs: {opts.max_epochs} (--max-epochs), scheduler.grace_period: "
+                     f"{grace}")
+    return lines
 
 
 def _trials_started(exp_dir: Path) -> int:

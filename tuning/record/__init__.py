@@ -10,6 +10,8 @@ from tuning.record._directory import (
     CHECKPOINT_FILE,
     CONFIRMATION_CSV_FILE,
     CONFIRMATION_FILE,
+    ENSEMBLE_CONFIG_FILE,
+    FINAL_CONFIG_FILE,
     LEDGER,
     LOCK_FILE,
     LOG_FILE,
@@ -65,13 +67,14 @@ from tuning.record._tensorboard import (
 from tuning.record._trial_store import TrialStore, is_uri, join_uri, local_file
 
 __all__ = ["BEST_CONFIG_FILE", "CHECKPOINT_FILE", "CONFIRMATION_CSV_FILE", "CONFIRMATION_FILE",
-           "EARLIER_EPOCHS", "LEDGER", "LOCK_FILE", "LOG_FILE", "METRIC_PREFIXES", "PARAMS_FILE",
-           "RECOVERED_DIR", "REPORT_DIR", "RESULT_FILE", "SCALARS", "SPEC_FILE", "STATUS",
-           "STUDY_FILE", "SweepError", "TENSORBOARD_DIR", "TEST_METRICS_FILE", "TRIALS_CSV_FILE",
-           "TUNE_DIR", "TrialStore", "best_trial", "checkpoint_test_metrics", "finite",
-           "histories", "hold_lock", "is_sweep_dir", "is_uri", "join_uri", "latest_checkpoint",
-           "local_file", "parse_results", "publish_ledger", "read_scalars", "read_spec",
-           "reported_epoch", "running_pid", "scalar_tags", "space_of", "started_config",
-           "started_params", "trial_best_epoch", "trial_history", "trial_key", "trial_rows",
-           "trial_store", "trials_csv_text", "unbatch", "write_events", "write_recovered",
-           "write_spec", "write_trial_events", "write_trials_csv"]
+           "EARLIER_EPOCHS", "ENSEMBLE_CONFIG_FILE", "FINAL_CONFIG_FILE", "LEDGER", "LOCK_FILE",
+           "LOG_FILE", "METRIC_PREFIXES", "PARAMS_FILE", "RECOVERED_DIR", "REPORT_DIR",
+           "RESULT_FILE", "SCALARS", "SPEC_FILE", "STATUS", "STUDY_FILE", "SweepError",
+           "TENSORBOARD_DIR", "TEST_METRICS_FILE", "TRIALS_CSV_FILE", "TUNE_DIR", "TrialStore",
+           "best_trial", "checkpoint_test_metrics", "finite", "histories", "hold_lock",
+           "is_sweep_dir", "is_uri", "join_uri", "latest_checkpoint", "local_file",
+           "parse_results", "publish_ledger", "read_scalars", "read_spec", "reported_epoch",
+           "running_pid", "scalar_tags", "space_of", "started_config", "started_params",
+           "trial_best_epoch", "trial_history", "trial_key", "trial_rows", "trial_store",
+           "trials_csv_text", "unbatch", "write_events", "write_recovered", "write_spec",
+           "write_trial_events", "write_trials_csv"]

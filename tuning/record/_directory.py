@@ -41,7 +41,8 @@ from tuning.errors import SweepError
 from tuning.record._trial_store import TrialStore
 from tuning.space import SearchSpace, parse_space
 
-__all__ = ["BEST_CONFIG_FILE", "SweepError", "CHECKPOINT_FILE", "CONFIRMATION_CSV_FILE",
+__all__ = ["BEST_CONFIG_FILE", "ENSEMBLE_CONFIG_FILE", "FINAL_CONFIG_FILE", "SweepError",
+           "CHECKPOINT_FILE", "CONFIRMATION_CSV_FILE",
            "CONFIRMATION_FILE", "LEDGER", "LOCK_FILE", "LOG_FILE", "PARAMS_FILE", "REPORT_DIR",
            "RECOVERED_DIR", "RESULT_FILE", "SPEC_FILE", "STUDY_FILE", "TENSORBOARD_DIR",
            "TEST_METRICS_FILE", "TRIALS_CSV_FILE", "TUNE_DIR", "hold_lock", "is_sweep_dir",
@@ -55,6 +56,8 @@ SPEC_FILE = "sweep.yaml"
 STUDY_FILE = "study.db"
 TRIALS_CSV_FILE = "trials.csv"
 BEST_CONFIG_FILE = "best_config.yaml"
+FINAL_CONFIG_FILE = "final_config.yaml"  # the best trial's refit (cross-validated sweeps)
+ENSEMBLE_CONFIG_FILE = "ensemble.yaml"  # the space's ensemble: N members (tuning.ensemble_export)
 CONFIRMATION_FILE = "confirmation.json"
 CONFIRMATION_CSV_FILE = "confirmation.csv"
 LOG_FILE = "sweep.log"
@@ -72,8 +75,8 @@ CHECKPOINT_FILE = "checkpoint.pt"  # in each checkpoint_<n>/ folder
 TEST_METRICS_FILE = "test_metrics.json"
 
 # What the sweep copies next to its trials when they live in an object store.
-LEDGER = (SPEC_FILE, STUDY_FILE, TRIALS_CSV_FILE, BEST_CONFIG_FILE, CONFIRMATION_FILE,
-          CONFIRMATION_CSV_FILE, LOG_FILE)
+LEDGER = (SPEC_FILE, STUDY_FILE, TRIALS_CSV_FILE, BEST_CONFIG_FILE, FINAL_CONFIG_FILE,
+          ENSEMBLE_CONFIG_FILE, CONFIRMATION_FILE, CONFIRMATION_CSV_FILE, LOG_FILE)
 
 
 def trial_key(number: int) -> str:

@@ -95,6 +95,15 @@ class SpaceSettings:
                                               "epoch is always saved); 0 saves every epoch. A "
                                               "killed trial resumes from its newest checkpoint, "
                                               "so this bounds the work lost.", ge=0)
+    size_to_data: bool = spec(False, "Pre-flight: data.cv_folds (lowered to the smallest "
+                                     "class's count), the training.batch_size choices, "
+                                     "max_epochs and scheduler.grace_period derived from the "
+                                     "number of training sequences (tuning.driver; printed); "
+                                     "keys given by --set or --max-epochs are kept.")
+    ensemble: int = spec(0, "Members (at most) of the ensemble tuning.export also writes, as "
+                            "<out>-ensemble.yaml: greedy selection over the best trials' "
+                            "out-of-fold outputs (a cross-validated sweep's); 0: none "
+                            "(--ensemble N overrides).", ge=0)
     scheduler: SchedulerSettings = spec(None, "ASHA.", factory=SchedulerSettings)
     sampler: SamplerSettings = spec(None, "Optuna's sampler.", factory=SamplerSettings)
     resources: ResourcesSettings = spec(None, "Per-trial resources.", factory=ResourcesSettings)
