@@ -216,15 +216,15 @@ def test_the_tracking_target_flag_then_remembered_then_space(tmp_path):
     from tuning.tracking import remember_target, tracking_target
 
     spec = {"space_file": "/spaces/gru.yaml"}
-    space = SearchSpace(source="gru.yaml", base_config=tmp_path, tracking_uri=None)
+    space = SearchSpace(source="gru.yaml", base_config=tmp_path)
     assert tracking_target(tmp_path, space, spec, None) is None  # not tracked
-    space.tracking_uri = "http://space:5000/"
+    space.settings.tracking.mlflow = "http://space:5000/"
     assert tracking_target(tmp_path, space, spec, None) == ("http://space:5000", "gru")
     remember_target(tmp_path, "http://remembered:5000", "kept")
     # A resume without --mlflow logs where the sweep was logged; --mlflow moves it.
     assert tracking_target(tmp_path, space, spec, None) == ("http://remembered:5000", "kept")
     assert tracking_target(tmp_path, space, spec, "http://flag:1") == ("http://flag:1", "kept")
-    space.tracking_experiment = "named"
+    space.settings.tracking.experiment = "named"
     assert tracking_target(tmp_path, space, spec, None)[1] == "named"
 
 
