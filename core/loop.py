@@ -24,79 +24,40 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from core.checkpoint import capture_rng, restore_rng, save_checkpoint
 from core.config import Config, config_to_dict
-from core.cuda_graph import GraphedStep, prepare_optimizer, release_optimizer, unsupported_reason
 from core.cv import FOLD_STATES, OOF_KEY, FoldEnsemble, fold_summary, is_cv_state
-from core.data import BatchSource, DataSplits, load_data
+from core.data import DataSplits, load_data
 from core.device import (
     autocast_context,
-    configure_torch,
     resolve_device,
     resolve_precision,
     seed_everything,
 )
+from core.epochs import Epoch, FitResult, Reporter, log_task, task_loss, train_epochs
 from core.errors import NonFiniteLossError, TrainingError
 from core.evaluate import evaluate
-from core.losses import LossSetupError, TaskLoss, build_loss
 from core.metrics import best_f1_threshold
-from core.models import build_model, count_parameters
 from core.optim import build_optimizer, build_scheduler
-from core.selection import imbalance_warning, improves, small_validation_warning
-from core.step import check_finite, forward_backward, group_weights, optimizer_step
+from core.selection import imbalance_warning, improves
+from core.step import forward_backward, optimizer_step
 from core.tasks import direction
-from core.train_state import new_counters, restore_state, training_state
+from core.train_state import new_counters
 
-# fit, FitResult, Reporter and task_loss live here; the other names are re-exported from their
-# modules (core.errors, core.device, core.optim, core.step, core.evaluate, core.selection) for
-# code that imports them from core.loop.
+# fit lives here, and FitResult, Reporter and task_loss (core.epochs) are re-exported; the other
+# names are re-exported from their modules (core.errors, core.device, core.optim, core.step,
+# core.evaluate, core.selection) for code that imports them from core.loop.
 __all__ = ["fit", "FitResult", "Reporter", "task_loss", "evaluate", "TrainingError",
            "NonFiniteLossError", "resolve_device", "resolve_precision", "build_optimizer",
            "build_scheduler", "optimizer_step", "autocast_context", "forward_backward",
            "imbalance_warning"]
 
 log = logging.getLogger("core")
-
-Reporter = Callable[[dict[str, float], Callable[[str | Path], None]], None]
-
-
-@dataclass
-class FitResult:
-    history: list[dict[str, float]]
-    best_epoch: int
-    best_metric: float
-    stop_reason: str  # "completed" or "early_stopping"
-    model: nn.Module
-    device: torch.device
-    precision: str
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-def task_loss(cfg: Config, data: DataSplits) -> TaskLoss:
-    """The loss of ``cfg.task`` with weights from ``data``'s train split (on the CPU).
-
-    Raises:
-        TrainingError: the data were built for another task type, or the loss options do not
-            fit the data (the message names the key, e.g. ``task.class_weight``).
-    """
-    if data.task != cfg.task.type:
-        raise TrainingError(f"task.type is {cfg.task.type} but the data were prepared for "
-                            f"{data.task}")
-    try:
-        return build_loss(cfg.task, data.train.y, data.class_names)
-    except LossSetupError as exc:
-        raise TrainingError(str(exc)) from None
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +101,7 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     if resume is not None and is_cv_state(resume):
         raise TrainingError("cannot resume: the checkpoint is a cross-validated run's "
                             "(data.cv_folds) and the data have no folds")
-    run = _epochs(cfg, data, resume=resume, progress=progress, device=device)
+    run = train_epochs(cfg, data, resume=resume, progress=progress, device=device)
     next(run)  # set up
     while True:
         try:
@@ -151,248 +112,11 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
             reporter(epoch.metrics, epoch.write_checkpoint)
 
 
-@dataclass
-class _Epoch:
-    """What a training generator yields after each epoch."""
-
-    metrics: dict[str, Any]  # the epoch's metrics, setup_s included
-    write_checkpoint: Callable[..., None]
-    state: Callable[[], dict[str, Any]]  # the complete training state now
-    model: nn.Module
-    val_outputs: torch.Tensor | None  # [N_val, outputs] validation logits (fold runs only)
-
-
-def _epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None, progress: bool,
-            device: torch.device | None, fold: int | None = None):
-    """The training loop as a generator: yields None once set up, then an ``_Epoch`` after each
-    epoch, and returns the ``FitResult``. ``fold``: the fold this run is (its per-epoch lines
-    are logged at debug level, its validation outputs kept)."""
-    t_start = time.perf_counter()
-    device = device or resolve_device(cfg.experiment.device)
-    precision = resolve_precision(cfg.training.precision, device, cfg.model.name)
-    configure_torch(cfg, device)
-    if cfg.experiment.deterministic and fold in (None, 0):
-        log.info("deterministic algorithms on: cuDNN autotuning off, deterministic kernels only; "
-                 "the default GRU measured 6-20%% fewer samples/s on an H100")
-    seed_everything(cfg.experiment.seed)
-    say = log.info if fold is None else log.debug
-    # data.val_fraction 0: no validation; the last epoch (or the lowest train_loss) is best
-    has_val = len(data.val) > 0
-    if len(data.train) == 0:
-        raise TrainingError("the train split is empty")
-    if not has_val and cfg.data.val_fraction > 0:
-        raise TrainingError(f"the val split is empty (data.val_fraction is "
-                            f"{cfg.data.val_fraction}; 0 trains without validation)")
-    if not has_val and cfg.training.early_stopping.patience:
-        raise TrainingError("training.early_stopping.patience: early stopping watches a "
-                            "validation metric and the data have no validation split "
-                            "(data.val_fraction 0)")
-
-    t = cfg.training
-    loss_fn = task_loss(cfg, data).to(device)
-    if fold is None:
-        _log_task(cfg, data, loss_fn)
-    model = build_model(cfg.model, data.num_features, data.num_outputs).to(device)
-    if resume is None and hasattr(model, "fit_data"):
-        # Fitted, not trained (minirocket's biases): from the training split, before epoch 1;
-        # a resumed run loads them from its checkpoint instead.
-        t_fit = time.perf_counter()
-        train_lengths = data.train.lengths
-        model.fit_data(data.train.x.to(device), None if train_lengths is None else
-                       train_lengths.to(device), cfg.experiment.seed)
-        log.info("%s fitted to the %d training sequences in %.2f s", cfg.model.name,
-                 len(data.train), time.perf_counter() - t_fit)
-    step_model = torch.compile(model) if t.compile else model
-    optimizer = build_optimizer(model, cfg)
-    data_gen = torch.Generator().manual_seed(cfg.experiment.seed)
-    train_source = BatchSource(data.train, cfg.loader, device, t.batch_size, data_gen)
-    val_split = data.val.to(device) if cfg.loader.mode == "tensor" else data.val
-    num_batches = train_source.num_batches()
-    if num_batches == 0:
-        raise TrainingError(f"training.batch_size {t.batch_size} with loader.drop_last leaves no "
-                            f"training batch ({len(data.train)} sequences)")
-    steps_per_epoch = -(-num_batches // t.grad_accum_steps)
-    scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
-    per_step = scheduler is not None and cfg.schedule.interval == "step" and \
-        cfg.schedule.name != "plateau"
-    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    weights = group_weights(num_batches, t.batch_size, len(data.train), t.grad_accum_steps,
-                             cfg.loader.drop_last)
-
-    ckpt_metric = t.checkpoint_metric
-    ckpt_mode = direction(cfg.task.type, ckpt_metric)
-    es_mode = direction(cfg.task.type, t.early_stopping.metric)
-    if not has_val and ckpt_metric != "train_loss":
-        log.info("no validation split: every epoch replaces best.pt, the last epoch is the "
-                 "model (training.checkpoint_metric: train_loss keeps the lowest train_loss)")
-    es = t.early_stopping
-    state = new_counters()
-    if resume is not None:
-        state = restore_state(resume, cfg, model, optimizer, scheduler, scaler, data_gen)
-        say("resumed after epoch %d (global step %d)", state["epoch"], state["global_step"])
-    use_graph = False
-    if t.cuda_graph:
-        reason = unsupported_reason(
-            device=device, loader_mode=cfg.loader.mode, grad_accum_steps=t.grad_accum_steps,
-            precision=precision, optimizer=cfg.optim.name, compile=t.compile,
-            bidirectional=cfg.model.bidirectional, has_lengths=data.train.lengths is not None)
-        if reason:  # expected on CPU (configs ask for graphs for their GPU runs): no warning
-            (log.info if device.type != "cuda" else log.warning)(
-                "training.cuda_graph: %s; training eagerly", reason)
-        else:
-            prepare_optimizer(optimizer, device)
-            use_graph = True
-    graphed: GraphedStep | None = None
-
-    def captured_step(x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None):
-        loss = forward_backward(model, x, y, lengths, 1.0, precision, device, None, loss_fn)
-        optimizer_step(model, optimizer, None, t.grad_clip_norm)
-        return loss
-
-    (log.info if fold in (None, 0) else log.debug)(
-        "python %s, torch %s, CUDA %s, cuDNN %s", sys.version.split()[0], torch.__version__,
-        torch.version.cuda or "none", torch.backends.cudnn.version() or "none")
-    (log.info if fold in (None, 0) else log.debug)(
-        "%sdevice %s (%s), precision %s, seed %d, %s parameters, loader %s",
-        "" if fold is None else "each fold model: ",
-             device, torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-             precision, cfg.experiment.seed, f"{count_parameters(model):,}", cfg.loader.mode)
-
-    def current_state() -> dict[str, Any]:
-        return training_state(cfg, model, optimizer, scheduler, scaler, data_gen, data, state)
-
-    def write_checkpoint(path: str | Path, durable: bool = True) -> None:
-        save_checkpoint(current_state(), path, durable)
-
-    yield None  # set up: a fold run waits here until every fold is
-
-    stop_reason = "completed"
-    epoch_times: list[float] = []
-    setup_s = None  # fit() entry to the first training batch: model, data on device, CUDA init
-    for epoch in range(state["epoch"] + 1, t.epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        # sample-weighted sum of losses, fp32; a graph accumulates into its own static buffer
-        loss_sum = graphed.loss_sum.zero_() if graphed else torch.zeros((), device=device)
-        seen = 0
-        bar = _progress_bar(num_batches, epoch, t.epochs) if progress else None
-        for i, (x, y, lengths) in enumerate(train_source):
-            n_i = y.shape[0]
-            if setup_s is None:
-                setup_s = time.perf_counter() - t_start
-            if use_graph and graphed is None and n_i == t.batch_size:
-                t_capture = time.perf_counter()
-                try:
-                    graphed = GraphedStep(model, optimizer, captured_step, (x, y, lengths))
-                    graphed.loss_sum.copy_(loss_sum)
-                    loss_sum = graphed.loss_sum
-                    log.info("training step captured as a CUDA graph in %.2f s",
-                             time.perf_counter() - t_capture)
-                except Exception as exc:  # capture is an optimisation: train on without it
-                    log.warning("training.cuda_graph: capture failed (%s: %s); training "
-                                "eagerly (a forward that synchronises with the host, such as "
-                                ".item(), .cpu() or a branch on a tensor's value, cannot be "
-                                "captured)", type(exc).__name__, exc)
-                    use_graph = False
-                    release_optimizer(optimizer)
-            if graphed is not None and n_i == graphed.batch:
-                graphed(x, y, lengths)  # forward, backward, clip and optimizer step
-                stepped = True
-            else:
-                if graphed is not None:
-                    optimizer.zero_grad(set_to_none=True)  # drop the last replay's gradients
-                loss = forward_backward(step_model, x, y, lengths, weights[i], precision,
-                                        device, scaler, loss_fn)
-                loss_sum.add_(loss, alpha=n_i)
-                stepped = (i + 1) % t.grad_accum_steps == 0 or i + 1 == num_batches
-                if stepped:
-                    optimizer_step(model, optimizer, scaler, t.grad_clip_norm)
-                    optimizer.zero_grad(set_to_none=True)
-            seen += n_i
-            if stepped:
-                if per_step:
-                    scheduler.step()
-                state["global_step"] += 1
-            if (i + 1) % t.log_interval == 0:
-                check_finite(loss_sum, epoch, state["global_step"])
-                if bar is not None:
-                    bar.update(t.log_interval)
-                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
-        if bar is not None:
-            bar.close()
-        train_loss = float(loss_sum.item()) / max(seen, 1)
-        check_finite(loss_sum, epoch, state["global_step"])
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        train_time = time.perf_counter() - t0
-        lr = float(optimizer.param_groups[0]["lr"])  # a device tensor when the step is graphed
-        kept: dict[str, torch.Tensor] | None = {} if fold is not None else None
-        val = evaluate(step_model, val_split, t.eval_batch_size, device, precision, loss_fn,
-                       top_k=cfg.task.top_k, target_mean=data.target_mean,
-                       target_std=data.target_std, keep_outputs=kept) if has_val else {}
-        if scheduler is not None and not per_step:
-            scheduler.step(val["loss"] if has_val else train_loss) if plateau else \
-                scheduler.step()
-        epoch_time = time.perf_counter() - t0
-        epoch_times.append(epoch_time)
-        metrics = {"epoch": epoch, "train_loss": train_loss,
-                   **{f"val_{k}": v for k, v in val.items()}, "lr": lr,
-                   "epoch_time_s": epoch_time, "samples_per_s": seen / train_time,
-                   "global_step": state["global_step"]}
-        # core.selection.improves: better, or tied and a lower val_loss (a later epoch wins a
-        # tie on a saturated metric, e.g. val_auroc 1.0 on a small validation split)
-        best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
-        if not has_val and ckpt_metric != "train_loss":
-            state["best_metric"], state["best_epoch"] = None, epoch  # the last epoch
-        elif improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
-                      val_loss=metrics.get("val_loss"),
-                      best_val_loss=best_row.get("val_loss")):
-            state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
-        metrics["best_epoch"] = state["best_epoch"]
-        metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
-            else float("nan")
-        if es.patience:
-            # The same rule: an exact tie with a lower val_loss resets the patience, as it moves
-            # best.pt; min_delta applies to the metric itself, never to the tie-break.
-            if improves(metrics[es.metric], state["es_best"], es_mode, min_delta=es.min_delta,
-                        val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
-                state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
-                state["es_best_val_loss"] = metrics["val_loss"]
-            else:
-                state["es_bad_epochs"] += 1
-        state["epoch"] = epoch
-        state["history"].append(dict(metrics))
-        shown = "  ".join(f"val_{k} {v:.4f}" for k, v in val.items()
-                          if k in ("loss", "threshold") or f"val_{k}" in (ckpt_metric, es.metric)
-                          or k in _HEADLINE)
-        say("%sepoch %d/%d  train_loss %.4f  %s  lr %.3g  %.1fs  %.0f samples/s",
-            "" if fold is None else f"fold {fold} ", epoch, t.epochs, train_loss, shown, lr,
-            epoch_time, metrics["samples_per_s"])
-        if len(epoch_times) == 2 and epoch < t.epochs and fold is None:
-            remaining = (t.epochs - epoch) * sum(epoch_times) / 2
-            log.info("projected: %.0f s more, about %.0f s in total", remaining,
-                     time.perf_counter() - t_start + remaining)
-        # setup_s: a timing of this process, not of the history
-        yield _Epoch({**metrics, "setup_s": setup_s}, write_checkpoint, current_state, model,
-                     None if kept is None else kept["outputs"])
-        if es.patience and state["es_bad_epochs"] >= es.patience:
-            log.info("early stopping: %s has not improved by %g for %d epochs", es.metric,
-                     es.min_delta, es.patience)
-            stop_reason = "early_stopping"
-            break
-
-    return FitResult(history=state["history"], best_epoch=state["best_epoch"],
-                     best_metric=state["best_metric"] if state["best_metric"] is not None
-                     else float("nan"), stop_reason=stop_reason, model=model, device=device,
-                     precision=precision)
-
-
 def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
                resume: dict[str, Any] | None, device: torch.device | None) -> FitResult:
-    """``fit`` with ``data.folds``: the K fold runs (``_epochs``) advanced one epoch each in
-    turn, in fold order, so the process RNG they share (dropout) is drawn in the same order
-    whether or not the run was resumed."""
+    """``fit`` with ``data.folds``: the K fold runs (``core.epochs.train_epochs``) advanced one
+    epoch each in turn, in fold order, so the process RNG they share (dropout) is drawn in the
+    same order whether or not the run was resumed."""
     k_folds = len(data.folds)
     if resume is not None and (not is_cv_state(resume)
                                or len(resume[FOLD_STATES]) != k_folds):
@@ -406,9 +130,9 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
     sizes = [len(va) for _, va in data.folds]
     log.info("cross-validation: %d folds trained together, validation %d-%d sequences each",
              k_folds, min(sizes), max(sizes))
-    _log_task(cfg, data.fold(0), task_loss(cfg, data))
-    runs = [_epochs(fold_cfg, data.fold(k), resume=None if resume is None
-                    else resume[FOLD_STATES][k], progress=False, device=device, fold=k)
+    log_task(cfg, data.fold(0), task_loss(cfg, data))
+    runs = [train_epochs(fold_cfg, data.fold(k), resume=None if resume is None
+                         else resume[FOLD_STATES][k], progress=False, device=device, fold=k)
             for k in range(k_folds)]
     for run in runs:
         next(run)  # each fold seeds (or restores) the process RNG as it sets up
@@ -428,7 +152,7 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
     stop_reason = "completed"
     results: list[FitResult] = []
     while True:
-        epochs: list[_Epoch] = []
+        epochs: list[Epoch] = []
         for run in runs:
             try:
                 epochs.append(next(run))
@@ -473,7 +197,7 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
                  metrics["epoch_time_s"])
 
         def write_checkpoint(path: str | Path, durable: bool = True,
-                             _epochs_now: list[_Epoch] = epochs,
+                             _epochs_now: list[Epoch] = epochs,
                              _oof: torch.Tensor | None = oof) -> None:
             fold_states = [e.state() for e in _epochs_now]
             save_checkpoint({**{k: v for k, v in fold_states[0].items()
@@ -501,45 +225,3 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
                      precision=resolve_precision(t.precision, device, cfg.model.name),
                      extras={OOF_KEY: oof})
 
-
-# Metrics shown in each epoch's log line besides the loss and the watched metrics.
-_HEADLINE = ("accuracy", "macro_f1", "auroc", "map", "rmse")
-
-
-def _log_task(cfg: Config, data: DataSplits, loss_fn: TaskLoss) -> None:
-    """The task, its loss and weights, and the warnings about the checkpoint metric: accuracy on
-    imbalanced classes, a coarse metric on a small validation split."""
-    parts = [f"task {cfg.task.type}, loss {loss_fn.name}"]
-    if loss_fn.class_weight is not None:
-        weights = ", ".join(f"{n} {w:.3g}" for n, w in zip(data.class_names,
-                                                            loss_fn.class_weight.tolist(),
-                                                            strict=True))
-        source = "balanced, from the train split" if cfg.task.class_weight == "balanced" \
-            else "given"
-        parts.append(f"class weights ({source}): {weights}")
-    if loss_fn.pos_weight is not None:
-        parts.append(f"pos_weight ({cfg.task.pos_weight}): "
-                     f"{', '.join(f'{w:.3g}' for w in loss_fn.pos_weight.tolist())}")
-    log.info("%s", "; ".join(parts))
-    if cfg.loader.sampler == "balanced" and (loss_fn.class_weight is not None
-                                             or loss_fn.pos_weight is not None):
-        # Each alone evens the classes out; both together weight the minority twice over.
-        log.warning("loader.sampler: balanced already draws the classes equally often; with "
-                    "%s the minority class is corrected for twice (use one of them)",
-                    "task.class_weight" if loss_fn.class_weight is not None
-                    else "task.pos_weight")
-    warning = imbalance_warning(cfg.task.type, data.train.y, data.class_names,
-                                cfg.training.checkpoint_metric)
-    if warning:
-        log.warning("training.checkpoint_metric: %s", warning)
-    warning = small_validation_warning(len(data.val), cfg.training.checkpoint_metric) \
-        if len(data.val) else None
-    if warning:
-        log.warning("training.checkpoint_metric: %s", warning)
-
-
-def _progress_bar(total: int, epoch: int, epochs: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch",
-                dynamic_ncols=True)

@@ -97,12 +97,12 @@ def test_graphed_run_resumes_from_its_checkpoint_and_from_an_eager_one(tiny, tmp
 
 @cuda
 def test_capture_failure_trains_on_eagerly(tiny, caplog, monkeypatch):
-    import core.loop as loop
+    import core.epochs as epochs
 
     def broken(*args, **kwargs):
         raise RuntimeError("operation not permitted when stream is capturing")
 
-    monkeypatch.setattr(loop, "GraphedStep", broken)
+    monkeypatch.setattr(epochs, "GraphedStep", broken)
     eager = fit(_gpu_cfg(tiny))
     with caplog.at_level(logging.WARNING, logger="core"):
         fallback = fit(_gpu_cfg(tiny, cuda_graph=True))

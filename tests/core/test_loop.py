@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+import core.epochs as epochs
 import core.loop as loop
 from core.checkpoint import load_checkpoint
 from core.data import DataSplits, SequenceData, load_data
@@ -22,13 +23,13 @@ def test_warmup_then_cosine_stepped_after_each_optimizer_step(tiny, monkeypatch)
     cfg = tiny(training={"epochs": 3}, schedule={"name": "cosine", "warmup_steps": 4,
                                                   "interval": "step"})
     used = []
-    real = loop.optimizer_step
+    real = epochs.optimizer_step
 
     def spy(model, optimizer, scaler, clip):
         used.append(optimizer.param_groups[0]["lr"])  # the lr this step applies
         real(model, optimizer, scaler, clip)
 
-    monkeypatch.setattr(loop, "optimizer_step", spy)
+    monkeypatch.setattr(epochs, "optimizer_step", spy)  # used by the loop (core.epochs)
     fit(cfg)
     total = len(used)
     peak, warm = cfg.optim.lr, 4
@@ -227,14 +228,14 @@ def test_class_weights_that_do_not_fit_the_data_fail_before_training(tiny):
 
 def _scripted_validation(monkeypatch, script):
     """Replaces the validation metrics of each epoch: (val_accuracy, val_loss) from ``script``."""
-    steps, real = iter(script), loop.evaluate
+    steps, real = iter(script), epochs.evaluate
 
     def scripted(*args, **kwargs):
         out = real(*args, **kwargs)
         out["accuracy"], out["loss"] = next(steps)
         return out
 
-    monkeypatch.setattr(loop, "evaluate", scripted)
+    monkeypatch.setattr(epochs, "evaluate", scripted)
 
 
 # val_accuracy saturates at 1.0 from epoch 2 (a small validation split); val_loss still falls
