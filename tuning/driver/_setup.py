@@ -34,6 +34,7 @@ from core.tasks import default_checkpoint_metric
 from core.train import SMOKE_OVERRIDES
 from tuning.driver._options import SweepOptions
 from tuning.driver._preflight import check_values, preflight, with_conditions
+from tuning.driver._sizing import size_to_data
 from tuning.execution import spec_changes
 from tuning.record import (
     SPEC_FILE,
@@ -350,60 +351,6 @@ def _study_name(exp_dir: Path) -> str:
         return load_study(exp_dir).study_name
     except ValueError:
         return exp_dir.name
-
-
-def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
-    """``size_to_data: true``: sets the spec's ``data.cv_folds``, batch size choices,
-    ``max_epochs`` and ASHA grace period from the data (``_sizing.derive_sizes``), except
-    the keys the user gave; returns the lines the pre-flight prints.
-
-    Raises:
-        DataError: the data cannot be read.
-    """
-    import numpy as np
-
-    from tuning.driver._sizing import TARGET_STEPS, derive_sizes
-
-    base, raw = spec["base"], spec["space"]
-    given = set(override_keys(opts.overrides))
-    counting = copy.deepcopy(base)
-    counting["data"]["cv_folds"] = 0
-    cfg = config_from_dict(counting, spec["space"]["base_config"])
-    data = load_data(cfg.data, cfg.task)
-    n = len(data.train) + len(data.val)
-    smallest = None
-    if cfg.task.type in ("multiclass", "binary"):
-        y = np.concatenate([data.train.y.numpy(), data.val.y.numpy()]).astype(np.int64)
-        smallest = int(np.bincount(y, minlength=len(data.class_names)).min())
-    folds = int(base["data"].get("cv_folds") or 0)
-    sizes = derive_sizes(n, smallest, folds, float(base["data"]["val_fraction"]))
-    lines = [f"sized to the data (size_to_data): {n} non-test sequences"
-             + (f", smallest class {smallest}" if smallest is not None else "")
-             + f"; one model trains on {sizes.fit_sequences}"]
-    if "data.cv_folds" in given:
-        lines.append(f"  data.cv_folds: {folds} (--set)")
-    elif sizes.cv_folds != folds:
-        base["data"]["cv_folds"] = sizes.cv_folds
-        lines.append(f"  data.cv_folds: {folds} -> {sizes.cv_folds} (the smallest class has "
-                     f"{smallest} sequences)")
-    else:
-        lines.append(f"  data.cv_folds: {folds}")
-    batch = (raw.get("params") or {}).get("training.batch_size")
-    if isinstance(batch, dict) and batch.get("type") == "categorical" \
-            and "training.batch_size" not in given:
-        batch["choices"] = sizes.batch_sizes
-        lines.append(f"  params.training.batch_size: choices {sizes.batch_sizes}")
-    # ASHA's first rung a tenth of the trial, of the derived length or of --max-epochs'.
-    grace = sizes.grace_period if opts.max_epochs is None else max(1, opts.max_epochs // 10)
-    raw["scheduler"] = {**(raw.get("scheduler") or {}), "grace_period": grace}
-    if opts.max_epochs is None:
-        raw["max_epochs"] = sizes.max_epochs
-        lines.append(f"  max_epochs: {sizes.max_epochs} (about {TARGET_STEPS} optimizer "
-                     f"steps at the largest batch), scheduler.grace_period: {grace}")
-    else:
-        lines.append(f"  max_epochs: {opts.max_epochs} (--max-epochs), scheduler.grace_period: "
-                     f"{grace}")
-    return lines
 
 
 def _trials_started(exp_dir: Path) -> int:

@@ -21,10 +21,15 @@ are read once with CV off to count them.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
-__all__ = ["TARGET_STEPS", "Sizes", "derive_sizes"]
+from core.config import config_from_dict, override_keys
+from core.data import load_data
+from tuning.driver._options import SweepOptions
+
+__all__ = ["TARGET_STEPS", "Sizes", "derive_sizes", "size_to_data"]
 
 TARGET_STEPS = 1000  # optimizer steps of a full trial at the largest batch size
 MIN_STEPS_PER_EPOCH = 8
@@ -65,3 +70,55 @@ def derive_sizes(n_sequences: int, smallest_class: int | None, cv_folds: int,
     epochs = min(max(math.ceil(TARGET_STEPS / steps), 30), 300)
     return Sizes(cv_folds=k, batch_sizes=sizes, max_epochs=epochs,
                  grace_period=max(1, epochs // 10), fit_sequences=fit)
+
+
+def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
+    """``size_to_data: true``: sets the spec's ``data.cv_folds``, batch size choices,
+    ``max_epochs`` and ASHA grace period from the data (``_sizing.derive_sizes``), except
+    the keys the user gave; returns the lines the pre-flight prints.
+
+    Raises:
+        DataError: the data cannot be read.
+    """
+    import numpy as np
+
+    base, raw = spec["base"], spec["space"]
+    given = set(override_keys(opts.overrides))
+    counting = copy.deepcopy(base)
+    counting["data"]["cv_folds"] = 0
+    cfg = config_from_dict(counting, spec["space"]["base_config"])
+    data = load_data(cfg.data, cfg.task)
+    n = len(data.train) + len(data.val)
+    smallest = None
+    if cfg.task.type in ("multiclass", "binary"):
+        y = np.concatenate([data.train.y.numpy(), data.val.y.numpy()]).astype(np.int64)
+        smallest = int(np.bincount(y, minlength=len(data.class_names)).min())
+    folds = int(base["data"].get("cv_folds") or 0)
+    sizes = derive_sizes(n, smallest, folds, float(base["data"]["val_fraction"]))
+    lines = [f"sized to the data (size_to_data): {n} non-test sequences"
+             + (f", smallest class {smallest}" if smallest is not None else "")
+             + f"; one model trains on {sizes.fit_sequences}"]
+    if "data.cv_folds" in given:
+        lines.append(f"  data.cv_folds: {folds} (--set)")
+    elif sizes.cv_folds != folds:
+        base["data"]["cv_folds"] = sizes.cv_folds
+        lines.append(f"  data.cv_folds: {folds} -> {sizes.cv_folds} (the smallest class has "
+                     f"{smallest} sequences)")
+    else:
+        lines.append(f"  data.cv_folds: {folds}")
+    batch = (raw.get("params") or {}).get("training.batch_size")
+    if isinstance(batch, dict) and batch.get("type") == "categorical" \
+            and "training.batch_size" not in given:
+        batch["choices"] = sizes.batch_sizes
+        lines.append(f"  params.training.batch_size: choices {sizes.batch_sizes}")
+    # ASHA's first rung a tenth of the trial, of the derived length or of --max-epochs'.
+    grace = sizes.grace_period if opts.max_epochs is None else max(1, opts.max_epochs // 10)
+    raw["scheduler"] = {**(raw.get("scheduler") or {}), "grace_period": grace}
+    if opts.max_epochs is None:
+        raw["max_epochs"] = sizes.max_epochs
+        lines.append(f"  max_epochs: {sizes.max_epochs} (about {TARGET_STEPS} optimizer "
+                     f"steps at the largest batch), scheduler.grace_period: {grace}")
+    else:
+        lines.append(f"  max_epochs: {opts.max_epochs} (--max-epochs), scheduler.grace_period: "
+                     f"{grace}")
+    return lines
