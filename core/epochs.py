@@ -41,7 +41,8 @@ from core.step import check_finite, forward_backward, group_weights, optimizer_s
 from core.tasks import direction
 from core.train_state import new_counters, restore_state, training_state
 
-__all__ = ["Epoch", "FitResult", "Reporter", "log_task", "task_loss", "train_epochs"]
+__all__ = ["Epoch", "FitResult", "Reporter", "log_task", "record_best", "task_loss",
+           "train_epochs"]
 
 log = logging.getLogger("core")
 
@@ -268,25 +269,11 @@ def train_epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None
                    "global_step": state["global_step"]}
         # core.selection.improves: better, or tied and a lower val_loss (a later epoch wins a
         # tie on a saturated metric, e.g. val_auroc 1.0 on a small validation split)
-        best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
         if not has_val and ckpt_metric != "train_loss":
             state["best_metric"], state["best_epoch"] = None, epoch  # the last epoch
-        elif improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
-                      val_loss=metrics.get("val_loss"),
-                      best_val_loss=best_row.get("val_loss")):
-            state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
-        metrics["best_epoch"] = state["best_epoch"]
-        metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
-            else float("nan")
-        if es.patience:
-            # The same rule: an exact tie with a lower val_loss resets the patience, as it moves
-            # best.pt; min_delta applies to the metric itself, never to the tie-break.
-            if improves(metrics[es.metric], state["es_best"], es_mode, min_delta=es.min_delta,
-                        val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
-                state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
-                state["es_best_val_loss"] = metrics["val_loss"]
-            else:
-                state["es_bad_epochs"] += 1
+            metrics["best_epoch"], metrics["best_metric"] = epoch, float("nan")
+        else:
+            record_best(state, metrics, epoch, ckpt_metric, ckpt_mode, es, es_mode)
         state["epoch"] = epoch
         state["history"].append(dict(metrics))
         shown = "  ".join(f"val_{k} {v:.4f}" for k, v in val.items()
@@ -312,6 +299,32 @@ def train_epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None
                      best_metric=state["best_metric"] if state["best_metric"] is not None
                      else float("nan"), stop_reason=stop_reason, model=model, device=device,
                      precision=precision)
+
+
+def record_best(state: dict[str, Any], metrics: dict[str, Any], epoch: int, ckpt_metric: str,
+                ckpt_mode: str, es: Any, es_mode: str) -> bool:
+    """Moves ``state``'s best epoch and early-stopping counters by this epoch's ``metrics`` (the
+    rule of ``core.selection.improves``: a tie on the metric goes to the lower ``val_loss``), sets
+    ``metrics["best_epoch"]`` and ``["best_metric"]``; True when this epoch is the new best.
+    ``es``: the early-stopping section (patience 0: off)."""
+    best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
+    better = improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
+                      val_loss=metrics.get("val_loss"), best_val_loss=best_row.get("val_loss"))
+    if better:
+        state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
+    metrics["best_epoch"] = state["best_epoch"]
+    metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
+        else float("nan")
+    if es.patience:
+        # The same rule: an exact tie with a lower val_loss resets the patience, as it moves
+        # best.pt; min_delta applies to the metric itself, never to the tie-break.
+        if improves(metrics[es.metric], state["es_best"], es_mode, min_delta=es.min_delta,
+                    val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
+            state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
+            state["es_best_val_loss"] = metrics["val_loss"]
+        else:
+            state["es_bad_epochs"] += 1
+    return better
 
 
 # Metrics shown in each epoch's log line besides the loss and the watched metrics.

@@ -39,12 +39,20 @@ from core.device import (
     resolve_precision,
     seed_everything,
 )
-from core.epochs import Epoch, FitResult, Reporter, log_task, task_loss, train_epochs
+from core.epochs import (
+    Epoch,
+    FitResult,
+    Reporter,
+    log_task,
+    record_best,
+    task_loss,
+    train_epochs,
+)
 from core.errors import NonFiniteLossError, TrainingError
 from core.evaluate import evaluate
 from core.metrics import best_f1_threshold
 from core.optim import build_optimizer, build_scheduler
-from core.selection import imbalance_warning, improves
+from core.selection import imbalance_warning
 from core.step import forward_backward, optimizer_step
 from core.tasks import direction
 from core.train_state import new_counters
@@ -172,21 +180,8 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
             # which stay as val_threshold_fold<k>.
             metrics["val_threshold"] = float(best_f1_threshold(
                 epoch_oof.reshape(-1).sigmoid(), data.train.y.float().reshape(-1)))
-        best_row = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
-        if improves(metrics[ckpt_metric], state["best_metric"], ckpt_mode,
-                    val_loss=metrics["val_loss"], best_val_loss=best_row.get("val_loss")):
-            state["best_metric"], state["best_epoch"] = metrics[ckpt_metric], epoch
+        if record_best(state, metrics, epoch, ckpt_metric, ckpt_mode, es, es_mode):
             oof = epoch_oof
-        metrics["best_epoch"] = state["best_epoch"]
-        metrics["best_metric"] = state["best_metric"] if state["best_metric"] is not None \
-            else float("nan")
-        if es.patience:
-            if improves(metrics[es.metric], state["es_best"], es_mode, min_delta=es.min_delta,
-                        val_loss=metrics["val_loss"], best_val_loss=state["es_best_val_loss"]):
-                state["es_best"], state["es_bad_epochs"] = metrics[es.metric], 0
-                state["es_best_val_loss"] = metrics["val_loss"]
-            else:
-                state["es_bad_epochs"] += 1
         state["epoch"], state["global_step"] = epoch, metrics["global_step"]
         history_row = {k: v for k, v in metrics.items() if k != "setup_s"}
         state["history"].append(history_row)
