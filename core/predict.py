@@ -20,8 +20,9 @@ One row per sequence, in the file's sequence order, with ``sequence_id`` and:
   0.5, joined by ``data.label_separator``;
 - regression: ``pred_<target>`` per target, in the targets' original units;
 - with targets in the file, ``label`` (``target_<name>`` for several targets) too, and
-  ``Predictions.metrics`` holds the task's metrics as ``test_<name>`` (the numbers summary.json
-  reports for a run's test split when the file is that split).
+  ``Predictions.metrics`` holds the task's metrics as ``test_<name>``: of the file's test
+  sequences when it is an NPZ with a ``split`` array (the run's own file: summary.json's test
+  metrics), else of every sequence.
 
 Exit codes: 0 written; 2 a bad run directory, data file or output path (nothing written).
 """
@@ -54,7 +55,7 @@ from core.errors import PredictError
 from core.run_dir import ENSEMBLE_INDEX, SNAPSHOT_FILE
 
 __all__ = ["Predictions", "PredictError", "combined_metrics", "predict", "predict_ensemble",
-           "read_ensemble", "write_predictions", "main"]
+           "read_ensemble", "scored_rows", "write_predictions", "main"]
 
 _FORMATS = {".npz": "npz", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -66,6 +67,9 @@ class Predictions:
     frame: Any  # pandas.DataFrame, one row per sequence (the columns: module docstring)
     metrics: dict[str, float] | None  # test_<name> metrics when the file has targets, else None
     logits: torch.Tensor  # [N, outputs] the model's raw outputs (regression: standardised)
+    # The sequences the metrics score: the file's test split (its NPZ split array), or None
+    # for every sequence.
+    scored: np.ndarray | None = None
 
 
 def _run_config(run_dir: Path) -> Config:
@@ -181,7 +185,7 @@ def predict(run_dir: str | Path, data_file: str | Path, *, device: str = "cpu",
                    r["threshold"])
     metrics = None if r["y"] is None else \
         {f"test_{k}": v for k, v in r["values"].items() if k != "threshold"}
-    return Predictions(frame, metrics, r["logits"])
+    return Predictions(frame, metrics, r["logits"], r["scored"])
 
 
 def _run_outputs(run_dir: Path, path: Path, device: str, batch_size: int | None) -> dict:
@@ -226,13 +230,27 @@ def _run_outputs(run_dir: Path, path: Path, device: str, batch_size: int | None)
                          class_names).to(dev)
     threshold = state["history"][-1].get("val_threshold") if state.get("history") else None
     kept: dict[str, torch.Tensor] = {}
-    values = evaluate(net, split, batch_size or cfg.training.eval_batch_size, dev, "fp32",
-                      loss_fn, top_k=cfg.task.top_k, threshold=threshold,
-                      target_mean=info["target_mean"], target_std=info["target_std"],
-                      keep_outputs=kept)
+    scored = scored_rows(raw)
+    evaluation = dict(top_k=cfg.task.top_k, threshold=threshold,
+                      target_mean=info["target_mean"], target_std=info["target_std"])
+    batch = batch_size or cfg.training.eval_batch_size
+    values = evaluate(net, split, batch, dev, "fp32", loss_fn, keep_outputs=kept, **evaluation)
+    if scored is not None and y is not None:
+        # the metrics of the file's test split only (summary.json's when it is the run's file)
+        values = evaluate(net, split.subset(scored), batch, dev, "fp32", loss_fn, **evaluation)
     return {"cfg": cfg, "raw": raw, "y": y, "class_names": class_names, "info": info,
             "threshold": threshold, "logits": kept["outputs"], "values": values,
-            "loss_fn": loss_fn.cpu()}
+            "loss_fn": loss_fn.cpu(), "scored": scored}
+
+
+def scored_rows(raw: RawData) -> np.ndarray | None:
+    """The rows whose targets the metrics score: an NPZ file's ``split == "test"`` sequences
+    when it has a ``split`` array with test sequences (the run's own file: summary.json's test
+    split), else None (every row). Every row is predicted either way."""
+    if raw.split is None:
+        return None
+    test = np.flatnonzero(np.asarray(raw.split).astype(str) == "test")
+    return test if len(test) else None
 
 
 def combined_metrics(task_type: str, outputs: list[torch.Tensor], weights: list[float],
@@ -290,13 +308,19 @@ def predict_ensemble(ensemble_dir: str | Path, data_file: str | Path, *, device:
         logits = combine_outputs(cfg.task.type, [p["logits"] for p in parts], weights)
         metrics = None
     else:
+        rows = first["scored"] if first["scored"] is not None else slice(None)
         logits, metrics = combined_metrics(
             cfg.task.type, [p["logits"] for p in parts], weights, first["y"], first["loss_fn"],
             top_k=cfg.task.top_k, threshold=first["threshold"],
             target_mean=info["target_mean"], target_std=info["target_std"])
+        if first["scored"] is not None:
+            _, metrics = combined_metrics(
+                cfg.task.type, [p["logits"][rows] for p in parts], weights, first["y"][rows],
+                first["loss_fn"], top_k=cfg.task.top_k, threshold=first["threshold"],
+                target_mean=info["target_mean"], target_std=info["target_std"])
     frame = _frame(first["raw"], logits, first["y"], cfg, first["class_names"], info,
                    first["threshold"])
-    return Predictions(frame, metrics, logits)
+    return Predictions(frame, metrics, logits, first["scored"])
 
 
 def _train_like_targets(info: dict, task: str, n_out: int) -> torch.Tensor:
@@ -408,7 +432,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     print(f"{len(result.frame)} sequences -> {args.out}")
     if result.metrics:
-        print("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+        where = f"the file's {len(result.scored)} test sequences (its split array)" \
+            if result.scored is not None else f"all {len(result.frame)} sequences"
+        print(f"metrics on {where}: " +
+              "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     return EXIT_OK
 
 

@@ -58,8 +58,9 @@ def mlflow_missing() -> str | None:
 def check_uri(uri: str) -> str | None:
     """What is wrong with the tracking URI ``uri``, or None when it is usable: an ``http://`` or
     ``https://`` server, a ``sqlite:///`` file (its folder must exist), or a local folder
-    (a path or ``file://`` URI; it is created when missing, its parent must exist; it holds an
-    SQLite store, ``normalize_uri``).
+    (a path or ``file://`` URI; it is created when missing, its parent must exist, and a new one
+    is written as a path, ``./mlruns``, not a bare name; it holds an SQLite store,
+    ``normalize_uri``).
 
     Example:
         >>> check_uri("http://127.0.0.1:5000") is None
@@ -92,6 +93,11 @@ def check_uri(uri: str) -> str | None:
             return f"{path} is a file, not a folder (a SQLite file is sqlite:///{path})"
         if not path.exists() and not path.resolve().parent.is_dir():
             return f"the parent folder of {path} does not exist"
+        if not path.exists() and parsed.scheme == "" and "/" not in uri and \
+                not uri.startswith(("~", ".")):
+            # A typo ("not a uri", "http//host") would otherwise become a new folder here.
+            return (f"{uri!r} is no server, sqlite:/// file or existing folder (a new local "
+                    f"folder is written as a path: ./{uri})")
         return None
     return f"expected an http(s):// server, a sqlite:/// file or a local folder, got {uri!r}"
 
@@ -267,6 +273,10 @@ class Tracker:
         changed = [RunTag(k, str(v)) for k, v in tags.items() if current.get(k) != str(v)]
         if changed:
             self._call("set tags", self.client.log_batch, run_id, tags=changed)
+
+    def delete_run(self, run_id: str) -> None:
+        """Deletes the run (MLflow keeps it in its trash until garbage-collected)."""
+        self._call("delete run", self.client.delete_run, run_id)
 
     def set_status(self, run_id: str, status: str, current: str,
                    end_s: float | None = None) -> None:

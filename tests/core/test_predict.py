@@ -56,6 +56,11 @@ def test_binary_predictions_reproduce_the_test_metrics_and_need_no_labels(tmp_pa
     bare = predict(run.run_dir, _test_file(tmp_path, "italy_power_demand", labels=False))
     assert bare.metrics is None and "label" not in bare.frame
     assert np.allclose(bare.frame["prob_2"], frame["prob_2"])
+    # The run's own file, train rows too: every row is predicted, the metrics score only its
+    # test split (the split array), so they are summary.json's, not flattered by train rows.
+    whole = predict(run.run_dir, DATA / "italy_power_demand.npz")
+    assert len(whole.frame) == 1096 and len(whole.scored) == 1029
+    assert whole.metrics == pytest.approx(run.test, rel=1e-5, abs=1e-6)
 
 
 def test_cross_validated_multiclass_run_predicts_with_its_fold_models(tmp_path):

@@ -36,6 +36,11 @@ def test_check_uri_accepts_the_three_kinds_and_names_the_problem(tmp_path):
     (tmp_path / "f").write_text("")
     assert "is a file" in check_uri(str(tmp_path / "f"))
     assert "expected an http(s)://" in check_uri("s3://bucket/x")
+    # A bare name that is no folder is a typo, not a new folder in the working directory
+    # (a new one is written as a path); an existing folder may be named bare.
+    assert "./not a uri" in check_uri("not a uri")
+    assert "./mlruns" in check_uri("mlruns") and check_uri("./mlruns") is None
+    assert check_uri(".") is None
     assert normalize_uri("runs/ml") == f"sqlite:///{Path.cwd() / 'runs' / 'ml' / 'mlflow.db'}"
     assert normalize_uri(f"file://{tmp_path}") == f"sqlite:///{tmp_path / 'mlflow.db'}"
 

@@ -111,6 +111,15 @@ def test_tuning_track_sends_a_finished_sweep_once(smoke, mlflow_server, tmp_path
     assert again.info.run_id == parent.info.run_id
     assert {k: r.info.run_id for k, r in children_again.items()} == \
         {k: r.info.run_id for k, r in children.items()}
+    # A create that timed out here but reached the server leaves a second, empty run of a trial
+    # (seen on a slow server): the next sync deletes it and keeps the run with the epochs.
+    tags = {k: v for k, v in children["t0001"].data.tags.items() if not k.startswith("mlflow.")
+            or k == "mlflow.parentRunId"}
+    tags.pop("seqtune.epochs_logged", None)
+    client.create_run(children["t0001"].info.experiment_id, tags=tags, run_name="t0001")
+    assert track.main([str(exp), "--mlflow", mlflow_server.uri, "--experiment", "smoke"]) == 0
+    _, children_after = _check_against_disk(client, exp)
+    assert children_after["t0001"].info.run_id == children["t0001"].info.run_id
 
 
 def test_killed_sweep_resumes_the_same_runs_without_duplicates(tmp_path, mlflow_server):
@@ -194,6 +203,12 @@ def test_bad_mlflow_uri_exits_2_naming_the_flag_before_anything(tmp_path, capsys
                        "--mlflow", f"sqlite:///{tmp_path}/missing/m.db"])
     assert code == 2 and list(tmp_path.iterdir()) == []
     assert "does not exist" in capsys.readouterr().err
+    # core.train checks the flag the same way: a bare typo is no new folder
+    from core import train
+
+    code = train.main(["--smoke", "--output-dir", str(tmp_path / "run"), "--mlflow", "not a uri"])
+    assert code == 2 and list(tmp_path.iterdir()) == [] and not Path("not a uri").exists()
+    assert "error: --mlflow: 'not a uri' is no server" in capsys.readouterr().err
 
 
 def test_bad_tracking_section_is_named_by_file_and_key(tmp_path):

@@ -140,7 +140,7 @@ class SweepRuns:
         end = None if budget_s is None else time.monotonic() + budget_s
         with self.lock:
             t = self.tracker
-            runs = t.find_runs({SWEEP_ID_TAG: self.id})
+            runs = self._one_run_each(t.find_runs({SWEEP_ID_TAG: self.id}))
             parents = [r for r in runs if r.data.tags.get("seqtune.kind") == "sweep"]
             if parents:
                 parent = parents[0]
@@ -171,6 +171,37 @@ class SweepRuns:
             elif parent.info.status != "RUNNING":
                 t.set_status(parent_id, "RUNNING", parent.info.status)  # a resumed sweep
             return logged
+
+    def _one_run_each(self, runs: list) -> list:
+        """``runs`` with one run for the sweep and one per trial. A create that timed out here
+        may still have been committed by the server, so the retry made a second run: of each
+        such group the run the most epochs went to (the parent: the most children point to; on
+        a tie the older) is kept and the others are deleted."""
+        groups: dict[str, list] = {}
+        for run in runs:
+            tags = run.data.tags
+            key = tags.get(TRIAL_TAG) or ("" if tags.get("seqtune.kind") == "sweep" else None)
+            if key is not None:
+                groups.setdefault(key, []).append(run)
+        if all(len(g) == 1 for g in groups.values()):
+            return runs
+        pointed = [r.data.tags.get("mlflow.parentRunId") for r in runs]
+
+        def weight(run) -> int:
+            if run.data.tags.get(TRIAL_TAG):
+                return int(run.data.tags.get(EPOCHS_TAG) or 0)
+            return pointed.count(run.info.run_id)
+
+        extra = set()
+        for group in groups.values():
+            keep = max(group, key=lambda r: (weight(r), -group.index(r)))
+            for run in group:
+                if run is not keep:
+                    log.info("MLflow: run %s duplicates %s (%s): deleted", run.info.run_id,
+                             keep.info.run_id, run.info.run_name)
+                    self.tracker.delete_run(run.info.run_id)
+                    extra.add(run.info.run_id)
+        return [r for r in runs if r.info.run_id not in extra]
 
     def _sync_trial(self, trial, key: str, phase: str, run, parent_id: str,
                     driver_running: bool) -> int:
