@@ -140,8 +140,10 @@ def test_killed_sweep_resumes_the_same_runs_without_duplicates(tmp_path, mlflow_
             _, children = _runs(client, exp)
         except Exception:
             return False
-        return len(children) >= 6 and any(r.info.status == "RUNNING"
-                                          for r in children.values())
+        # The held trials (t0006, t0007) stay running until the kill, so their runs' RUNNING
+        # cannot turn FINISHED between this check and the kill (a trial that ends can).
+        return len(children) >= 6 and any(
+            k in children and children[k].info.status == "RUNNING" for k in ("t0006", "t0007"))
 
     kill_when(exp, proc, logged_live)
     _, before = _runs(client, exp)
