@@ -90,13 +90,16 @@ class GRUBaseline(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         out, _ = self.gru(x)                                   # [B, T, H]
-        last = out[torch.arange(len(x)), lengths - 1]          # causal: padding never read
+        last = out[torch.arange(len(x), device=x.device), lengths - 1]  # causal: padding never read
         return self.head(last)
 
 
 def train_gru(train, test, task: str, seed: int, epochs: int = 150, batch_size: int = 16,
-              lr: float = 1e-3) -> np.ndarray:
-    """Trains ``GRUBaseline`` on ``train`` and returns its test predictions (see ``score``)."""
+              lr: float = 1e-3, device: str = "cpu") -> np.ndarray:
+    """Trains ``GRUBaseline`` on ``train`` and returns its test predictions (see ``score``).
+
+    ``device`` ("cpu" or "cuda"): where the GRU and the data live; the same code either way.
+    """
     torch.manual_seed(seed)
     (x, lens, y), (xt, lens_t, _) = train, test
     valid = np.arange(x.shape[1])[None, :] < lens[:, None]
@@ -113,11 +116,12 @@ def train_gru(train, test, task: str, seed: int, epochs: int = 150, batch_size: 
         ys, outputs, loss_fn = torch.tensor(y, dtype=torch.float32), 1, nn.BCEWithLogitsLoss()
     else:
         ys, outputs, loss_fn = torch.tensor(y), int(y.max()) + 1, nn.CrossEntropyLoss()
-    model = GRUBaseline(x.shape[2], outputs)
+    xs, xts, ls, lts, ys = (t.to(device) for t in (xs, xts, ls, lts, ys))
+    model = GRUBaseline(x.shape[2], outputs).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(epochs):
         model.train()
-        for idx in torch.randperm(len(xs)).split(batch_size):
+        for idx in torch.randperm(len(xs)).to(device).split(batch_size):
             out = model(xs[idx], ls[idx])
             loss = loss_fn(out.squeeze(1) if outputs == 1 else out, ys[idx])
             opt.zero_grad()
@@ -125,7 +129,7 @@ def train_gru(train, test, task: str, seed: int, epochs: int = 150, batch_size: 
             opt.step()
     model.eval()
     with torch.no_grad():
-        out = model(xts, lts)
+        out = model(xts, lts).cpu()
     if task == "regression":
         return out.squeeze(1).numpy() * y_std + y_mean
     if task == "binary":
