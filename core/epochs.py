@@ -23,6 +23,7 @@ from torch import nn
 
 from core.checkpoint import save_checkpoint
 from core.config import Config
+from core.console import epoch_extra
 from core.cuda_graph import GraphedStep, prepare_optimizer, release_optimizer, unsupported_reason
 from core.data import BatchSource, DataSplits
 from core.device import (
@@ -281,7 +282,8 @@ def train_epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None
                           or k in _HEADLINE)
         say("%sepoch %d/%d  train_loss %.4f  %s  lr %.3g  %.1fs  %.0f samples/s",
             "" if fold is None else f"fold {fold} ", epoch, t.epochs, train_loss, shown, lr,
-            epoch_time, metrics["samples_per_s"])
+            epoch_time, metrics["samples_per_s"],
+            extra=epoch_extra(metrics, t.epochs, ckpt_metric))
         if len(epoch_times) == 2 and epoch < t.epochs and fold is None:
             remaining = (t.epochs - epoch) * sum(epoch_times) / 2
             log.info("projected: %.0f s more, about %.0f s in total", remaining,

@@ -31,6 +31,7 @@ import torch
 
 from core.checkpoint import capture_rng, restore_rng, save_checkpoint
 from core.config import Config, config_to_dict
+from core.console import epoch_extra
 from core.cv import FOLD_STATES, OOF_KEY, FoldEnsemble, fold_summary, is_cv_state
 from core.data import DataSplits, load_data
 from core.device import (
@@ -189,7 +190,7 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
                           for k in dict.fromkeys(("val_loss", ckpt_metric)))
         log.info("epoch %d/%d  fold means: train_loss %.4f  %s  lr %.3g  %.1fs", epoch,
                  t.epochs, metrics["train_loss"], shown, metrics["lr"],
-                 metrics["epoch_time_s"])
+                 metrics["epoch_time_s"], extra=epoch_extra(metrics, t.epochs, ckpt_metric))
 
         def write_checkpoint(path: str | Path, durable: bool = True,
                              _epochs_now: list[Epoch] = epochs,
