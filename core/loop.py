@@ -41,6 +41,7 @@ from core.device import (
     seed_everything,
 )
 from core.epochs import (
+    PROCESS_TIMINGS,
     Epoch,
     FitResult,
     Reporter,
@@ -184,7 +185,7 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
         if record_best(state, metrics, epoch, ckpt_metric, ckpt_mode, es, es_mode):
             oof = epoch_oof
         state["epoch"], state["global_step"] = epoch, metrics["global_step"]
-        history_row = {k: v for k, v in metrics.items() if k != "setup_s"}
+        history_row = {k: v for k, v in metrics.items() if k not in PROCESS_TIMINGS}
         state["history"].append(history_row)
         shown = "  ".join(f"{k} {metrics[k]:.4f} (sd {metrics[k + '_sd']:.4f})"
                           for k in dict.fromkeys(("val_loss", ckpt_metric)))

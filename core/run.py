@@ -29,6 +29,7 @@ from core.checkpoint import load_checkpoint
 from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_yaml
 from core.console import EpochConsole
 from core.data import DataSplits
+from core.epochs import PROCESS_TIMINGS
 from core.files import atomic_write_text
 from core.plan import plan_steps
 from core.run_dir import (
@@ -250,7 +251,7 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
             if metrics["best_epoch"] == metrics["epoch"]:
                 write_checkpoint(ckpt_dir / "best.pt")
             write_checkpoint(ckpt_dir / "last.pt")
-            history.append(metrics)
+            history.append({k: v for k, v in metrics.items() if k not in PROCESS_TIMINGS})
             atomic_write_text(run_dir / "metrics.csv", metrics_csv(history, cfg.task.type))
             if tb is not None:
                 for key in metric_columns(cfg.task.type)[1:-4]:
