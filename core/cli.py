@@ -46,16 +46,25 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
-def setup_logging(name: str, log_file: Path | None = None, quiet: bool = False) -> logging.Logger:
+def setup_logging(name: str, log_file: Path | None = None, quiet: bool = False, *,
+                  thin_epochs: bool = False) -> logging.Logger:
     """Configures logger ``name`` (e.g. "core", "tuning") for a command: "HH:MM:SS message"
     lines on stderr (warnings only when ``quiet``) and, with ``log_file``, every INFO line in
-    that file too. Replaces the logger's earlier handlers; nothing reaches the root logger."""
+    that file too. Epoch lines (``core.console.epoch_extra``) end on stderr with the best epoch
+    and the time left; ``thin_epochs``: a long run's are thinned there (``core.console``; the
+    file keeps every one). Replaces the logger's earlier handlers; nothing reaches the root
+    logger."""
+    from core.console import EpochConsole
+
     logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
-    logger.handlers.clear()
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        if isinstance(old, EpochConsole):
+            old.show_held()  # an epoch line held back by the previous run's console
     logger.propagate = False
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    stream = logging.StreamHandler(sys.stderr)
+    stream = EpochConsole(sys.stderr, verbose=not thin_epochs)
     stream.setLevel(logging.WARNING if quiet else logging.INFO)
     handlers: list[logging.Handler] = [stream]
     if log_file is not None:

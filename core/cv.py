@@ -36,9 +36,10 @@ FOLD_STATES = "fold_states"  # a CV checkpoint's list of per-fold training state
 OOF_KEY = "oof"  # [N_train, outputs] float32 out-of-fold outputs (logits) at the best epoch
 
 # Keys whose fold values are summed (one epoch of the K models is one epoch of the run) or
-# taken from the first fold (the same in every fold) instead of averaged.
+# taken from the first fold (the same in every fold; first_step_s: fold 0 trains its first
+# batch first) instead of averaged.
 _SUMMED = ("epoch_time_s", "setup_s")
-_FIRST = ("epoch", "lr", "global_step")
+_FIRST = ("epoch", "lr", "global_step", "first_step_s")
 
 
 def fold_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def fold_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     Every ``val_*`` value and ``train_loss``: the mean over folds under its name, the fold values
     as ``<name>_fold<k>`` and the standard deviation over folds (ddof 0) as ``<name>_sd``;
     ``epoch_time_s`` and ``setup_s`` are summed, ``samples_per_s`` is all samples over all time,
-    ``epoch``, ``lr`` and ``global_step`` come from fold 0. Non-finite fold values give a NaN
-    mean.
+    ``epoch``, ``lr``, ``global_step`` and ``first_step_s`` come from fold 0. Non-finite fold
+    values give a NaN mean.
     """
     out: dict[str, Any] = {}
     first = rows[0]

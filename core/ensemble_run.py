@@ -46,9 +46,11 @@ def read_members(path: Path) -> list[tuple[str, float, dict]]:
     return out
 
 
-def run_ensemble(path: str | Path, out_dir: str | Path, *, quiet: bool = False) -> dict:
+def run_ensemble(path: str | Path, out_dir: str | Path, *, quiet: bool = False,
+                 verbose: bool = False) -> dict:
     """Trains every member of the ensemble file ``path`` into ``out_dir/member-<i>`` and scores
     the ensemble on the test split; returns the summary written to ``out_dir/summary.json``.
+    ``quiet``, ``verbose``: the console of each member's run (``core.run.run_training``).
 
     Raises:
         ConfigError: a bad ensemble file (nothing trained), or members whose data differ.
@@ -79,7 +81,7 @@ def run_ensemble(path: str | Path, out_dir: str | Path, *, quiet: bool = False) 
     cfg = data = loss_fn = None
     for i, (trial, weight, raw) in enumerate(members):
         run = f"member-{i}"
-        result = run_training(raw, run_dir=out_dir / run, quiet=quiet,
+        result = run_training(raw, run_dir=out_dir / run, quiet=quiet, verbose=verbose,
                               source=f"{path}: members[{i}].config")
         rows.append({"run": run, "trial": trial, "weight": weight / total,
                      "test": result.test})

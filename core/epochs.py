@@ -23,6 +23,7 @@ from torch import nn
 
 from core.checkpoint import save_checkpoint
 from core.config import Config
+from core.console import epoch_extra
 from core.cuda_graph import GraphedStep, prepare_optimizer, release_optimizer, unsupported_reason
 from core.data import BatchSource, DataSplits
 from core.device import (
@@ -41,12 +42,17 @@ from core.step import check_finite, forward_backward, group_weights, optimizer_s
 from core.tasks import direction
 from core.train_state import new_counters, restore_state, training_state
 
-__all__ = ["Epoch", "FitResult", "Reporter", "log_task", "record_best", "task_loss",
-           "train_epochs"]
+__all__ = ["PROCESS_TIMINGS", "Epoch", "FitResult", "Reporter", "log_task", "record_best",
+           "task_loss", "train_epochs"]
 
 log = logging.getLogger("core")
 
 Reporter = Callable[[dict[str, float], Callable[[str | Path], None]], None]
+
+# Keys of an epoch's metrics that time this process (seconds from the run's start in it to its
+# first batch, and to that batch trained), not the run: reported with every epoch, never part of
+# the history a checkpoint keeps.
+PROCESS_TIMINGS = ("setup_s", "first_step_s")
 
 
 @dataclass
@@ -82,7 +88,7 @@ def task_loss(cfg: Config, data: DataSplits) -> TaskLoss:
 class Epoch:
     """What a training generator yields after each epoch."""
 
-    metrics: dict[str, Any]  # the epoch's metrics, setup_s included
+    metrics: dict[str, Any]  # the epoch's metrics, setup_s and first_step_s included
     write_checkpoint: Callable[..., None]
     state: Callable[[], dict[str, Any]]  # the complete training state now
     model: nn.Module
@@ -197,6 +203,7 @@ def train_epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None
     stop_reason = "completed"
     epoch_times: list[float] = []
     setup_s = None  # fit() entry to the first training batch: model, data on device, CUDA init
+    first_step_s = None  # fit() entry to the first batch trained (forward, backward, step)
     for epoch in range(state["epoch"] + 1, t.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -241,6 +248,10 @@ def train_epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None
                 if per_step:
                     scheduler.step()
                 state["global_step"] += 1
+            if first_step_s is None:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)  # once per run: the step has run, not queued
+                first_step_s = time.perf_counter() - t_start
             if (i + 1) % t.log_interval == 0:
                 check_finite(loss_sum, epoch, state["global_step"])
                 if bar is not None:
@@ -281,13 +292,15 @@ def train_epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None
                           or k in _HEADLINE)
         say("%sepoch %d/%d  train_loss %.4f  %s  lr %.3g  %.1fs  %.0f samples/s",
             "" if fold is None else f"fold {fold} ", epoch, t.epochs, train_loss, shown, lr,
-            epoch_time, metrics["samples_per_s"])
+            epoch_time, metrics["samples_per_s"],
+            extra=epoch_extra(metrics, t.epochs, ckpt_metric))
         if len(epoch_times) == 2 and epoch < t.epochs and fold is None:
             remaining = (t.epochs - epoch) * sum(epoch_times) / 2
             log.info("projected: %.0f s more, about %.0f s in total", remaining,
                      time.perf_counter() - t_start + remaining)
-        # setup_s: a timing of this process, not of the history
-        yield Epoch({**metrics, "setup_s": setup_s}, write_checkpoint, current_state, model,
+        yield Epoch({**metrics, **dict(zip(PROCESS_TIMINGS, (setup_s, first_step_s),
+                                           strict=True))},
+                    write_checkpoint, current_state, model,
                      None if kept is None else kept["outputs"])
         if es.patience and state["es_bad_epochs"] >= es.patience:
             log.info("early stopping: %s has not improved by %g for %d epochs", es.metric,

@@ -31,6 +31,7 @@ import torch
 
 from core.checkpoint import capture_rng, restore_rng, save_checkpoint
 from core.config import Config, config_to_dict
+from core.console import epoch_extra
 from core.cv import FOLD_STATES, OOF_KEY, FoldEnsemble, fold_summary, is_cv_state
 from core.data import DataSplits, load_data
 from core.device import (
@@ -40,6 +41,7 @@ from core.device import (
     seed_everything,
 )
 from core.epochs import (
+    PROCESS_TIMINGS,
     Epoch,
     FitResult,
     Reporter,
@@ -183,13 +185,13 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
         if record_best(state, metrics, epoch, ckpt_metric, ckpt_mode, es, es_mode):
             oof = epoch_oof
         state["epoch"], state["global_step"] = epoch, metrics["global_step"]
-        history_row = {k: v for k, v in metrics.items() if k != "setup_s"}
+        history_row = {k: v for k, v in metrics.items() if k not in PROCESS_TIMINGS}
         state["history"].append(history_row)
         shown = "  ".join(f"{k} {metrics[k]:.4f} (sd {metrics[k + '_sd']:.4f})"
                           for k in dict.fromkeys(("val_loss", ckpt_metric)))
         log.info("epoch %d/%d  fold means: train_loss %.4f  %s  lr %.3g  %.1fs", epoch,
                  t.epochs, metrics["train_loss"], shown, metrics["lr"],
-                 metrics["epoch_time_s"])
+                 metrics["epoch_time_s"], extra=epoch_extra(metrics, t.epochs, ckpt_metric))
 
         def write_checkpoint(path: str | Path, durable: bool = True,
                              _epochs_now: list[Epoch] = epochs,

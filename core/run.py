@@ -27,7 +27,9 @@ import yaml
 
 from core.checkpoint import load_checkpoint
 from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_yaml
+from core.console import EpochConsole
 from core.data import DataSplits
+from core.epochs import PROCESS_TIMINGS
 from core.files import atomic_write_text
 from core.plan import plan_steps
 from core.run_dir import (
@@ -82,7 +84,7 @@ def run_training(config: Config | Mapping | str | Path, *,
                  data: ArrayData | Mapping | DataSplits | None = None,
                  model: Callable[..., nn.Module] | None = None,
                  run_dir: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-                 quiet: bool = False, progress: bool = False,
+                 quiet: bool = False, verbose: bool = False, progress: bool = False,
                  source: str | None = None) -> TrainingResult:
     """Trains one model in this process and writes its run directory.
 
@@ -96,7 +98,11 @@ def run_training(config: Config | Mapping | str | Path, *,
             None builds ``model.name``.
         run_dir: the run directory, new or empty (default ``runs/train/<name>-<timestamp>``).
         overrides: ``KEY=VALUE`` strings applied to the config (``--set``).
-        quiet: log warnings only (the log file still gets every line).
+        quiet: log warnings only on stderr (the log file still gets every line).
+        verbose: every epoch's line on stderr. Otherwise a run of more than 30 epochs shows
+            about 20 of them there, and its new best epochs at most every few seconds, each
+            line ending with the best epoch and the time left (``core.console``); train.log
+            always holds every epoch.
         progress: a progress bar per epoch on stderr.
         source: what errors call the config (default: its file, or ``<Config>``, ``<dict>``).
 
@@ -118,18 +124,19 @@ def run_training(config: Config | Mapping | str | Path, *,
     source = source or default_source
     run_dir = default_run_dir(cfg.experiment.name) if run_dir is None else Path(run_dir)
     check_new_run_dir(run_dir)
-    return _train(cfg, source, data, run_dir, None, quiet, progress)
+    return _train(cfg, source, data, run_dir, None, quiet, verbose, progress)
 
 
 def resume_training(run_dir: str | Path, *, data: ArrayData | Mapping | DataSplits | None = None,
                     model: Callable[..., nn.Module] | None = None, quiet: bool = False,
-                    progress: bool = False) -> TrainingResult:
+                    verbose: bool = False, progress: bool = False) -> TrainingResult:
     """Continues a stopped run from ``run_dir/checkpoints/last.pt`` with its saved config; it
     ends as the uninterrupted run would have, bit for bit on the same machine.
 
     Args:
         run_dir: the run directory of ``run_training`` or ``python -m core.train``.
         data, model: the same as the run was started with, when it was started with them.
+        quiet, verbose, progress: as ``run_training``.
 
     Raises:
         RunError: ``run_dir`` is not a run directory, cannot be written, or the run has
@@ -149,7 +156,7 @@ def resume_training(run_dir: str | Path, *, data: ArrayData | Mapping | DataSpli
     if finished is not None:
         raise RunError(f"{run_dir}: already finished ({finished}); nothing to resume")
     check_writable(run_dir)
-    return _train(cfg, str(snapshot), data, run_dir, state, quiet, progress)
+    return _train(cfg, str(snapshot), data, run_dir, state, quiet, verbose, progress)
 
 
 def _best_problem(path: Path, epoch: int) -> str | None:
@@ -185,15 +192,15 @@ def _resource_error(exc: BaseException, run_dir: Path):
     return None
 
 
-def _setup_logging(run_dir: Path, quiet: bool) -> logging.FileHandler:
+def _setup_logging(run_dir: Path, quiet: bool, verbose: bool) -> logging.FileHandler:
     from core.cli import setup_logging
 
-    setup_logging("core", run_dir / "train.log", quiet)
+    setup_logging("core", run_dir / "train.log", quiet, thin_epochs=not verbose)
     return next(h for h in log.handlers if isinstance(h, logging.FileHandler))
 
 
 def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None, quiet: bool,
-           progress: bool) -> TrainingResult:
+           verbose: bool, progress: bool) -> TrainingResult:
     from core.cv import model_from_state
     from core.device import resolve_device
     from core.env import environment_report
@@ -217,7 +224,7 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
 
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    log_file = _setup_logging(run_dir, quiet)
+    log_file = _setup_logging(run_dir, quiet, verbose)
     history: list[dict] = [dict(h) for h in resume["history"]] if resume else []
     t0 = time.perf_counter()
     try:
@@ -244,7 +251,7 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
             if metrics["best_epoch"] == metrics["epoch"]:
                 write_checkpoint(ckpt_dir / "best.pt")
             write_checkpoint(ckpt_dir / "last.pt")
-            history.append(metrics)
+            history.append({k: v for k, v in metrics.items() if k not in PROCESS_TIMINGS})
             atomic_write_text(run_dir / "metrics.csv", metrics_csv(history, cfg.task.type))
             if tb is not None:
                 for key in metric_columns(cfg.task.type)[1:-4]:
@@ -301,9 +308,13 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
             pass  # the full disk itself: train.log and the error line say it
         raise error from (None if error is exc else exc)
     finally:
-        # A notebook runs many runs in one process: each run's log file is closed at its end.
+        # A notebook runs many runs in one process: each run's log file is closed at its end,
+        # and the console shows the last epoch it held back (an interrupted run's).
         log.removeHandler(log_file)
         log_file.close()
+        for handler in log.handlers:
+            if isinstance(handler, EpochConsole):
+                handler.show_held()
     return TrainingResult(run_dir=run_dir, status=summary["status"],
                           metric=summary["checkpoint_metric"], best_epoch=summary["best_epoch"],
                           best_metric=summary["best_metric"], test=summary["test"],

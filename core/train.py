@@ -67,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "member into OUTPUT_DIR/member-<i>, then the ensemble's test metrics "
                         "into OUTPUT_DIR/summary.json (needs --output-dir)")
     p.add_argument("--smoke", action="store_true", help="tiny CPU run for tests (seconds)")
-    p.add_argument("--quiet", action="store_true", help="log warnings only")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="log warnings only")
+    shown.add_argument("--verbose", action="store_true",
+                       help="every epoch's line on the console (a run of more than 30 epochs "
+                            "shows about 20 and its new bests; train.log has every epoch)")
     p.add_argument("--mlflow", metavar="URI",
                    help="log the run to MLflow when it stops: an http(s):// server, a sqlite:/// "
                         "file or a local folder (params, every epoch, summary.json; "
@@ -121,7 +125,8 @@ def _train_ensemble(args: argparse.Namespace) -> int:
         return fail("--ensemble trains the configs of its file; it takes no --config, --set, "
                     "--epochs, --smoke, --resume or --mlflow")
     try:
-        summary = run_ensemble(args.ensemble, args.output_dir, quiet=args.quiet)
+        summary = run_ensemble(args.ensemble, args.output_dir, quiet=args.quiet,
+                               verbose=args.verbose)
     except (ConfigError, RunError, CheckpointError) as exc:
         return fail(str(exc))
     except DataError as exc:
@@ -152,7 +157,8 @@ def _train(args: argparse.Namespace) -> int:
         run_dir = args.output_dir
     try:
         if args.resume is not None:
-            resume_training(args.resume, quiet=args.quiet, progress=progress)
+            resume_training(args.resume, quiet=args.quiet, verbose=args.verbose,
+                            progress=progress)
         else:
             overrides = (SMOKE_OVERRIDES if args.smoke else []) + list(args.overrides)
             if args.epochs is not None:
@@ -160,8 +166,8 @@ def _train(args: argparse.Namespace) -> int:
             cfg = load_config(args.config, overrides)
             if run_dir is None:
                 run_dir = args.output_dir = default_run_dir(cfg.experiment.name)
-            run_training(cfg, run_dir=run_dir, quiet=args.quiet, progress=progress,
-                         source=source)
+            run_training(cfg, run_dir=run_dir, quiet=args.quiet, verbose=args.verbose,
+                         progress=progress, source=source)
     except (ConfigError, DataError) as exc:
         # Checks after loading (the data, the steps) name the config file; a key that --set
         # gave is marked so, as load_config marks its own.

@@ -18,7 +18,9 @@ is the Python API over the same driver. ``SweepOptions``, ``drive``, ``new_spec`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from pathlib import Path
 
 from core.cli import EXIT_RESOURCE, fail, int_at_least, port, positive_seconds
@@ -27,6 +29,7 @@ from core.errors import is_out_of_space
 from tuning.confirm import confirm_arg
 from tuning.driver import SweepOptions, check_params_fit_config, drive, new_spec
 from tuning.errors import SweepError
+from tuning.execution import process_started_at
 from tuning.tracking import tracking_problem
 
 __all__ = ["RESUME_REFUSES", "SweepOptions", "build_parser", "check_params_fit_config", "drive",
@@ -111,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"--resume continues a sweep with its frozen spec (space, budget, base "
                     f"config); it cannot honour {', '.join(refused)}. --num-samples extends it; "
                     "--time-budget, --address, --mps, --dashboard and --mlflow apply to this run")
-    opts = SweepOptions.from_args(args)
+    # The command's start, for the start-up line: this process's, when it runs as the command
+    # (python -m tuning.sweep), else this call's.
+    started = (process_started_at() if argv is None else None) or time.time()
+    opts = dataclasses.replace(SweepOptions.from_args(args), started_at=started)
     problem = tracking_problem(opts.mlflow, None)
     if problem:
         return fail(problem)

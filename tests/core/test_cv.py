@@ -183,3 +183,20 @@ def test_binary_threshold_is_chosen_on_all_out_of_fold_predictions(tiny):
     row = result.history[0]
     assert row["val_threshold"] == expected
     assert {f"val_threshold_fold{k}" for k in range(3)} <= set(row)
+
+
+def test_a_long_cv_run_shows_fold_mean_lines_and_the_last_one_before_early_stopping(tmp_path,
+                                                                                    capsys):
+    # 40 epochs planned: the console thins them (every 2nd); the run stops early at epoch 2,
+    # whose line the console held back and shows before the early-stopping line
+    raw = tiny_dict(data={"cv_folds": 2}, training={
+        "epochs": 40, "early_stopping": {"patience": 1, "metric": "val_loss", "min_delta": 10.0}})
+    run = run_training(raw, run_dir=tmp_path / "run")
+    assert run.status == "early_stopping" and len(run.history) == 2
+    err = capsys.readouterr().err.splitlines()
+    epochs = [i for i, ln in enumerate(err) if " fold means: " in ln]
+    assert [err[i].split()[2] for i in epochs] == ["1/40", "2/40"]
+    assert "early stopping" in err[epochs[1] + 1]
+    assert err[epochs[0]].endswith("left") and "| new best" in err[epochs[0]]
+    assert "| best val_accuracy" in err[epochs[1]]
+    assert "fold 0 epoch" not in "\n".join(err)  # each fold's own line is at debug level

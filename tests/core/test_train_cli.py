@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -376,3 +377,34 @@ def test_cpu_allocator_failure_is_out_of_memory_too():
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert is_out_of_space(OSError(28, "No space left on device"))
     assert not is_out_of_space(OSError(2, "No such file"))
+
+
+def _epoch_lines(text: str, epochs: int) -> list[int]:
+    return [int(n) for n in re.findall(rf"^\S+ epoch (\d+)/{epochs} ", text, re.M)]
+
+
+def test_a_long_run_shows_a_bounded_console_and_keeps_every_epoch_in_train_log(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    tiny = ["--smoke", "--set", "data.synthetic.num_samples=100", "--set", "model.hidden_size=4"]
+    assert train.main(tiny + ["--epochs", "40", "--output-dir", str(tmp_path / "a")]) == 0
+    shown = _epoch_lines(capsys.readouterr().err, 40)
+    # about EPOCH_LINES evenly spaced (every 2nd), the first and last, a few new bests
+    assert shown[0] == 1 and shown[-1] == 40 and 20 <= len(shown) <= 30, shown
+    log = (tmp_path / "a" / "train.log").read_text()
+    assert _epoch_lines(log, 40) == list(range(1, 41))
+    assert " left" not in log  # the console's ending stays on the console
+    rows = list(csv.DictReader((tmp_path / "a" / "metrics.csv").open()))
+    assert len(rows) == 40
+
+    assert train.main(tiny + ["--epochs", "31", "--verbose",
+                              "--output-dir", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert _epoch_lines(err, 31) == list(range(1, 32))
+    assert re.search(r"epoch 30/31 .* \| .*about \d+s left$", err, re.M)
+
+
+def test_verbose_and_quiet_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exc:
+        train.main(["--smoke", "--quiet", "--verbose"])
+    assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

@@ -29,7 +29,7 @@ from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, EXIT_TRAINING, se
 from tuning.driver._confirm_phase import confirm_search
 from tuning.driver._options import SweepOptions
 from tuning.driver._setup import PreparedSweep, create, prepare
-from tuning.execution import reconcile, run_trials
+from tuning.execution import StartupClock, reconcile, run_trials
 from tuning.export import export_best
 from tuning.record import (
     BEST_CONFIG_FILE,
@@ -76,6 +76,8 @@ def drive(opts: SweepOptions) -> tuple[int, Path]:
         SweepError: a bad directory, name or flag, or the sweep is running elsewhere.
         Nothing is written before these checks pass.
     """
+    clock = StartupClock(opts.started_at or time.time())
+    clock.mark("imports")
     sweep = prepare(opts)
     holder = running_pid(sweep.exp_dir) if opts.resume is not None else None
     if holder is not None:
@@ -87,10 +89,11 @@ def drive(opts: SweepOptions) -> tuple[int, Path]:
     if opts.resume is None:
         create(sweep)
     setup_logging("tuning", sweep.exp_dir / LOG_FILE)
+    clock.mark("pre-flight")
     with hold_lock(sweep.exp_dir):
         _log_start(opts, sweep)
         try:
-            return _run(opts, sweep), sweep.exp_dir
+            return _run(opts, sweep, clock), sweep.exp_dir
         except KeyboardInterrupt:
             # A second Ctrl-C, or one outside Tune's own handler: the study and disk are
             # consistent at every point (a resume reconciles them), so stopping here loses no
@@ -148,10 +151,11 @@ def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:
     return EXIT_INTERRUPTED
 
 
-def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
+def _run(opts: SweepOptions, sweep: PreparedSweep, clock: StartupClock) -> int:
     """The search, then the confirmation when the space asks for one, then the best config and
-    the ledger; the exit code."""
+    the ledger; the exit code. ``clock``: the start-up's marks (the search logs them)."""
     study, storage = open_study(sweep.exp_dir, sweep.name, sweep.space)
+    clock.mark("study")
     # MLflow (tuning.tracking): live syncs while Tune runs, one at each phase's end and the end.
     tracking = open_tracking(sweep.exp_dir, sweep.spec, sweep.space, opts.mlflow)
     if tracking is not None:
@@ -166,7 +170,7 @@ def _run(opts: SweepOptions, sweep: PreparedSweep) -> int:
             opts, ray=dataclasses.replace(opts.ray, time_budget=search_budget))
     t0 = time.monotonic()
     try:
-        code = _search(search_opts, sweep, study)
+        code = _search(search_opts, sweep, study, clock)
         if tracking is not None:
             tracking.phase_end(study)
         if code == EXIT_OK and space.confirm_top_k:
@@ -203,7 +207,7 @@ def _unfinished_confirmation(study) -> int:
     return sum(not t.state.is_finished() for t in confirm.get_trials(deepcopy=False))
 
 
-def _search(opts: SweepOptions, sweep: PreparedSweep, study) -> int:
+def _search(opts: SweepOptions, sweep: PreparedSweep, study, clock: StartupClock) -> int:
     """The search phase: runs what the study still needs, then writes trials.csv; the exit
     code."""
     space, exp_dir = sweep.space, sweep.exp_dir
@@ -223,7 +227,7 @@ def _search(opts: SweepOptions, sweep: PreparedSweep, study) -> int:
     if to_run > 0:
         refresh = _throttled(lambda: write_trials_csv(study, exp_dir, space), CSV_REFRESH_S)
         code = run_trials(opts.ray, sweep.spec, space, exp_dir, study, continuing, to_run,
-                          sweep.data, refresh)
+                          sweep.data, refresh, startup=clock)
     write_events(exp_dir, study)  # after a resume too: epochs recovered from checkpoints
     write_trials_csv(study, exp_dir, space)
     if code == EXIT_OK and count_finished(study) < space.num_samples and \

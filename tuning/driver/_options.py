@@ -37,6 +37,9 @@ class SweepOptions:
     confirm: tuple[int, int] | None = None  # (top_k, seeds) overriding the space's; (0, 0): off
     mlflow: str | None = None  # MLflow tracking URI, overriding the space's tracking.mlflow
     ray: RayOptions = RayOptions()
+    # When the command started (seconds since the epoch): the origin of the start-up line in
+    # sweep.log (tuning.execution._startup); None: when drive() was called.
+    started_at: float | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SweepOptions:

@@ -3,8 +3,8 @@
 ``run_trials`` (``_tuner``) starts Ray and runs the trials of ``train_trial`` (``_trainable``) with
 the ``StudySearcher`` that keeps the study truthful (``_searcher``); ``reconcile`` (``_resume``)
 matches an interrupted sweep's study with the disk first. Worker processes (``_workers``), the
-progress line (``_progress``), Tune's TensorBoard logger (``_tune_loggers``) and the test faults
-(``_fault_injection``) complete it.
+progress line (``_progress``), the start-up's times (``_startup``), Tune's TensorBoard logger
+(``_tune_loggers``) and the test faults (``_fault_injection``) complete it.
 """
 
 from tuning.execution._fault_injection import (
@@ -18,6 +18,7 @@ from tuning.execution._fault_injection import (
 from tuning.execution._progress import Progress, format_duration
 from tuning.execution._resume import reconcile, spec_changes
 from tuning.execution._searcher import Continuing, StudySearcher, TrialErrors
+from tuning.execution._startup import StartupClock, process_started_at
 from tuning.execution._trainable import (
     INVALID_CONFIG,
     NO_SPACE,
@@ -26,7 +27,6 @@ from tuning.execution._trainable import (
     SharedData,
     checkpoint_due,
     failure_result,
-    process_started_at,
     report_due,
     train_trial,
 )
@@ -43,7 +43,8 @@ from tuning.execution._workers import (
 
 __all__ = ["Continuing", "HOLD_S", "INVALID_CONFIG", "LUCKY_BONUS", "MPSDaemon", "NON_FINITE",
            "NO_SPACE", "OUT_OF_MEMORY", "Progress", "RayOptions", "ReportedEpochsTBX",
-           "SharedData", "StudySearcher", "TUNE_TRIAL_ENV", "TrialErrors", "WORKER_PRELOAD",
+           "SharedData", "StartupClock", "StudySearcher", "TUNE_TRIAL_ENV", "TrialErrors",
+           "WORKER_PRELOAD",
            "checkpoint_due", "failure_result", "faults_for", "format_duration", "inject", "lucky",
            "poisoned", "process_started_at", "ray_init_kwargs", "reconcile", "report_due",
            "run_trials", "share_idle_workers", "spec_changes", "train_trial",

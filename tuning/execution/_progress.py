@@ -21,22 +21,14 @@ import time
 
 from ray.tune import Callback
 
+from core.console import format_duration
 from core.selection import improves
 from tuning.record import EARLIER_EPOCHS
 
+# format_duration (core.console) is re-exported for the sweep's code that imports it here.
 __all__ = ["Progress", "format_duration"]
 
 log = logging.getLogger("tuning")
-
-
-def format_duration(seconds: float) -> str:
-    """``75`` -> ``1m15s``; ``4000`` -> ``1h06m``; ``9`` -> ``9s``."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 class Progress(Callback):

@@ -34,11 +34,12 @@ from core.errors import NonFiniteLossError, TrainingError, is_out_of_memory, is_
 from core.evaluate import evaluate
 from core.files import atomic_write_text
 from core.loop import fit, task_loss
+from tuning.execution._startup import process_started_at
 from tuning.record import CHECKPOINT_FILE, EARLIER_EPOCHS, TEST_METRICS_FILE
 from tuning.space import trial_config
 
 __all__ = ["INVALID_CONFIG", "NON_FINITE", "NO_SPACE", "OUT_OF_MEMORY", "SharedData",
-           "checkpoint_due", "failure_result", "process_started_at", "report_due", "train_trial"]
+           "checkpoint_due", "failure_result", "report_due", "train_trial"]
 
 
 class SharedData:
@@ -102,17 +103,6 @@ def _load_resume(path_or_uri: str) -> dict:
         return load_checkpoint(local_file(path_or_uri, d))
 
 
-def process_started_at() -> float | None:
-    """When this process started (seconds since the epoch; Linux), else None."""
-    try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
 _trials_in_process = 0  # trials this worker process has started, the current one included
 _imported_at = time.time()  # this module, torch and core imported: the worker can train
 
@@ -129,6 +119,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
     key = config["trial_key"]
     if isinstance(data, SharedData):
         data = data.get()
+    data_ready_at = time.time()
     import ray
 
     gpu = {"node_id": ray.get_runtime_context().get_node_id()}
@@ -171,10 +162,14 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
             # Where a trial's start went: the worker process's start (earlier than the
             # suggestion when the worker was reused or started idle), entry into this function
             # (imports, data), fit() entry (config, checkpoint), and fit's setup_s (model, CUDA,
-            # graph capture). worker_trials == 1: the worker's first trial.
+            # graph capture) and first step. worker_trials == 1: the worker's first trial. The
+            # driver logs the sweep's start-up from these (tuning.execution._startup).
             timing.update(suggested_at=config.get("suggested_at"), worker_started_at=worker_start,
                           worker_trials=worker_trials, worker_imported_at=_imported_at,
-                          entered_at=entered_at, fit_entered_at=fit_entry)
+                          entered_at=entered_at, data_ready_at=data_ready_at,
+                          fit_entered_at=fit_entry)
+            if metrics.get("first_step_s") is not None:
+                timing["first_step_at"] = fit_entry + metrics["first_step_s"]
         result = {**metrics, **gpu, **timing, "start_epoch": start_epoch}
         fault_injection.lucky(key, metrics["epoch"], result, metric)
         save = checkpoint_due(metrics["epoch"], max_epochs, t0 - last["saved"],

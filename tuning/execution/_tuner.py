@@ -21,6 +21,7 @@ import optuna
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, fail
 from core.data import DataSplits
 from tuning.execution._searcher import Continuing
+from tuning.execution._startup import StartupClock
 from tuning.execution._workers import (
     MPSDaemon,
     share_idle_workers,
@@ -149,7 +150,7 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                study: optuna.Study, continuing: list[Continuing], to_run: int, data: DataSplits,
                on_change: Callable[[], None], *, key_of: Callable[[int], str] = trial_key,
                asha: bool = True, evaluate_test: bool = False,
-               close_at_budget: bool = True) -> int:
+               close_at_budget: bool = True, startup: StartupClock | None = None) -> int:
     """Runs ``to_run`` trials (``continuing`` first, then new ones the study samples) and
     returns the exit code: ``EXIT_OK``, ``EXIT_INTERRUPTED`` on Ctrl-C, ``EXIT_RESOURCE`` when a
     trial found the disk full (the run stops; running trials stay RUNNING for a resume), or
@@ -162,7 +163,10 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
     ``evaluate_test`` has each trial evaluate the test split after its last epoch;
     ``close_at_budget=False`` leaves trials unfinished at the time budget RUNNING in the study,
     for a resume to finish (a confirmation run scores its last epoch: a part of one is no
-    result)."""
+    result).
+
+    ``startup``: the sweep's start-up clock; Ray's start and the Tuner's are marked on it, and
+    it logs the start-up line when the first trial's first report arrives."""
     logging.getLogger("ray.tune.tune").addFilter(_not_tune_restore_hint)  # added once
     import ray
 
@@ -177,6 +181,8 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
     quiet.enter_context(_ray_tables_to(None if opts.verbose else exp_dir / LOG_FILE))
     try:
         ctx = ray.init(**init_kwargs)
+        if startup is not None:
+            startup.mark("Ray")
         # Tune is imported only now (seconds where the driver may not write bytecode): the idle
         # workers Ray has just started import their own copy meanwhile.
         from ray import tune
@@ -239,9 +245,14 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
                     num_to_keep=2, checkpoint_score_attribute=space.metric,
                     checkpoint_score_order=space.mode),
                 verbose=1, stop=_out_of_space_stopper(tune.Stopper, searcher),
-                callbacks=[errors, progress, ReportedEpochsTBX()]))
+                callbacks=[errors, progress, ReportedEpochsTBX(),
+                           *([startup.tune_callback()] if startup is not None else [])]))
         t0, cpu0 = time.perf_counter(), time.process_time()
+        if startup is not None:
+            startup.mark("Tuner")
         tuner.fit()
+        if startup is not None:
+            startup.log()  # no trial reported its times: what is known
         log.info("%s", progress.line())
         took = time.perf_counter() - t0
         # The driver's CPU (all its threads) over Tune's wall time: near 100% means the driver,
