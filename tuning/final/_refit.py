@@ -74,7 +74,7 @@ def refit_config(cfg: dict, best_epoch: int,
             f"the last epoch is the model) for {epochs} epochs = best epoch {best_epoch} of "
             f"{chosen} / {data_growth(folds, val):.4g} (the data growth), keeping its "
             "optimizer steps")
-    task = out.setdefault("task", {})
+    task = out.get("task") or {}
     if task.get("type") == "binary":
         if task.get("threshold") is not None:
             note += f"; binary decision threshold: task.threshold {task['threshold']:g} (fixed)"
