@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     except OSError as exc:  # a read-only or full disk, a file in the way: nothing written
         return fail(f"--out: cannot write {args.out}: {exc.strerror}")
+    threshold = (chosen["config"].get("task") or {}).get("threshold")
     refit = f", refit for {chosen['config']['training']['epochs']} epochs" \
+        + ("" if threshold is None else f" at binary decision threshold {threshold:.4g}") \
         if chosen["refit"] else ""
     print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']}{refit} -> "
           f"{args.out}")
@@ -209,8 +211,10 @@ def _ensemble(sweep: Path, out: Path, size: int) -> int:
     except (ValueError, ConfigError) as exc:
         return fail(str(exc))
     members = ", ".join(f"{t} {w:.2f}" for t, w in chosen["members"])
+    threshold = "" if chosen["threshold"] is None else \
+        f"; binary decision threshold {chosen['threshold']:.4g}"
     print(f"ensemble: {members}; out-of-fold {chosen['score']:.6g} (best single "
-          f"{chosen['best_single']:.6g}) -> {out}")
+          f"{chosen['best_single']:.6g}){threshold} -> {out}")
     return EXIT_OK
 
 
