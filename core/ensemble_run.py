@@ -5,9 +5,14 @@ Each member's config (its trial's refit, ``tuning.final``) trains into ``DIR/mem
 standalone run (``core.run.run_training``); then the ensemble's prediction on the test split, the
 weighted mean of the members' probabilities (regression: outputs), is scored by
 ``core.predict.combined_metrics``, the code ``python -m core.predict --ensemble DIR`` uses.
+Binary: the ensemble's decision threshold is the file's ``threshold`` (``tuning.export`` writes
+the F1-optimal one of the ensemble's out-of-fold prediction; 0.5 without one): its test
+``f1_best`` and ``core.predict --ensemble``'s labels apply it. Each member keeps its own config
+(and threshold) for its own test metrics.
 
-    DIR/ensemble.json   the members' run folders and weights (read by core.predict --ensemble)
-    DIR/summary.json    {"members": [{"run", "trial", "weight", "test"}], "test": ensemble's}
+    DIR/ensemble.json   the members' run folders and weights, the threshold (core.predict reads it)
+    DIR/summary.json    {"members": [{"run", "trial", "weight", "test"}], "test": ensemble's,
+                        "threshold" (binary)}
     DIR/member-<i>/     each member's run directory
 """
 
@@ -19,8 +24,9 @@ from pathlib import Path
 from core.config import ConfigError, config_from_dict, load_yaml
 from core.files import atomic_write_text
 from core.run_dir import ENSEMBLE_INDEX
+from core.tasks import decision_threshold
 
-__all__ = ["read_members", "run_ensemble"]
+__all__ = ["read_members", "read_threshold", "run_ensemble"]
 
 
 def read_members(path: Path) -> list[tuple[str, float, dict]]:
@@ -44,6 +50,24 @@ def read_members(path: Path) -> list[tuple[str, float, dict]]:
         config_from_dict(m["config"], f"{path}: members[{i}].config")
         out.append((str(m.get("trial", f"member-{i}")), float(weight), m["config"]))
     return out
+
+
+def read_threshold(path: Path, task_type: str) -> float | None:
+    """The ensemble file's binary decision ``threshold`` (None when absent or null).
+
+    Raises:
+        ConfigError: not a number in (0, 1), or given for a task that is not binary.
+    """
+    doc = load_yaml(path)
+    value = doc.get("threshold") if isinstance(doc, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ConfigError(str(path), [("threshold", f"a number in (0, 1), got {value!r}")])
+    if task_type != "binary":
+        raise ConfigError(str(path), [("threshold", f"applies to binary tasks, not "
+                                                    f"{task_type}")])
+    return float(value)
 
 
 def run_ensemble(path: str | Path, out_dir: str | Path, *, quiet: bool = False,
@@ -70,6 +94,8 @@ def run_ensemble(path: str | Path, out_dir: str | Path, *, quiet: bool = False,
 
     path, out_dir = Path(path), Path(out_dir)
     members = read_members(path)
+    task_type = config_from_dict(members[0][2], f"{path}: members[0].config").task.type
+    threshold, _ = decision_threshold(read_threshold(path, task_type), None)
     data_sections = {json.dumps(c.get("data", {}), sort_keys=True, default=str)
                      for _, _, c in members}
     if len(data_sections) > 1:
@@ -105,10 +131,14 @@ def run_ensemble(path: str | Path, out_dir: str | Path, *, quiet: bool = False,
     if outputs:
         _, test = combined_metrics(cfg.task.type, outputs, [r["weight"] for r in rows],
                                    data.test.y, loss_fn.cpu(), top_k=cfg.task.top_k,
-                                   target_mean=data.target_mean, target_std=data.target_std)
+                                   threshold=threshold, target_mean=data.target_mean,
+                                   target_std=data.target_std)
+    binary = {"threshold": threshold} if task_type == "binary" else {}
     atomic_write_text(out_dir / ENSEMBLE_INDEX, json.dumps(
         {"source": str(path), "members": [{"run": r["run"], "trial": r["trial"],
-                                           "weight": r["weight"]} for r in rows]}, indent=2))
-    summary = {"status": "completed", "source": str(path), "members": rows, "test": test}
+                                           "weight": r["weight"]} for r in rows], **binary},
+        indent=2))
+    summary = {"status": "completed", "source": str(path), "members": rows, "test": test,
+               **binary}
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
     return summary

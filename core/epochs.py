@@ -266,8 +266,10 @@ def train_epochs(cfg: Config, data: DataSplits, *, resume: dict[str, Any] | None
         train_time = time.perf_counter() - t0
         lr = float(optimizer.param_groups[0]["lr"])  # a device tensor when the step is graphed
         kept: dict[str, torch.Tensor] | None = {} if fold is not None else None
+        # binary: f1_best at task.threshold when fixed, else at the split's F1-optimal one
         val = evaluate(step_model, val_split, t.eval_batch_size, device, precision, loss_fn,
-                       top_k=cfg.task.top_k, target_mean=data.target_mean,
+                       top_k=cfg.task.top_k, threshold=cfg.task.threshold,
+                       target_mean=data.target_mean,
                        target_std=data.target_std, keep_outputs=kept) if has_val else {}
         if scheduler is not None and not per_step:
             scheduler.step(val["loss"] if has_val else train_loss) if plateau else \

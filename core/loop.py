@@ -83,9 +83,10 @@ def fit(cfg: Config, data: DataSplits | None = None, *, reporter: Reporter | Non
     together and reports the fold summary of each epoch (``core.cv.fold_summary``: fold means
     under the metrics' own names, ``<name>_fold<k>``, ``<name>_sd``); the best epoch and early
     stopping use the fold means (binary: ``val_threshold`` is the F1-optimal threshold of all
-    out-of-fold predictions together); a checkpoint holds every fold's state; ``FitResult.model`` is
-    the ``FoldEnsemble`` of the fold models and ``extras["oof"]`` the out-of-fold outputs of the
-    best epoch ([N_train, outputs] float32, rows in train order).
+    out-of-fold predictions together, or ``task.threshold`` when fixed); a checkpoint holds
+    every fold's state; ``FitResult.model`` is the ``FoldEnsemble`` of the fold models and
+    ``extras["oof"]`` the out-of-fold outputs of the best epoch ([N_train, outputs] float32, rows
+    in train order).
 
     Args:
         cfg: validated config.
@@ -176,10 +177,10 @@ def _fit_folds(cfg: Config, data: DataSplits, reporter: Reporter | None,
         epoch_oof = torch.zeros((n_train, *first.shape[1:]), dtype=torch.float32)
         for (_, va), e in zip(data.folds, epochs, strict=True):
             epoch_oof[torch.from_numpy(va)] = e.val_outputs.float()
-        if cfg.task.type == "binary":
+        if cfg.task.type == "binary" and cfg.task.threshold is None:
             # The decision threshold from all out-of-fold predictions together (F1-optimal, as
             # one validation split's): steadier than the mean of K small folds' thresholds,
-            # which stay as val_threshold_fold<k>.
+            # which stay as val_threshold_fold<k>. (A fixed task.threshold is every fold's.)
             metrics["val_threshold"] = float(best_f1_threshold(
                 epoch_oof.reshape(-1).sigmoid(), data.train.y.float().reshape(-1)))
         if record_best(state, metrics, epoch, ckpt_metric, ckpt_mode, es, es_mode):

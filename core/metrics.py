@@ -143,8 +143,10 @@ def best_f1_threshold(prob: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     equal F1 values the highest threshold wins (fewest positives). With no positive in ``y``
     every F1 is 0 and the threshold is 0.5.
     """
-    precision, recall, thresholds = binary_precision_recall_curve(prob, y, thresholds=None,
-                                                                  **_TRUSTED)
+    with warnings.catch_warnings():  # no positive: handled below (torchmetrics warns)
+        warnings.simplefilter("ignore", UserWarning)
+        precision, recall, thresholds = binary_precision_recall_curve(prob, y, thresholds=None,
+                                                                      **_TRUSTED)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
     best = f1.max()

@@ -14,8 +14,10 @@ One row per sequence, in the file's sequence order, with ``sequence_id`` and:
 
 - multiclass: ``prob_<class>`` per class and ``predicted_label`` (the most probable class);
 - binary: ``prob_<positive class>`` and ``predicted_label``: the positive class when the
-  probability reaches the threshold chosen on validation at the best epoch (``val_threshold``,
-  the F1-optimal one; 0.5 when the run has none), else the negative class; ``threshold``;
+  probability reaches the run's decision threshold (``core.tasks.decision_threshold``:
+  ``task.threshold`` when fixed, as a refit's is; else the one chosen on validation at the best
+  epoch, ``val_threshold``; else 0.5; an ensemble's: its file's ``threshold``), else the
+  negative class; ``threshold``;
 - multilabel: ``score_<label>`` per label and ``predicted_labels``: the labels scoring at least
   0.5, joined by ``data.label_separator``;
 - regression: ``pred_<target>`` per target, in the targets' original units;
@@ -53,6 +55,7 @@ from core.data import (
 )
 from core.errors import PredictError
 from core.run_dir import ENSEMBLE_INDEX, SNAPSHOT_FILE
+from core.tasks import decision_threshold
 
 __all__ = ["Predictions", "PredictError", "combined_metrics", "predict", "predict_ensemble",
            "read_ensemble", "scored_rows", "write_predictions", "main"]
@@ -228,7 +231,8 @@ def _run_outputs(run_dir: Path, path: Path, device: str, batch_size: int | None)
                          None if lengths is None else torch.from_numpy(lengths), raw.ids)
     loss_fn = build_loss(cfg.task, _train_like_targets(info, task, n_out),
                          class_names).to(dev)
-    threshold = state["history"][-1].get("val_threshold") if state.get("history") else None
+    threshold, _ = decision_threshold(cfg.task.threshold, state["history"][-1].get(
+        "val_threshold") if state.get("history") else None)  # test_f1_best's too
     kept: dict[str, torch.Tensor] = {}
     scored = scored_rows(raw)
     evaluation = dict(top_k=cfg.task.top_k, threshold=threshold,
@@ -271,9 +275,9 @@ def combined_metrics(task_type: str, outputs: list[torch.Tensor], weights: list[
     return logits, {f"test_{k}": v for k, v in values.items() if k != "threshold"}
 
 
-def read_ensemble(ensemble_dir: str | Path) -> tuple[list[Path], list[float]]:
-    """The member run directories and weights of a trained ensemble (``core.ensemble_run``
-    writes ``ensemble.json``).
+def read_ensemble(ensemble_dir: str | Path) -> tuple[list[Path], list[float], float]:
+    """The member run directories, weights and binary decision threshold of a trained ensemble
+    (``core.ensemble_run`` writes ``ensemble.json``; an index without a threshold: 0.5).
 
     Raises:
         PredictError: not an ensemble directory.
@@ -287,18 +291,19 @@ def read_ensemble(ensemble_dir: str | Path) -> tuple[list[Path], list[float]]:
                            "one with python -m core.train --ensemble FILE --output-dir DIR)")
     doc = json.loads(index.read_text())
     return ([ensemble_dir / m["run"] for m in doc["members"]],
-            [float(m["weight"]) for m in doc["members"]])
+            [float(m["weight"]) for m in doc["members"]],
+            decision_threshold(doc.get("threshold"), None)[0])
 
 
 def predict_ensemble(ensemble_dir: str | Path, data_file: str | Path, *, device: str = "cpu",
                      batch_size: int | None = None) -> Predictions:
     """``predict`` for a trained ensemble: its members' weighted mean prediction (the table's
-    columns are a single run's).
+    columns are a single run's), binary labels at the ensemble's threshold.
 
     Raises:
         PredictError: not an ensemble directory, or as ``predict``.
     """
-    runs, weights = read_ensemble(ensemble_dir)
+    runs, weights, threshold = read_ensemble(ensemble_dir)
     parts = [_run_outputs(run, Path(data_file), device, batch_size) for run in runs]
     first = parts[0]
     cfg, info = first["cfg"], first["info"]
@@ -311,15 +316,15 @@ def predict_ensemble(ensemble_dir: str | Path, data_file: str | Path, *, device:
         rows = first["scored"] if first["scored"] is not None else slice(None)
         logits, metrics = combined_metrics(
             cfg.task.type, [p["logits"] for p in parts], weights, first["y"], first["loss_fn"],
-            top_k=cfg.task.top_k, threshold=first["threshold"],
+            top_k=cfg.task.top_k, threshold=threshold,
             target_mean=info["target_mean"], target_std=info["target_std"])
         if first["scored"] is not None:
             _, metrics = combined_metrics(
                 cfg.task.type, [p["logits"][rows] for p in parts], weights, first["y"][rows],
-                first["loss_fn"], top_k=cfg.task.top_k, threshold=first["threshold"],
+                first["loss_fn"], top_k=cfg.task.top_k, threshold=threshold,
                 target_mean=info["target_mean"], target_std=info["target_std"])
     frame = _frame(first["raw"], logits, first["y"], cfg, first["class_names"], info,
-                   first["threshold"])
+                   threshold)
     return Predictions(frame, metrics, logits, first["scored"])
 
 

@@ -208,6 +208,7 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
     from core.evaluate import evaluate
     from core.loop import fit, task_loss
     from core.models import build_model, check_model
+    from core.tasks import decision_threshold
 
     # Everything that can be checked is checked before the run directory is created.
     device = resolve_device(cfg.experiment.device)
@@ -283,8 +284,10 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
             net = model_from_state(best, lambda: build_model(cfg.model, data.num_features,
                                                              data.num_outputs),
                                    cfg.task.type).to(device)
-            # binary: f1_best applies the threshold chosen on validation at best.pt's epoch
-            threshold = best["history"][-1].get("val_threshold")
+            # binary: f1_best applies the run's decision threshold (task.threshold, else the
+            # one chosen on validation at best.pt's epoch, else 0.5), as core.predict's labels
+            threshold, _ = decision_threshold(cfg.task.threshold,
+                                              best["history"][-1].get("val_threshold"))
             test = evaluate(net, data.test, cfg.training.eval_batch_size, device,
                             result.precision, loss_fn.to(device), top_k=cfg.task.top_k,
                             threshold=threshold, target_mean=data.target_mean,

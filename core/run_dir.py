@@ -33,7 +33,7 @@ from pathlib import Path
 from core.config import Config
 from core.errors import RunError
 from core.files import atomic_write_text
-from core.tasks import direction, metric_names
+from core.tasks import decision_threshold, direction, metric_names
 
 __all__ = ["SNAPSHOT_FILE", "ENSEMBLE_INDEX", "OOF_FILE", "RunError", "default_run_dir",
            "check_new_run_dir", "check_writable", "metric_columns", "metrics_csv",
@@ -158,7 +158,8 @@ def write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | 
                   wall: float, status: str, error: str | None, has_test: bool = True) -> dict:
     """Writes summary.json and returns it. ``test``: best.pt's test metrics, null with
     ``test_split: "absent"`` when the data have no test split; binary runs also record the
-    validation threshold."""
+    validation threshold and the decision threshold that ``test_f1_best`` and ``core.predict``'s
+    labels apply (``threshold``, ``threshold_from``: ``core.tasks.decision_threshold``)."""
     metric = cfg.training.checkpoint_metric
     best = history[-1]["best_epoch"] if history else 0
     summary = {
@@ -180,8 +181,11 @@ def write_summary(run_dir: Path, cfg: Config, history: list[dict], test: dict | 
         summary["best_metric_sd"] = history[best - 1].get(f"{metric}_sd") if best else None
         summary["test_model"] = "mean of the fold models' predictions (best.pt's epoch)"
     if cfg.task.type == "binary" and best:
-        # chosen on validation at the best epoch, applied unchanged to test_f1_best
+        # chosen on validation at the best epoch (or fixed by task.threshold), applied unchanged
+        # to test_f1_best
         summary["val_threshold"] = history[best - 1].get("val_threshold")
+        summary["threshold"], summary["threshold_from"] = decision_threshold(
+            cfg.task.threshold, summary["val_threshold"])
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -6,7 +6,9 @@ A small, import-light catalogue (no torch): the config validation reads it to ch
 
 Every metric a run records per epoch is ``train_loss`` or ``val_<name>``; the test split of a
 standalone run reports the same names as ``test_<name>``. ``metrics_for(task_type)`` maps each
-selectable metric to the direction in which it improves ("min" or "max").
+selectable metric to the direction in which it improves ("min" or "max"). A binary run's
+decision threshold (``decision_threshold``) is the one rule of which threshold its test
+``f1_best`` and its predicted labels apply.
 
 Example:
     >>> metrics_for("binary")["val_auroc"]
@@ -18,7 +20,8 @@ Example:
 from __future__ import annotations
 
 __all__ = ["TASK_TYPES", "LOSSES", "default_loss", "metrics_for", "metric_names",
-           "default_checkpoint_metric", "direction", "metric_problem"]
+           "default_checkpoint_metric", "direction", "metric_problem", "DEFAULT_THRESHOLD",
+           "decision_threshold"]
 
 TASK_TYPES = ("multiclass", "binary", "multilabel", "regression")
 
@@ -117,3 +120,26 @@ def metric_problem(task_type: str, metric: str, mode: str | None = None) -> tupl
     if mode is not None and mode != known[metric]:
         return "mode", f"{metric} improves when it goes {known[metric]}, not {mode}"
     return None
+
+
+DEFAULT_THRESHOLD = 0.5  # binary: the decision threshold of a run that has no other
+
+
+def decision_threshold(fixed: float | None, chosen: float | None) -> tuple[float, str]:
+    """A binary run's decision threshold and where it comes from: ``fixed`` (``task.threshold``)
+    when given, else ``chosen`` (the best epoch's ``val_threshold``: F1-optimal on validation,
+    out-of-fold after cross-validation), else ``DEFAULT_THRESHOLD``. Returns (threshold,
+    "task.threshold" | "validation" | "default"). The test split's ``f1_best`` and
+    ``core.predict``'s labels both apply it; it is never chosen on the split it scores.
+
+    Example:
+        >>> decision_threshold(None, 0.31), decision_threshold(0.4, 0.31)
+        ((0.31, 'validation'), (0.4, 'task.threshold'))
+        >>> decision_threshold(None, None)
+        (0.5, 'default')
+    """
+    if fixed is not None:
+        return float(fixed), "task.threshold"
+    if chosen is not None:
+        return float(chosen), "validation"
+    return DEFAULT_THRESHOLD, "default"

@@ -30,7 +30,7 @@ from core.cli import EXIT_OK, fail
 from core.config import ConfigError, config_from_dict, config_to_dict
 from core.files import atomic_write_text
 from tuning.confirm import confirm_key, confirmed_winner, read_confirmation
-from tuning.final import refit_config
+from tuning.final import best_epoch_threshold, refit_config
 from tuning.record import (
     SPEC_FILE,
     best_trial,
@@ -38,6 +38,7 @@ from tuning.record import (
     read_spec,
     running_pid,
     space_of,
+    trial_history,
     trial_key,
     trial_rows,
 )
@@ -53,7 +54,8 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
 
     ``refit`` (default: on after a cross-validated sweep, off after a holdout one) writes the
     final model's config instead of the trial's: every non-test sequence, no validation split,
-    the trial's best epoch scaled to keep its optimizer steps (``tuning.final``).
+    the trial's best epoch scaled to keep its optimizer steps, and (binary) the trial's decision
+    threshold at that epoch as ``task.threshold`` (``tuning.final``).
 
     Raises:
         ValueError: no eligible trial, an unknown trial, or an unfinished sweep without
@@ -105,7 +107,9 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
         refit = cfg.data.cv_folds >= 2
     refit_note = ""
     if refit:
-        raw, note = refit_config(raw, max(1, epoch))
+        # binary: the refit carries the trial's decision threshold (it has no validation)
+        raw, note = refit_config(raw, max(1, epoch),
+                                 best_epoch_threshold(trial_history(exp_dir, name), epoch))
         config_from_dict(raw, str(out))  # the refit is a valid config (raises ConfigError)
         refit_note = f"# {note}\n"
     elif cfg.data.cv_folds >= 2:
@@ -186,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     except OSError as exc:  # a read-only or full disk, a file in the way: nothing written
         return fail(f"--out: cannot write {args.out}: {exc.strerror}")
+    threshold = (chosen["config"].get("task") or {}).get("threshold")
     refit = f", refit for {chosen['config']['training']['epochs']} epochs" \
+        + ("" if threshold is None else f" at binary decision threshold {threshold:.4g}") \
         if chosen["refit"] else ""
     print(f"{chosen['trial']}: {chosen['value']:.6g} at epoch {chosen['epoch']}{refit} -> "
           f"{args.out}")
@@ -205,8 +211,10 @@ def _ensemble(sweep: Path, out: Path, size: int) -> int:
     except (ValueError, ConfigError) as exc:
         return fail(str(exc))
     members = ", ".join(f"{t} {w:.2f}" for t, w in chosen["members"])
+    threshold = "" if chosen["threshold"] is None else \
+        f"; binary decision threshold {chosen['threshold']:.4g}"
     print(f"ensemble: {members}; out-of-fold {chosen['score']:.6g} (best single "
-          f"{chosen['best_single']:.6g}) -> {out}")
+          f"{chosen['best_single']:.6g}){threshold} -> {out}")
     return EXIT_OK
 
 

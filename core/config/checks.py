@@ -96,6 +96,8 @@ def _task_checks(cfg: Config, problems: list) -> None:
                                              "tasks (multiclass focal: task.class_weight)"))
     if t.positive_class is not None and t.type != "binary":
         problems.append(("task.positive_class", f"applies to binary tasks, not {t.type}"))
+    if t.threshold is not None and t.type != "binary":
+        problems.append(("task.threshold", f"applies to binary tasks, not {t.type}"))
 
 
 def _metric_checks(cfg: Config, problems: list) -> None:

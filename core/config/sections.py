@@ -84,6 +84,12 @@ class TaskConfig:
     huber_delta: float = spec(1.0, "huber: threshold between the quadratic and linear parts, "
                               "in standardised target units.", gt=0.0)
     top_k: int = spec(3, "multilabel: k of recall_at_k and hit_at_k.", ge=1)
+    threshold: float | None = spec(
+        None, "binary: a fixed decision threshold in (0, 1): a sequence is positive when its "
+        "probability is at least this; f1_best (validation and test) and core.predict's "
+        "predicted_label apply it. null: the F1-optimal threshold on validation (out-of-fold "
+        "after cross-validation) at the best epoch, 0.5 without a validation split. A refit "
+        "(tuning.export) sets it to its trial's.", gt=0.0, lt=1.0)
 
 
 @dataclass

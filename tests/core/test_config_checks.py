@@ -47,6 +47,10 @@ CROSS = [
      "cross_entropy"),
     ({"task": {"type": "binary", "focal_alpha": 0.25}}, "task.focal_alpha", "focal loss"),
     ({"task": {"positive_class": "yes"}}, "task.positive_class", "binary"),
+    # a decision threshold means something for one positive/negative decision only
+    ({"task": {"threshold": 0.3}}, "task.threshold", "applies to binary tasks, not multiclass"),
+    ({"task": {"type": "multilabel", "threshold": 0.3}}, "task.threshold", "not multilabel"),
+    ({"task": {"type": "regression", "threshold": 0.3}}, "task.threshold", "not regression"),
 ]
 
 
@@ -97,3 +101,21 @@ def test_old_explicit_metric_and_mode_keep_working():
                                            "mode": "max"}}}).training
     assert (t.checkpoint_metric, t.checkpoint_mode) == ("val_macro_f1", "max")
     assert (t.early_stopping.metric, t.early_stopping.mode) == ("val_accuracy", "max")
+
+
+@pytest.mark.parametrize("value,words", [("high", "expected a number"), (True, "expected a number"),
+                                         (0, "must be > 0.0"), (1, "must be < 1.0"),
+                                         (1.5, "must be < 1.0"), (-0.2, "must be > 0.0")])
+def test_a_bad_binary_threshold_exits_2_naming_the_file_and_key(tmp_path, capsys, value, words):
+    import yaml
+
+    from core.train import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"task": {"type": "binary", "threshold": value}}))
+    out = tmp_path / "run"
+    assert main(["--config", str(cfg), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}: task.threshold: " in err and words in err and "Traceback" not in err, err
+    assert not out.exists()
+    assert config_from_dict({"task": {"type": "binary", "threshold": 0.3}}).task.threshold == 0.3

@@ -200,3 +200,21 @@ def test_a_long_cv_run_shows_fold_mean_lines_and_the_last_one_before_early_stopp
     assert err[epochs[0]].endswith("left") and "| new best" in err[epochs[0]]
     assert "| best val_accuracy" in err[epochs[1]]
     assert "fold 0 epoch" not in "\n".join(err)  # each fold's own line is at debug level
+
+
+def test_a_fixed_binary_threshold_is_every_folds_and_the_pooled_one(tiny):
+    from sklearn.metrics import f1_score
+
+    cfg = tiny(task={"type": "binary", "threshold": 0.35}, data={"cv_folds": 3, "synthetic": {
+        "positive_fraction": 0.3}}, training={"epochs": 1})
+    result = fit(cfg)
+    data = load_data(cfg.data, cfg.task)
+    row = result.history[0]
+    assert row["val_threshold"] == pytest.approx(0.35)
+    assert all(row[f"val_threshold_fold{k}"] == pytest.approx(0.35) for k in range(3))
+    # Each fold's f1_best is the F1 of its out-of-fold predictions at 0.35, not at its optimum.
+    oof = result.extras[OOF_KEY].reshape(-1).sigmoid()
+    for k, (_, va) in enumerate(data.folds):
+        idx = torch.from_numpy(va)
+        expected = f1_score(data.train.y[idx].numpy(), (oof[idx] >= 0.35).numpy())
+        assert row[f"val_f1_best_fold{k}"] == pytest.approx(expected, abs=1e-6)

@@ -128,3 +128,38 @@ def test_long_table_features_are_checked_by_name(tmp_path, capsys):
     unlabelled.to_csv(path, index=False)
     out = predict(run.run_dir, path)
     assert out.metrics is None and len(out.frame) == 60 and "predicted_label" in out.frame
+
+
+@pytest.mark.parametrize("trial_threshold", [0.42, None], ids=["carried", "none"])
+def test_a_refit_labels_and_scores_at_the_threshold_it_carries(tmp_path, trial_threshold):
+    """A refit has no validation split to choose a threshold on: it carries its trial's
+    (tuning.final sets task.threshold), and both predicted_label and test_f1_best apply it;
+    a refit without one uses 0.5 for both (never a threshold chosen on the test split)."""
+    import json
+
+    from sklearn.metrics import f1_score
+
+    from core.config import config_to_dict, load_config
+    from tuning.final import refit_config
+
+    trial = config_to_dict(load_config(ROOT / "benchmarks" / "real" / "italy_power_demand.yaml", [
+        f"data.path={DATA / 'italy_power_demand.npz'}", "model.hidden_size=8",
+        "training.batch_size=8", "optim.lr=1e-2", "experiment.device=cpu"]))
+    refit, _ = refit_config(trial, 8, trial_threshold)  # 6 epochs on train + val
+    run = run_training(refit, run_dir=tmp_path / "run", quiet=True)
+    t = 0.5 if trial_threshold is None else trial_threshold
+    summary = json.loads((run.run_dir / "summary.json").read_text())
+    assert summary["threshold"] == t and summary["val_threshold"] is None
+    assert summary["threshold_from"] == ("default" if trial_threshold is None else
+                                         "task.threshold")
+    out = predict(run.run_dir, _test_file(tmp_path, "italy_power_demand"))
+    assert out.metrics == pytest.approx(run.test, rel=1e-5, abs=1e-6)
+    p, frame = out.frame["prob_2"].to_numpy(), out.frame
+    assert (frame["threshold"] == t).all()
+    assert (frame["predicted_label"] == np.where(p >= t, "2", "1")).all()
+    if trial_threshold is not None:
+        # Sequences between the carried threshold and 0.5 are positive: the labels flip there.
+        assert ((p >= t) & (p < 0.5)).sum() >= 10
+    # test_f1_best is the F1 of exactly these labels.
+    assert run.test["test_f1_best"] == pytest.approx(
+        f1_score(frame["label"] == "2", frame["predicted_label"] == "2"), abs=1e-6)

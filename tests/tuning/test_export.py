@@ -137,6 +137,15 @@ def test_task_sweep_on_its_own_metric_exports_the_best_trial_that_retrains_exact
     header = out.read_text().splitlines()
     key = header[1].split()[2].rstrip(":")
     assert metric in header[1] and load_config(out).task.type == task_type
+    if task_type == "binary":
+        # The refit has no validation split: it carries the trial's decision threshold, its
+        # val_threshold (F1-optimal on validation) at the best epoch, as task.threshold.
+        refit = tmp_path / "refit.yaml"
+        assert export.main([str(exp), "--out", str(refit), "--refit"]) == 0
+        epoch = int(header[1].split(" at epoch ")[1].split()[0])
+        row = next(r for r in trial_history(exp, key) if int(r["epoch"]) == epoch)
+        assert load_config(refit).task.threshold == pytest.approx(row["val_threshold"])
+        assert "binary decision threshold: task.threshold" in refit.read_text()
 
     # The export names the trial whose best epoch is best in the metric's direction (the
     # earlier trial on a tie), among the trials that did not error.

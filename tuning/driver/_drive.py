@@ -290,16 +290,19 @@ def _export_final(exp_dir: Path, space: SearchSpace) -> None:
     final = exp_dir / FINAL_CONFIG_FILE
     try:
         chosen = export_best(exp_dir, final, allow_partial=True, refit=True)
-        log.info("final model (refit on every non-test sequence for %d epochs): %s  (train it: "
-                 "python -m core.train --config %s)", chosen["config"]["training"]["epochs"],
+        threshold = (chosen["config"].get("task") or {}).get("threshold")
+        log.info("final model (refit on every non-test sequence for %d epochs%s): %s  (train "
+                 "it: python -m core.train --config %s)", chosen["config"]["training"]["epochs"],
+                 "" if threshold is None else f", binary decision threshold {threshold:.4g}",
                  final, final)
         if space.settings.ensemble:
             ens = exp_dir / ENSEMBLE_CONFIG_FILE
             made = export_ensemble(exp_dir, ens, space.settings.ensemble)
-            log.info("ensemble of %d: %s (out-of-fold %s %.4f, best single %.4f)  (train it: "
-                     "python -m core.train --ensemble %s --output-dir DIR)",
+            log.info("ensemble of %d: %s (out-of-fold %s %.4f, best single %.4f%s)  (train "
+                     "it: python -m core.train --ensemble %s --output-dir DIR)",
                      len(made["members"]), ens, space.metric, made["score"],
-                     made["best_single"], ens)
+                     made["best_single"], "" if made["threshold"] is None else
+                     f"; binary decision threshold {made['threshold']:.4g}", ens)
     except (ValueError, ConfigError) as exc:
         log.warning("no final config: %s", exc)
 

@@ -34,6 +34,7 @@ from core.errors import NonFiniteLossError, TrainingError, is_out_of_memory, is_
 from core.evaluate import evaluate
 from core.files import atomic_write_text
 from core.loop import fit, task_loss
+from core.tasks import decision_threshold
 from tuning.execution._startup import process_started_at
 from tuning.record import CHECKPOINT_FILE, EARLIER_EPOCHS, TEST_METRICS_FILE
 from tuning.space import trial_config
@@ -207,11 +208,13 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         if final:
             result = final[0]
             if len(data.test):
-                # binary: f1_best applies the threshold validation chose at this epoch
+                # binary: f1_best applies the run's decision threshold (task.threshold, else
+                # the one validation chose at this epoch)
                 test = evaluate(fitted.model, data.test, cfg.training.eval_batch_size,
                                 fitted.device, fitted.precision,
                                 task_loss(cfg, data).to(fitted.device), top_k=cfg.task.top_k,
-                                threshold=result.get("val_threshold"),
+                                threshold=decision_threshold(cfg.task.threshold,
+                                                             result.get("val_threshold"))[0],
                                 target_mean=data.target_mean, target_std=data.target_std)
                 result.update({f"test_{k}": v for k, v in test.items()})
                 # In the checkpoint too: a driver killed after Tune saved it may lose this line.

@@ -3,7 +3,8 @@ refit on every non-test sequence (``_refit``: pure functions on config dicts, no
 ensemble of the best trials chosen on their out-of-fold outputs (``_ensemble``).
 """
 
-from tuning.final._ensemble import ENSEMBLE_ROUNDS, export_ensemble
-from tuning.final._refit import data_growth, refit_config, refit_epochs
+from tuning.final._ensemble import ENSEMBLE_ROUNDS, ensemble_threshold, export_ensemble
+from tuning.final._refit import best_epoch_threshold, data_growth, refit_config, refit_epochs
 
-__all__ = ["ENSEMBLE_ROUNDS", "data_growth", "export_ensemble", "refit_config", "refit_epochs"]
+__all__ = ["ENSEMBLE_ROUNDS", "best_epoch_threshold", "data_growth", "ensemble_threshold",
+           "export_ensemble", "refit_config", "refit_epochs"]

@@ -9,7 +9,10 @@ members' probabilities (regression: outputs). When more than N candidates get a 
 selection is run again on the N heaviest, so the file has at most N members.
 
 The file (``members``: each one's trial, weight and refit config, ``tuning.final``) trains with
-``python -m core.train --ensemble FILE --output-dir DIR`` (``core.ensemble_run``).
+``python -m core.train --ensemble FILE --output-dir DIR`` (``core.ensemble_run``). Binary: its
+``threshold`` is the decision threshold of the ensemble's prediction, the F1-optimal one of its
+weighted out-of-fold probabilities (``ensemble_threshold``; ``task.threshold`` when the sweep's
+config fixes one); each member's refit carries its own trial's threshold.
 
 A holdout sweep's trials keep no validation outputs, so it cannot be ensembled: the export says
 so (run the sweep with ``data.cv_folds``).
@@ -25,19 +28,50 @@ import yaml
 
 from core.config import config_from_dict, config_to_dict
 from core.files import atomic_write_text
-from tuning.final._refit import refit_config
-from tuning.record import SPEC_FILE, latest_checkpoint, read_spec, space_of, trial_key, trial_rows
+from tuning.final._refit import best_epoch_threshold, refit_config
+from tuning.record import (
+    SPEC_FILE,
+    latest_checkpoint,
+    read_spec,
+    space_of,
+    trial_history,
+    trial_key,
+    trial_rows,
+)
 from tuning.space import trial_config
 from tuning.study import load_study
 
-__all__ = ["ENSEMBLE_ROUNDS", "export_ensemble"]
+__all__ = ["ENSEMBLE_ROUNDS", "ensemble_threshold", "export_ensemble"]
 
 ENSEMBLE_ROUNDS = 50  # greedy rounds (auto-sklearn's default): weights are multiples of 1/50
 
 
+def ensemble_threshold(probs, weights, y) -> float:
+    """The binary decision threshold of an ensemble: the F1-optimal threshold
+    (``core.metrics.best_f1_threshold``: F1 of ``p >= t``, ties to the highest t, 0.5 without a
+    positive) of its prediction ``p``, the weighted mean of the members' probabilities.
+
+    Args:
+        probs: [M, N] or [M, N, 1] the M members' positive-class probabilities of N sequences
+            (out-of-fold after a cross-validated sweep).
+        weights: [M] non-negative member weights summing to 1 (``greedy_selection``'s).
+        y: [N] 0/1 targets.
+    """
+    import numpy as np
+    import torch
+
+    from core.metrics import best_f1_threshold
+
+    mean = np.tensordot(np.asarray(weights, dtype=np.float64),
+                        np.asarray(probs, dtype=np.float64), axes=1)
+    return float(best_f1_threshold(torch.from_numpy(mean).reshape(-1),
+                                   torch.as_tensor(np.asarray(y)).reshape(-1).long()))
+
+
 def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
     """Writes the ensemble file of at most ``size`` members to ``out``; returns
-    ``{"members": [(trial, weight), ...], "score": ensemble OOF metric, "best_single": ...}``.
+    ``{"members": [(trial, weight), ...], "score": ensemble OOF metric, "best_single": ...,
+    "threshold": binary decision threshold or None}``.
 
     Raises:
         ValueError: ``size`` < 1, no finished trial, or trials without out-of-fold outputs (a
@@ -88,7 +122,9 @@ def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
                 + ("an ensemble needs a cross-validated sweep (data.cv_folds >= 2; a holdout "
                    "sweep's trials keep no validation outputs)" if cfg.data.cv_folds < 2
                    else "its checkpoint holds none"))
-        configs.append((name, cfg, rows[t.number]["best_epoch"] or 1))
+        best_epoch = rows[t.number]["best_epoch"] or 1
+        configs.append((name, cfg, best_epoch,
+                        best_epoch_threshold(trial_history(exp_dir, name), best_epoch)))
         outputs.append(oof.float())
 
     cfg0 = configs[0][1]
@@ -112,7 +148,7 @@ def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
         if metric == "loss":
             return float(loss_fn(logits, y, reduction="sum")) / len(y)
         return compute_metrics(task, logits, y, top_k=cfg0.task.top_k,
-                               target_mean=data.target_mean,
+                               threshold=cfg0.task.threshold, target_mean=data.target_mean,
                                target_std=data.target_std)[metric]
 
     preds = np.stack([to_space(o) for o in outputs])
@@ -123,13 +159,17 @@ def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
         weights = greedy_selection(preds[keep], y, score, space.mode, rounds=ENSEMBLE_ROUNDS)
     ens_score = score(np.tensordot(weights, preds[keep], axes=1), y)
     single = score(preds[0], y)
+    threshold = None
+    if task == "binary":
+        threshold = cfg0.task.threshold if cfg0.task.threshold is not None else \
+            ensemble_threshold(preds[keep], weights, y)
 
     members = []
     for i, w in zip(keep, weights, strict=True):
         if w <= 0:
             continue
-        name, cfg, best_epoch = configs[i]
-        raw, note = refit_config(config_to_dict(cfg), best_epoch)
+        name, cfg, best_epoch, trial_threshold = configs[i]
+        raw, note = refit_config(config_to_dict(cfg), best_epoch, trial_threshold)
         config_from_dict(raw, str(out))  # raises ConfigError if invalid
         members.append({"trial": name, "weight": round(float(w), 6), "refit": note,
                         "config": raw})
@@ -140,10 +180,16 @@ def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
               f"{configs[0][0]} {single:.6g}\n"
               "# each member is its trial's refit (every non-test sequence, no validation "
               "split)\n"
+              + ("" if threshold is None else
+                 f"# binary decision threshold {threshold:.6g}: "
+                 + ("task.threshold, fixed by the sweep's config" if cfg0.task.threshold
+                    is not None else "F1-optimal on the ensemble's out-of-fold prediction")
+                 + " (its test f1_best and predicted labels apply it)\n") +
               f"# exported {datetime.now().isoformat(timespec='seconds')}\n"
               f"# train it: python -m core.train --ensemble {out} --output-dir DIR\n")
     doc = {"task": task, "metric": space.metric, "oof_score": float(ens_score),
+           **({} if threshold is None else {"threshold": float(threshold)}),
            "members": members}
     atomic_write_text(out, header + yaml.safe_dump(doc, sort_keys=False))
     return {"members": [(m["trial"], m["weight"]) for m in members], "score": float(ens_score),
-            "best_single": float(single)}
+            "best_single": float(single), "threshold": threshold}

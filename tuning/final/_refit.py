@@ -11,14 +11,18 @@ and the epochs shrink by the same factor:
     refit epochs = max(1, round(best_epoch / growth))
 
 The schedule (cosine decay, ``warmup_fraction``) is laid out over the new epoch count, as for
-any run. Pure functions on config dicts: no torch, no Ray.
+any run. A binary refit has no validation split to choose its decision threshold on, so it
+carries its trial's: ``task.threshold`` is set to the trial's ``val_threshold`` at its best epoch
+(F1-optimal on the out-of-fold predictions after CV, on the validation split after a holdout
+sweep; ``best_epoch_threshold`` reads it from the trial's epoch rows). Pure functions on config
+dicts and result rows: no torch, no Ray.
 """
 
 from __future__ import annotations
 
 import copy
 
-__all__ = ["data_growth", "refit_config", "refit_epochs"]
+__all__ = ["best_epoch_threshold", "data_growth", "refit_config", "refit_epochs"]
 
 
 def data_growth(cv_folds: int, val_fraction: float) -> float:
@@ -41,10 +45,22 @@ def refit_epochs(best_epoch: int, cv_folds: int, val_fraction: float) -> int:
     return max(1, round(best_epoch / data_growth(cv_folds, val_fraction)))
 
 
-def refit_config(cfg: dict, best_epoch: int) -> tuple[dict, str]:
+def best_epoch_threshold(history: list[dict], epoch: int) -> float | None:
+    """The ``val_threshold`` a trial reported at ``epoch`` (its rows: ``tuning.record``'s
+    ``trial_history``), or None when no row of that epoch has one (not binary, or not on disk)."""
+    for row in history:
+        if int(row.get("epoch", -1)) == epoch and row.get("val_threshold") is not None:
+            return float(row["val_threshold"])
+    return None
+
+
+def refit_config(cfg: dict, best_epoch: int,
+                 threshold: float | None = None) -> tuple[dict, str]:
     """The refit of ``cfg`` (a full config as a dict, as selection trained it) whose best epoch
     was ``best_epoch``: every non-test sequence, no validation split, ``refit_epochs`` epochs,
-    no early stopping. Returns (the new dict, a one-line note saying what was done)."""
+    no early stopping. Binary: ``task.threshold`` becomes ``threshold``, the trial's
+    ``val_threshold`` at that epoch (a ``task.threshold`` the config fixes already stays; None
+    leaves the refit at 0.5). Returns (the new dict, a one-line note saying what was done)."""
     data = cfg.get("data", {})
     folds, val = int(data.get("cv_folds", 0) or 0), float(data.get("val_fraction", 0.15))
     epochs = refit_epochs(best_epoch, folds, val)
@@ -58,4 +74,15 @@ def refit_config(cfg: dict, best_epoch: int) -> tuple[dict, str]:
             f"the last epoch is the model) for {epochs} epochs = best epoch {best_epoch} of "
             f"{chosen} / {data_growth(folds, val):.4g} (the data growth), keeping its "
             "optimizer steps")
+    task = out.get("task") or {}
+    if task.get("type") == "binary":
+        if task.get("threshold") is not None:
+            note += f"; binary decision threshold: task.threshold {task['threshold']:g} (fixed)"
+        elif threshold is not None:
+            task["threshold"] = float(threshold)
+            where = "out-of-fold" if folds >= 2 else "validation"
+            note += (f"; binary decision threshold: task.threshold {threshold:.6g}, the trial's "
+                     f"F1-optimal {where} threshold at its best epoch")
+        else:
+            note += "; binary decision threshold: 0.5 (the trial recorded none)"
     return out, note

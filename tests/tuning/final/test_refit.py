@@ -7,7 +7,7 @@ from core.config import config_from_dict
 from core.data import load_data
 from core.run import run_training
 from tests.conftest import tiny_dict
-from tuning.final import refit_config, refit_epochs
+from tuning.final import best_epoch_threshold, refit_config, refit_epochs
 
 
 def test_refit_config_after_cv_and_after_a_holdout_split():
@@ -23,6 +23,32 @@ def test_refit_config_after_cv_and_after_a_holdout_split():
     assert refit_epochs(1, 2, 0.0) == 1  # never below one epoch
     assert refit_epochs(9, 3, 0.0) == 6
     config_from_dict(cv, "<refit>")  # a valid config
+
+
+def test_a_binary_refit_carries_its_trials_threshold_at_the_best_epoch():
+    # The trial's rows as tuning.record.trial_history gives them: val_threshold per epoch.
+    rows = [{"epoch": 1, "val_threshold": 0.61}, {"epoch": 2, "val_threshold": 0.37},
+            {"epoch": 3, "val_threshold": 0.52}]
+    assert best_epoch_threshold(rows, 2) == 0.37
+    assert best_epoch_threshold(rows, 4) is None  # an epoch not on disk
+    assert best_epoch_threshold([{"epoch": 2, "val_loss": 0.3}], 2) is None  # not binary
+    binary = {"type": "binary"}
+    cv, note = refit_config(tiny_dict(task=binary, data={"cv_folds": 5}), 2,
+                            best_epoch_threshold(rows, 2))
+    assert cv["task"]["threshold"] == 0.37 and "task.threshold 0.37" in note
+    assert "out-of-fold" in note
+    config_from_dict(cv, "<refit>")
+    holdout, note = refit_config(tiny_dict(task=binary, data={"val_fraction": 0.25}), 3, 0.52)
+    assert holdout["task"]["threshold"] == 0.52 and "F1-optimal validation threshold" in note
+    # A threshold the config fixes is the trial's own already: it stays.
+    fixed, note = refit_config(tiny_dict(task={**binary, "threshold": 0.2}), 3, 0.52)
+    assert fixed["task"]["threshold"] == 0.2 and "0.2 (fixed)" in note
+    none, note = refit_config(tiny_dict(task=binary), 3, None)
+    assert none["task"].get("threshold") is None and "0.5 (the trial recorded none)" in note
+    # Other task types have no decision threshold: a valid refit without one.
+    multi, note = refit_config(tiny_dict(data={"cv_folds": 5}), 2, 0.37)
+    assert multi.get("task", {}).get("threshold") is None and "threshold" not in note
+    config_from_dict(multi, "<refit>")
 
 
 def test_core_train_on_the_refit_trains_on_train_plus_val_for_the_chosen_epochs(tmp_path):
