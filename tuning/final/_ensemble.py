@@ -27,7 +27,7 @@ from core.config import config_from_dict, config_to_dict
 from core.files import atomic_write_text
 from tuning.final._refit import refit_config
 from tuning.record import SPEC_FILE, latest_checkpoint, read_spec, space_of, trial_key, trial_rows
-from tuning.space import trial_config
+from tuning.space import SearchSpace, trial_config
 from tuning.study import load_study
 
 __all__ = ["ENSEMBLE_ROUNDS", "export_ensemble"]
@@ -35,9 +35,11 @@ __all__ = ["ENSEMBLE_ROUNDS", "export_ensemble"]
 ENSEMBLE_ROUNDS = 50  # greedy rounds (auto-sklearn's default): weights are multiples of 1/50
 
 
-def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
+def export_ensemble(exp_dir: Path, out: Path, size: int,
+                    space: SearchSpace | None = None) -> dict:
     """Writes the ensemble file of at most ``size`` members to ``out``; returns
     ``{"members": [(trial, weight), ...], "score": ensemble OOF metric, "best_single": ...}``.
+    ``space``: the sweep's space as its driver holds it (None: parsed from its sweep.yaml).
 
     Raises:
         ValueError: ``size`` < 1, no finished trial, or trials without out-of-fold outputs (a
@@ -56,7 +58,8 @@ def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
         raise ValueError(f"--ensemble: at least 1 member, got {size}")
     exp_dir = exp_dir.resolve()
     spec = read_spec(exp_dir)
-    space = space_of(spec, str(exp_dir / SPEC_FILE))
+    if space is None:
+        space = space_of(spec, str(exp_dir / SPEC_FILE))
     study = load_study(exp_dir)
     pick = max if space.mode == "max" else min
     own = [t for t in study.get_trials(deepcopy=False) if "warm_start_from" not in t.user_attrs
