@@ -10,21 +10,13 @@ the training data the checkpoint recorded (``core.train_state.data_info``): the 
 length T takes only that length; a run trained on varying lengths takes any length up to its T).
 Features are normalised with the statistics stored with the model, never refitted.
 
-One row per sequence, in the file's sequence order, with ``sequence_id`` and:
-
-- multiclass: ``prob_<class>`` per class and ``predicted_label`` (the most probable class);
-- binary: ``prob_<positive class>`` and ``predicted_label``: the positive class when the
-  probability reaches the run's decision threshold (``core.tasks.decision_threshold``:
-  ``task.threshold`` when fixed, as a refit's is; else the one chosen on validation at the best
-  epoch, ``val_threshold``; else 0.5; an ensemble's: its file's ``threshold``), else the
-  negative class; ``threshold``;
-- multilabel: ``score_<label>`` per label and ``predicted_labels``: the labels scoring at least
-  0.5, joined by ``data.label_separator``;
-- regression: ``pred_<target>`` per target, in the targets' original units;
-- with targets in the file, ``label`` (``target_<name>`` for several targets) too, and
-  ``Predictions.metrics`` holds the task's metrics as ``test_<name>``: of the file's test
-  sequences when it is an NPZ with a ``split`` array (the run's own file: summary.json's test
-  metrics), else of every sequence.
+The result is one row per sequence, in the file's sequence order (its columns per task:
+``core.prediction_table``). With targets in the file, ``Predictions.metrics`` holds the task's
+metrics as ``test_<name>``: of the file's test sequences when it is an NPZ with a ``split``
+array (the run's own file: summary.json's test metrics), else of every sequence. The binary
+decision threshold (``core.tasks.decision_threshold``) is ``task.threshold`` when fixed, as a
+refit's is; else the one chosen on validation at the best epoch (``val_threshold``); else 0.5;
+an ensemble's is its file's ``threshold``.
 
 Exit codes: 0 written; 2 a bad run directory, data file or output path (nothing written).
 """
@@ -34,9 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -54,6 +44,7 @@ from core.data import (
     read_npz,
 )
 from core.errors import PredictError
+from core.prediction_table import Predictions, prediction_frame, write_predictions
 from core.run_dir import ENSEMBLE_INDEX, SNAPSHOT_FILE
 from core.tasks import decision_threshold
 
@@ -61,18 +52,6 @@ __all__ = ["Predictions", "PredictError", "combined_metrics", "predict", "predic
            "read_ensemble", "scored_rows", "write_predictions", "main"]
 
 _FORMATS = {".npz": "npz", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """What ``predict`` returns."""
-
-    frame: Any  # pandas.DataFrame, one row per sequence (the columns: module docstring)
-    metrics: dict[str, float] | None  # test_<name> metrics when the file has targets, else None
-    logits: torch.Tensor  # [N, outputs] the model's raw outputs (regression: standardised)
-    # The sequences the metrics score: the file's test split (its NPZ split array), or None
-    # for every sequence.
-    scored: np.ndarray | None = None
 
 
 def _run_config(run_dir: Path) -> Config:
@@ -328,6 +307,13 @@ def predict_ensemble(ensemble_dir: str | Path, data_file: str | Path, *, device:
     return Predictions(frame, metrics, logits, first["scored"])
 
 
+def _frame(raw: RawData, logits: torch.Tensor, y: torch.Tensor | None, cfg: Config,
+           class_names: list[str], info: dict, threshold: float | None):
+    """``prediction_frame`` of a file's sequences and a run's data description."""
+    return prediction_frame(raw.ids, logits, y, cfg, class_names, threshold,
+                            info["target_mean"], info["target_std"])
+
+
 def _train_like_targets(info: dict, task: str, n_out: int) -> torch.Tensor:
     """Targets with the train split's class or positive counts (all the loss's 'balanced'
     weights depend on), so the loss equals the one the run reported."""
@@ -338,74 +324,6 @@ def _train_like_targets(info: dict, task: str, n_out: int) -> torch.Tensor:
         y = (torch.arange(n)[:, None] < pos.reshape(1, -1)).float()
         return y.reshape(-1) if task == "binary" else y
     return torch.zeros(n, n_out)
-
-
-def _frame(raw: RawData, logits: torch.Tensor, y: torch.Tensor | None, cfg: Config,
-           class_names: list[str], info: dict, threshold: float | None):
-    import pandas as pd
-
-    task = cfg.task.type
-    out: dict[str, Any] = {"sequence_id": raw.ids}
-    z = logits.double()
-    if task == "multiclass":
-        p = z.softmax(-1).numpy()
-        for i, name in enumerate(class_names):
-            out[f"prob_{name}"] = p[:, i]
-        out["predicted_label"] = np.asarray(class_names, dtype=object)[p.argmax(1)]
-        if y is not None:
-            out["label"] = np.asarray(class_names, dtype=object)[y.numpy()]
-    elif task == "binary":
-        p = z.reshape(-1).sigmoid().numpy()
-        cut = 0.5 if threshold is None else float(threshold)
-        out[f"prob_{class_names[1]}"] = p
-        out["predicted_label"] = np.where(p >= cut, class_names[1], class_names[0])
-        out["threshold"] = cut
-        if y is not None:
-            out["label"] = np.asarray(class_names, dtype=object)[y.numpy().astype(np.int64)]
-    elif task == "multilabel":
-        p = z.sigmoid().numpy()
-        for i, name in enumerate(class_names):
-            out[f"score_{name}"] = p[:, i]
-        sep = cfg.data.label_separator
-        out["predicted_labels"] = [sep.join(n for n, s in zip(class_names, row, strict=True)
-                                            if s >= 0.5) for row in p]
-        if y is not None:
-            out["labels"] = [sep.join(n for n, v in zip(class_names, row, strict=True) if v)
-                             for row in y.numpy()]
-    else:
-        mean = info["target_mean"].double().numpy()
-        std = info["target_std"].double().numpy()
-        pred = z.numpy() * std + mean
-        for i, name in enumerate(class_names):
-            out[f"pred_{name}"] = pred[:, i]
-        if y is not None:
-            true = y.double().numpy() * std + mean
-            for i, name in enumerate(class_names):
-                out["label" if len(class_names) == 1 else f"target_{name}"] = true[:, i]
-    return pd.DataFrame(out)
-
-
-def write_predictions(predictions: Predictions, out: str | Path) -> None:
-    """Writes the table as CSV (``.csv``) or Parquet (``.parquet``/``.pq``), atomically.
-
-    Raises:
-        PredictError: another suffix.
-    """
-    from core.files import atomic_write_bytes
-
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        data = predictions.frame.to_csv(index=False).encode()
-    elif suffix in (".parquet", ".pq"):
-        import io
-
-        buf = io.BytesIO()
-        predictions.frame.to_parquet(buf, index=False)
-        data = buf.getvalue()
-    else:
-        raise PredictError(f"{out}: unknown output format (expected .csv or .parquet)")
-    atomic_write_bytes(out, data)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,11 +1,11 @@
 """MLflow tracking: the URI check, a client with bounded timeouts, and idempotent runs.
 
 seqtune logs to MLflow (https://mlflow.org, ``MlflowClient``) from records already on disk:
-a standalone run's directory (``log_run_dir``, used by ``core.train --mlflow``) and a sweep's
-trials (``tuning.tracking``, from the driver). Every run is found again by its tags before one is
-created, and every epoch is one ``log_batch`` (atomic on MLflow's SQL store) that carries the
-metric ``epoch`` at ``step = epoch``; so logging the same record twice adds nothing, and a
-record that grew (a resumed run) adds only its new epochs.
+a standalone run's directory (``core.run_tracking``, used by ``core.train --mlflow``) and a
+sweep's trials (``tuning.tracking``, from the driver). Every run is found again by its tags
+before one is created, and every epoch is one ``log_batch`` (atomic on MLflow's SQL store) that
+carries the metric ``epoch`` at ``step = epoch``; so logging the same record twice adds nothing,
+and a record that grew (a resumed run) adds only its new epochs.
 
 A tracking server must never stop or stall training: the client's HTTP requests get a timeout of
 ``TIMEOUT_S`` seconds and ``RETRIES`` retry (MLflow's ``MLFLOW_HTTP_REQUEST_TIMEOUT`` and
@@ -18,7 +18,6 @@ never needs it.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -32,7 +31,7 @@ from urllib.parse import urlparse
 from core.errors import TrackingError
 
 __all__ = ["EPOCH_KEY", "RETRIES", "TIMEOUT_S", "Tracker", "TrackingError", "check_uri",
-           "log_run_dir", "mlflow_missing", "normalize_uri"]
+           "mlflow_missing", "normalize_uri"]
 
 log = logging.getLogger("core")
 
@@ -266,6 +265,17 @@ class Tracker:
             self._call("log params", self.client.log_batch, run_id,
                        params=new[i:i + MAX_PARAMS_PER_BATCH])
 
+    def log_values(self, run_id: str, values: dict[str, Any], at_s: float | None = None) -> None:
+        """Logs single values, not curves (a best metric, test metrics), as metrics at step 0,
+        stamped ``at_s`` (Unix seconds; now if None); values that are not finite numbers are
+        left out."""
+        from mlflow.entities import Metric
+
+        stamp = int((time.time() if at_s is None else at_s) * 1000)
+        metrics = [Metric(k, float(v), stamp, 0) for k, v in values.items() if _finite(v)]
+        if metrics:
+            self._call("log metrics", self.client.log_batch, run_id, metrics=metrics)
+
     def set_tags(self, run_id: str, tags: dict[str, str], current: dict[str, str]) -> None:
         """Sets the ``tags`` whose value differs from ``current`` (the run's tags as read)."""
         from mlflow.entities import RunTag
@@ -317,93 +327,3 @@ def _reason(exc: Exception) -> str:
 def _param_text(v: Any) -> str:
     text = json.dumps(v) if isinstance(v, (list, dict)) else str(v)
     return text[:MAX_PARAM_CHARS]
-
-
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """A nested config as dotted keys -> values.
-
-    Example:
-        >>> _flatten({"model": {"name": "gru", "hidden_size": 16}, "seed": 0})
-        {'model.name': 'gru', 'model.hidden_size': 16, 'seed': 0}
-    """
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-# metrics.csv columns that are counters or bookkeeping, not curves worth a chart.
-_NOT_METRICS = ("epoch", "global_step", "best_epoch", "best_metric")
-
-
-def _csv_rows(path: Path) -> list[dict]:
-    """metrics.csv's rows with numbers parsed (empty cells left out)."""
-    rows = []
-    with path.open() as f:
-        for r in csv.DictReader(f):
-            row = {}
-            for k, v in r.items():
-                try:
-                    row[k] = float(v)
-                except (TypeError, ValueError):
-                    continue
-            if "epoch" in row:
-                rows.append(row)
-    return rows
-
-
-def log_run_dir(uri: str, run_dir: Path, experiment: str | None = None,
-                checkpoints: bool = False, interrupted: bool = False) -> str:
-    """Logs the standalone run in ``run_dir`` (``core.run``'s files) to MLflow and returns the
-    MLflow run id: the config's values as params (dotted keys), every epoch of metrics.csv with
-    ``step = epoch``, ``config_snapshot.yaml`` and ``summary.json`` as artifacts, the best metric
-    and test metrics as metrics, the status (FINISHED, FAILED, or RUNNING while no summary says
-    otherwise; KILLED when ``interrupted``), and with ``checkpoints`` the ``checkpoints/``
-    folder. The run is the one tagged with this run directory when there is one (a resumed run
-    adds only its new epochs).
-
-    Raises:
-        TrackingError: the server could not be reached or refused a write.
-    """
-    import yaml
-
-    run_dir = Path(run_dir).resolve()
-    config_text = (run_dir / "config_snapshot.yaml").read_text()
-    config = yaml.safe_load(config_text) or {}
-    name = (config.get("experiment") or {}).get("name") or "seqtune"
-    tracker = Tracker(uri, experiment or name)
-    key = {"seqtune.run_dir": str(run_dir)}
-    found = tracker.find_runs(key)
-    run = found[0] if found else tracker.create_run(run_dir.name, {**key, "seqtune.kind": "run"},
-                                                    start_s=run_dir.stat().st_mtime)
-    run_id = run.info.run_id
-    tracker.log_params(run_id, _flatten(config), run.data.params)
-    rows = _csv_rows(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else []
-    done = tracker.logged_epochs(run_id) if found else set()
-    tracker.log_epochs(run_id, rows, lambda r: [k for k in r if k not in _NOT_METRICS], done)
-    summary_path = run_dir / "summary.json"
-    status = "KILLED" if interrupted else "RUNNING"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
-        finals = {"best_epoch": summary.get("best_epoch"),
-                  f"best_{summary.get('checkpoint_metric')}": summary.get("best_metric"),
-                  **(summary.get("test") or {})}
-        from mlflow.entities import Metric
-
-        stamp = int(summary_path.stat().st_mtime * 1000)
-        metrics = [Metric(k, float(v), stamp, 0) for k, v in finals.items() if _finite(v)]
-        if metrics:
-            tracker._call("log metrics", tracker.client.log_batch, run_id, metrics=metrics)
-        tracker.log_file(run_id, summary_path)
-        status = "FAILED" if summary.get("status") == "failed" else "FINISHED"
-        tracker.set_tags(run_id, {"seqtune.status": summary.get("status", ""),
-                                  **({"seqtune.error": summary["error"]} if summary.get("error")
-                                     else {})}, run.data.tags)
-    tracker.log_text(run_id, config_text, "config_snapshot.yaml")
-    if checkpoints and (run_dir / "checkpoints").is_dir():
-        tracker.log_file(run_id, run_dir / "checkpoints", "checkpoints")
-    tracker.set_status(run_id, status, run.info.status)
-    return run_id

@@ -28,7 +28,8 @@ from core.config import ConfigError, config_from_dict, load_config, override_sou
 from core.data import DataError, load_data
 from core.run import resume_training, run_training
 from core.run_dir import SNAPSHOT_FILE, RunError, default_run_dir, metric_columns, metrics_csv
-from core.tracking import TrackingError, check_uri, log_run_dir, mlflow_missing
+from core.run_tracking import log_run_dir
+from core.tracking import TrackingError, check_uri, mlflow_missing
 
 __all__ = ["SMOKE_OVERRIDES", "build_parser", "main", "metric_columns", "metrics_csv",
            "config_from_dict", "load_data"]
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _track(args: argparse.Namespace, code: int) -> None:
-    """Logs the run directory to MLflow (``core.tracking.log_run_dir``); a server that fails
+    """Logs the run directory to MLflow (``core.run_tracking.log_run_dir``); a server that fails
     costs a warning, never the run (run the same command's ``--resume`` later, or log again)."""
     run_dir = args.resume if args.resume is not None else args.output_dir
     if run_dir is None or not (run_dir / SNAPSHOT_FILE).is_file():

@@ -42,20 +42,22 @@ from tuning.record import (
     trial_key,
     trial_rows,
 )
-from tuning.space import trial_config
+from tuning.space import SearchSpace, trial_config
 from tuning.study import load_confirm_study, load_study
 
 __all__ = ["export_best", "main"]
 
 
 def export_best(exp_dir: Path, out: Path, trial: str | None = None,
-                allow_partial: bool = False, refit: bool | None = None) -> dict:
+                allow_partial: bool = False, refit: bool | None = None,
+                space: SearchSpace | None = None) -> dict:
     """Writes the config of ``trial`` (default: the best) to ``out``; returns what was chosen.
 
     ``refit`` (default: on after a cross-validated sweep, off after a holdout one) writes the
     final model's config instead of the trial's: every non-test sequence, no validation split,
     the trial's best epoch scaled to keep its optimizer steps, and (binary) the trial's decision
-    threshold at that epoch as ``task.threshold`` (``tuning.final``).
+    threshold at that epoch as ``task.threshold`` (``tuning.final``). ``space``: the sweep's space
+    as its driver holds it (None: parsed from its sweep.yaml).
 
     Raises:
         ValueError: no eligible trial, an unknown trial, or an unfinished sweep without
@@ -67,7 +69,8 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
         raise ValueError(f"{exp_dir}: the sweep is still running (driver pid {holder}); pass "
                          "--allow-partial to export from what is on disk now")
     spec = read_spec(exp_dir)
-    space = space_of(spec, str(exp_dir / SPEC_FILE))
+    if space is None:
+        space = space_of(spec, str(exp_dir / SPEC_FILE))
     study = load_study(exp_dir)
     own = [t for t in study.get_trials(deepcopy=False) if "warm_start_from" not in t.user_attrs]
     done = [t for t in own if t.state.is_finished()]

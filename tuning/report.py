@@ -2,12 +2,12 @@
 
 Prints the top trials as a table and writes ``report.html`` (self-contained: figures are embedded
 PNGs, no scripts, no external files) plus the PNGs themselves into ``--out`` (default: the
-experiment directory's ``report/``). Figures: best-so-far metric against wall time and against
-trials; every trial's learning curve coloured by status, with ASHA's rungs marked; the metric
-against each parameter; parameter importances (Optuna's PED-ANOVA evaluator); parallel
-coordinates; with a confirmation phase (``tuning.confirm``), its per-candidate table and the
-search score against the confirmed mean with 95% intervals. It reads only what is on disk, so it
-also works while the sweep runs.
+experiment directory's ``report/``). The figures (``tuning.report_figures``): best-so-far metric
+against wall time and against trials; every trial's learning curve coloured by status, with
+ASHA's rungs marked; the metric against each parameter; parameter importances (Optuna's
+PED-ANOVA evaluator); parallel coordinates; with a confirmation phase (``tuning.confirm``), its
+per-candidate table and the search score against the confirmed mean with 95% intervals. It reads
+only what is on disk, so it also works while the sweep runs.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import math
 import sys
-import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -35,12 +33,10 @@ from tuning.record import (
     trial_history,
     trial_rows,
 )
+from tuning.report_figures import confirmation_figure, score_key, search_figures
 from tuning.study import load_study
 
 __all__ = ["collect", "format_confirmation", "format_table", "main", "write_report"]
-
-COLOURS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "errored": "#d62728",
-           "running": "#2ca02c", "waiting": "#7f7f7f"}
 
 
 def collect(exp_dir: Path) -> dict:
@@ -56,30 +52,6 @@ def collect(exp_dir: Path) -> dict:
                               for res in results]
     return {"space": space, "study": study, "rows": rows, "curves": curves, "name": exp_dir.name,
             "confirmation": read_confirmation(exp_dir)}
-
-
-def _fig_confirmation(plt, conf):
-    """One point per candidate: its search score (x) against its confirmed mean (y) with the
-    95% interval; the diagonal is where confirmation would agree with the search."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    pts = [c for c in conf["candidates"] if c["mean"] is not None]
-    for i, c in enumerate(conf["candidates"]):
-        if c["mean"] is None:
-            continue
-        lo = c["mean"] - c["low"] if c["low"] is not None else 0.0
-        hi = c["high"] - c["mean"] if c["high"] is not None else 0.0
-        win = i == conf["winner"]
-        ax.errorbar([c["search_score"]], [c["mean"]], yerr=[[lo], [hi]], fmt="o", capsize=4,
-                    color="#d62728" if win else "#1f77b4")
-        ax.annotate(c["trial"] + (" (winner)" if win else ""), (c["search_score"], c["mean"]),
-                    textcoords="offset points", xytext=(5, 5), fontsize=8)
-    if pts:
-        vals = [c["search_score"] for c in pts] + [c["mean"] for c in pts]
-        ax.plot([min(vals), max(vals)], [min(vals), max(vals)], "--", color="#999", lw=1)
-    ax.set_xlabel(f"search score ({conf['metric']}, best epoch)")
-    ax.set_ylabel(f"confirmed mean ({conf['metric']}, last epoch), 95% interval")
-    fig.tight_layout()
-    return fig
 
 
 def _confirmation_cells(conf) -> tuple[list[str], list[list[str]], str]:
@@ -128,155 +100,9 @@ def _text_table(lines: list[list[str]]) -> str:
                      for row in lines)
 
 
-def _best_key(space):
-    sign = 1 if space.mode == "max" else -1
-    return lambda r: sign * r[f"best_{space.metric}"] if finite(r[f"best_{space.metric}"]) \
-        else -math.inf
-
-
-def _fig_best_so_far(plt, data):
-    space, curves = data["space"], data["curves"]
-    better = max if space.mode == "max" else min
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    points = sorted((t, v) for c in curves.values() for _, v, t in c if finite(v) and t)
-    if points:
-        t0 = points[0][0]
-        xs, ys, best = [], [], None
-        for t, v in points:
-            best = v if best is None else better(best, v)
-            xs.append((t - t0) / 60)
-            ys.append(best)
-        a.step(xs, ys, where="post")
-    a.set(xlabel="wall time (min)", ylabel=f"best {space.metric}", title="best so far vs time")
-    xs, ys, best = [], [], None
-    for r in sorted(data["rows"], key=lambda r: r["number"]):
-        v = r[f"best_{space.metric}"]
-        if finite(v):
-            best = v if best is None else better(best, v)
-        if best is not None:
-            xs.append(r["number"])
-            ys.append(best)
-    b.step(xs, ys, where="post", color="#2ca02c")
-    b.set(xlabel="trial", ylabel=f"best {space.metric}", title="best so far vs trials")
-    fig.tight_layout()
-    return fig
-
-
-def _fig_curves(plt, data):
-    space = data["space"]
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    status = {r["trial"]: r["status"] for r in data["rows"]}
-    for key, c in data["curves"].items():
-        pts = [(e, v) for e, v, _ in c if finite(v)]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), color=COLOURS.get(status[key], "#333"), alpha=0.7,
-                    lw=1.2, marker="." if len(pts) == 1 else None)
-    for rung in space.rungs:
-        if rung < space.max_epochs:  # the last epoch needs no line
-            ax.axvline(rung, color="#999", ls="--", lw=0.8)
-    for name, colour in COLOURS.items():
-        if name in status.values():
-            ax.plot([], [], color=colour, label=name)
-    ax.legend(loc="lower right")
-    ax.set(xlabel="epoch", ylabel=space.metric,
-           title="learning curves (dashed: ASHA rungs)")
-    fig.tight_layout()
-    return fig
-
-
-def _param_values(data):
-    space = data["space"]
-    out = []
-    for p in space.params:
-        if p.type == "fixed":
-            continue
-        pts = [(r.get(f"param:{p.name}"), r[f"best_{space.metric}"]) for r in data["rows"]]
-        out.append((p, [(x, y) for x, y in pts if x not in (None, "") and finite(y)]))
-    return out
-
-
-def _fig_params(plt, data):
-    params = _param_values(data)
-    n = max(len(params), 1)
-    cols = min(4, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.axis("off")
-    for ax, (p, pts) in zip(axes.flat, params, strict=False):
-        if p.type == "categorical":
-            labels = [str(c) for c in p.choices]
-            ax.scatter([labels.index(str(x)) for x, _ in pts], [y for _, y in pts], s=14)
-            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
-        else:
-            ax.scatter([x for x, _ in pts], [y for _, y in pts], s=14)
-            if p.log:
-                ax.set_xscale("log")
-        ax.set_title(p.name, fontsize=9)
-    fig.suptitle(f"best {data['space'].metric} of each trial against each parameter", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def _importances(data) -> dict[str, float] | str:
-    import optuna
-
-    try:
-        with warnings.catch_warnings():
-            # PED-ANOVA warns of parameter regimes with few trials: normal in a small sweep,
-            # and not the user's to act on in a report.
-            warnings.simplefilter("ignore", UserWarning)
-            return optuna.importance.get_param_importances(data["study"])
-    except (ValueError, RuntimeError) as exc:
-        return f"not available yet: {exc}"
-
-
-def _fig_importance(plt, imp):
-    fig, ax = plt.subplots(figsize=(6, 0.4 * max(len(imp), 1) + 1))
-    names = list(imp)[::-1]
-    ax.barh(names, [imp[k] for k in names])
-    ax.set(xlabel="importance (PED-ANOVA, normalised)", title="parameter importances")
-    fig.tight_layout()
-    return fig
-
-
-def _fig_parallel(plt, data):
-    space = data["space"]
-    params = [p for p in space.params if p.type != "fixed"]
-    fig, ax = plt.subplots(figsize=(11, 4))
-    scored = [r for r in data["rows"] if finite(r[f"best_{space.metric}"])]
-    if scored and params:
-        vals = [r[f"best_{space.metric}"] for r in scored]
-        lo, hi = min(vals), max(vals)
-        cmap = plt.get_cmap("viridis")
-        for r in sorted(scored, key=_best_key(space)):
-            xs, ys = [], []
-            for i, p in enumerate(params):
-                x = r.get(f"param:{p.name}")
-                if x in (None, ""):
-                    continue
-                if p.type == "categorical":
-                    pos = [str(c) for c in p.choices].index(str(x)) / max(len(p.choices) - 1, 1)
-                elif p.log:
-                    pos = (math.log(x) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
-                else:
-                    pos = (x - p.low) / ((p.high - p.low) or 1)
-                xs.append(i)
-                ys.append(pos)
-            shade = (r[f"best_{space.metric}"] - lo) / ((hi - lo) or 1)
-            ax.plot(xs, ys, color=cmap(shade), alpha=0.8, lw=1.3)
-        ax.set_xticks(range(len(params)), [p.name for p in params], rotation=15, fontsize=8)
-        ax.set_yticks([0, 1], ["low", "high"])
-        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(lo, hi))
-        fig.colorbar(sm, ax=ax, label=f"best {space.metric}")
-    ax.set_title("parallel coordinates (each line a trial; axes scaled to the search range)")
-    fig.tight_layout()
-    return fig
-
-
 def _table(data, limit: int = 10) -> list[dict]:
     space = data["space"]
-    return sorted(data["rows"], key=_best_key(space), reverse=True)[:limit]
+    return sorted(data["rows"], key=score_key(space), reverse=True)[:limit]
 
 
 def _columns(space) -> tuple[list[str], list[str]]:
@@ -315,13 +141,7 @@ def write_report(exp_dir: Path, out: Path) -> Path:
     data = collect(exp_dir)
     out.mkdir(parents=True, exist_ok=True)
     space = data["space"]
-    figures = [("best_so_far", "Best so far", _fig_best_so_far(plt, data)),
-               ("learning_curves", "Learning curves", _fig_curves(plt, data)),
-               ("parameters", "Metric against each parameter", _fig_params(plt, data)),
-               ("parallel", "Parallel coordinates", _fig_parallel(plt, data))]
-    imp = _importances(data)
-    if isinstance(imp, dict) and imp:
-        figures.insert(3, ("importance", "Parameter importances", _fig_importance(plt, imp)))
+    figures, no_importances = search_figures(plt, data)
     blocks = []
     for stem, title, fig in figures:
         path = out / f"{stem}.png"
@@ -330,12 +150,12 @@ def write_report(exp_dir: Path, out: Path) -> Path:
         encoded = base64.b64encode(path.read_bytes()).decode()
         blocks.append(f"<h2>{html.escape(title)}</h2>\n"
                       f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">')
-    if not isinstance(imp, dict):
-        blocks.append(f"<h2>Parameter importances</h2><p>{html.escape(imp)}</p>")
+    if no_importances is not None:
+        blocks.append(f"<h2>Parameter importances</h2><p>{html.escape(no_importances)}</p>")
     conf = data["confirmation"]
     if conf is not None:
         path = out / "confirmation.png"
-        fig = _fig_confirmation(plt, conf)
+        fig = confirmation_figure(plt, conf)
         fig.savefig(path, dpi=110)
         plt.close(fig)
         encoded = base64.b64encode(path.read_bytes()).decode()

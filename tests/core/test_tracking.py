@@ -1,26 +1,14 @@
-"""core.tracking: the URI check, standalone runs in MLflow (core.train --mlflow) against a real
-server, SQLite and folder stores, and seqtune imported without MLflow."""
+"""core.tracking: the URI check, an unreachable server (core.train --mlflow), and seqtune imported
+without MLflow (a run directory logged to a real server: test_run_tracking.py)."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from core import train
-from core.tracking import check_uri, log_run_dir, normalize_uri
-from tests.mlflow_server import MlflowServer
+from core.tracking import check_uri, normalize_uri
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """One MLflow server for this module's tests (mlflow is in the dev extra: never skipped)."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
-    yield server
-    server.stop()
 
 
 def test_check_uri_accepts_the_three_kinds_and_names_the_problem(tmp_path):
@@ -45,46 +33,6 @@ def test_check_uri_accepts_the_three_kinds_and_names_the_problem(tmp_path):
     assert normalize_uri(f"file://{tmp_path}") == f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
-def test_standalone_run_logs_every_epoch_once(tmp_path, mlflow_server, capsys):
-    run_dir = tmp_path / "run"
-    code = train.main(["--smoke", "--epochs", "3", "--output-dir", str(run_dir), "--quiet",
-                       "--mlflow", mlflow_server.uri, "--mlflow-checkpoints"])
-    assert code == 0
-    client = mlflow_server.client()
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
-                              f"tags.`seqtune.run_dir` = '{run_dir.resolve()}'")
-    assert len(runs) == 1
-    run = runs[0]
-    assert run.info.status == "FINISHED"
-    assert f"MLflow: run {run.info.run_id}" in capsys.readouterr().err
-    for key in ("train_loss", "val_loss", "val_accuracy", "lr"):
-        assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [1, 2, 3]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert run.data.metrics["best_val_accuracy"] == summary["best_metric"]
-    assert run.data.params["training.epochs"] == "3"
-    files = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"summary.json", "config_snapshot.yaml", "checkpoints"} <= files
-    assert "checkpoints/last.pt" in {a.path for a in
-                                     client.list_artifacts(run.info.run_id, "checkpoints")}
-    # Logged again (as after --resume): the same run, no epoch twice.
-    assert log_run_dir(mlflow_server.uri, run_dir) == run.info.run_id
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2, 3]
-
-
-def test_local_folder_is_an_sqlite_store_with_its_artifacts(tmp_path):
-    from mlflow import MlflowClient
-
-    run_dir = tmp_path / "run"
-    assert train.main(["--smoke", "--output-dir", str(run_dir), "--quiet"]) == 0
-    folder = tmp_path / "folder"  # made by the first log: its parent exists
-    run_id = log_run_dir(str(folder), run_dir, experiment="local")
-    client = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
-    assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1, 2]
-    assert "summary.json" in {a.path for a in client.list_artifacts(run_id)}
-    # The artifacts beside the database, not in the working folder.
-    assert (folder / "mlartifacts").is_dir() and not (ROOT / "mlruns").exists()
-
-
 def test_unreachable_server_costs_a_warning_not_the_run(tmp_path, capsys):
     from tests.mlflow_server import free_port
 
@@ -98,8 +46,8 @@ def test_unreachable_server_costs_a_warning_not_the_run(tmp_path, capsys):
 def test_seqtune_imports_without_mlflow():
     # mlflow is an optional extra: every module imports with it blocked, and --mlflow says so.
     code = ("import sys; sys.modules['mlflow'] = None\n"
-            "import core, core.tracking, core.train, tuning, tuning.sweep, tuning.tracking, "
-            "tuning.track\n"
+            "import core, core.tracking, core.run_tracking, core.train, tuning, tuning.sweep, "
+            "tuning.tracking, tuning.track\n"
             "from core.tracking import mlflow_missing; print(mlflow_missing())\n"
             "sys.exit(core.train.main(['--smoke', '--mlflow', 'http://127.0.0.1:5000']))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

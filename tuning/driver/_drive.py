@@ -255,7 +255,7 @@ def _export(exp_dir: Path, space: SearchSpace) -> None:
     and logs the trial, its checkpoint and the command that trains it."""
     best_config = exp_dir / BEST_CONFIG_FILE
     try:
-        best = export_best(exp_dir, best_config, allow_partial=True, refit=False)
+        best = export_best(exp_dir, best_config, allow_partial=True, refit=False, space=space)
     except ValueError as exc:
         log.warning("no best configuration: %s", exc)
         return
@@ -289,7 +289,7 @@ def _export_final(exp_dir: Path, space: SearchSpace) -> None:
 
     final = exp_dir / FINAL_CONFIG_FILE
     try:
-        chosen = export_best(exp_dir, final, allow_partial=True, refit=True)
+        chosen = export_best(exp_dir, final, allow_partial=True, refit=True, space=space)
         threshold = (chosen["config"].get("task") or {}).get("threshold")
         log.info("final model (refit on every non-test sequence for %d epochs%s): %s  (train "
                  "it: python -m core.train --config %s)", chosen["config"]["training"]["epochs"],
@@ -297,7 +297,7 @@ def _export_final(exp_dir: Path, space: SearchSpace) -> None:
                  final, final)
         if space.settings.ensemble:
             ens = exp_dir / ENSEMBLE_CONFIG_FILE
-            made = export_ensemble(exp_dir, ens, space.settings.ensemble)
+            made = export_ensemble(exp_dir, ens, space.settings.ensemble, space)
             log.info("ensemble of %d: %s (out-of-fold %s %.4f, best single %.4f%s)  (train "
                      "it: python -m core.train --ensemble %s --output-dir DIR)",
                      len(made["members"]), ens, space.metric, made["score"],

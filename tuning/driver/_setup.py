@@ -1,8 +1,8 @@
 """What a sweep reads and checks before anything is written, and the directory it then makes.
 
 ``prepare`` turns the options (``tuning.driver._options``) into a ``PreparedSweep``: a new sweep's
-frozen spec (``new_spec``: the space with its overrides, scaled for a CPU where it has to be,
-and the resolved base config) or a resumed one's from disk, every parameter value checked
+frozen spec (``new_spec``: the space file parsed once, the options' changes to it checked as
+edits, and the resolved base config) or a resumed one's from disk, every parameter value checked
 against the config (``check_params_fit_config``), the data loaded, the model probed
 (``check_model_fits``), the pre-flight (``tuning.driver._preflight``) and the warm-start trials
 read. Bad input raises (``ConfigError``, ``SweepError``) before any file exists; ``create`` then
@@ -47,7 +47,14 @@ from tuning.record import (
     space_of,
     write_spec,
 )
-from tuning.space import SearchSpace, load_space, scaled_for_cpu, short_definition, trial_config
+from tuning.space import (
+    SearchSpace,
+    edited,
+    load_space,
+    scaled_for_cpu,
+    short_definition,
+    trial_config,
+)
 from tuning.study import load_study, warm_start_trials
 
 __all__ = ["PreparedSweep", "check_model_fits", "check_params_fit_config", "create", "new_spec",
@@ -55,15 +62,24 @@ __all__ = ["PreparedSweep", "check_model_fits", "check_params_fit_config", "crea
 
 
 def new_spec(opts: SweepOptions) -> dict:
-    """The frozen spec of a new sweep: the space file as read with the options' overrides, its
-    path, the resolved base config, ``max_failures`` and the creation time.
+    """The frozen spec of a new sweep: the space file as read with the options' changes (flags,
+    ``cpu:`` section, ``--smoke``, pins, sizes derived from the data), its path, the resolved
+    base config, ``max_failures`` and the creation time.
 
     Raises:
         ConfigError: the space or the base config is invalid (names the file and key).
+        DataError: a space sized to its data (``size_to_data``) whose data cannot be read.
     """
+    return _new_sweep(opts)[0]
+
+
+def _new_sweep(opts: SweepOptions) -> tuple[dict, SearchSpace]:
+    """``new_spec`` and the space it freezes: the file parsed once, the changes checked as
+    edits of it (``tuning.space.edited``)."""
     # The space is read for the base config after --set, with --metric: the metric must be one
     # that task produces (core.tasks.metric_problem, the one rule).
     space = load_space(opts.space, opts.overrides, opts.metric)
+    # The changes are made in the file's form, the form sweep.yaml freezes.
     raw = copy.deepcopy(space.raw)
     scaled: list[str] = []
     cpu_overrides: list[str] = []
@@ -103,12 +119,15 @@ def new_spec(opts: SweepOptions) -> dict:
     base = config_to_dict(base_cfg)
     pinned = _pin_set_params(raw, base, opts.overrides)
     metric_line = _align_checkpoint_metric(raw, base, opts.overrides)
-    return {"space": raw, "space_file": str(opts.space.resolve()),
+    spec = {"space": raw, "space_file": str(opts.space.resolve()),
             "base": base, "overrides": list(opts.overrides),
             "max_failures": opts.max_failures, "scaled_for_cpu": scaled,
             "pinned_by_set": pinned, "metric_alignment": metric_line,
             "smoke_notes": smoke_notes,
             "created": datetime.now().isoformat(timespec="seconds")}
+    if space.settings.size_to_data and not opts.smoke:
+        spec["sized_to_data"] = size_to_data(spec, opts.overrides, opts.max_epochs)
+    return spec, edited(space, raw)
 
 
 def _align_checkpoint_metric(raw: dict, base: dict, overrides: list[str]) -> str | None:
@@ -285,8 +304,6 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
             if opts.space is not None:
                 # --num-samples extends the sweep; the space file itself must be the same.
                 fresh = new_spec(dataclasses.replace(opts, num_samples=None))
-                if fresh["space"].get("size_to_data") and not opts.smoke:
-                    size_to_data(fresh, opts)
                 changed = spec_changes(spec, fresh)
                 if changed:
                     raise SweepError(f"{opts.space}: differs from the space {exp_dir.name} "
@@ -305,10 +322,7 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         else:
             if opts.space is None:
                 raise SweepError("--space is required (or --resume DIR)")
-            spec = new_spec(opts)
-            if spec["space"].get("size_to_data") and not opts.smoke:
-                spec["sized_to_data"] = size_to_data(spec, opts)
-            space = space_of(spec, str(opts.space))
+            spec, space = _new_sweep(opts)
             name = opts.name if opts.name is not None else \
                 f"{opts.space.stem}-{datetime.now():%Y%m%d-%H%M%S}"
             problem = check_name(name)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from core.config import config_from_dict, override_keys
 from core.data import load_data
-from tuning.driver._options import SweepOptions
 
 __all__ = ["TARGET_STEPS", "Sizes", "derive_sizes", "size_to_data"]
 
@@ -72,10 +71,11 @@ def derive_sizes(n_sequences: int, smallest_class: int | None, cv_folds: int,
                  grace_period=max(1, epochs // 10), fit_sequences=fit)
 
 
-def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
+def size_to_data(spec: dict, overrides: list[str], max_epochs: int | None) -> list[str]:
     """``size_to_data: true``: sets the spec's ``data.cv_folds``, batch size choices,
     ``max_epochs`` and ASHA grace period from the data (``_sizing.derive_sizes``), except
-    the keys the user gave; returns the lines the pre-flight prints.
+    the keys the user gave (``overrides``: the ``--set`` KEY=VALUE strings; ``max_epochs``:
+    ``--max-epochs``, None when not given); returns the lines the pre-flight prints.
 
     Raises:
         DataError: the data cannot be read.
@@ -83,7 +83,7 @@ def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
     import numpy as np
 
     base, raw = spec["base"], spec["space"]
-    given = set(override_keys(opts.overrides))
+    given = set(override_keys(overrides))
     counting = copy.deepcopy(base)
     counting["data"]["cv_folds"] = 0
     cfg = config_from_dict(counting, spec["space"]["base_config"])
@@ -112,13 +112,13 @@ def size_to_data(spec: dict, opts: SweepOptions) -> list[str]:
         batch["choices"] = sizes.batch_sizes
         lines.append(f"  params.training.batch_size: choices {sizes.batch_sizes}")
     # ASHA's first rung a tenth of the trial, of the derived length or of --max-epochs'.
-    grace = sizes.grace_period if opts.max_epochs is None else max(1, opts.max_epochs // 10)
+    grace = sizes.grace_period if max_epochs is None else max(1, max_epochs // 10)
     raw["scheduler"] = {**(raw.get("scheduler") or {}), "grace_period": grace}
-    if opts.max_epochs is None:
+    if max_epochs is None:
         raw["max_epochs"] = sizes.max_epochs
         lines.append(f"  max_epochs: {sizes.max_epochs} (about {TARGET_STEPS} optimizer "
                      f"steps at the largest batch), scheduler.grace_period: {grace}")
     else:
-        lines.append(f"  max_epochs: {opts.max_epochs} (--max-epochs), scheduler.grace_period: "
+        lines.append(f"  max_epochs: {max_epochs} (--max-epochs), scheduler.grace_period: "
                      f"{grace}")
     return lines

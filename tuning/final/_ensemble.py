@@ -38,7 +38,7 @@ from tuning.record import (
     trial_key,
     trial_rows,
 )
-from tuning.space import trial_config
+from tuning.space import SearchSpace, trial_config
 from tuning.study import load_study
 
 __all__ = ["ENSEMBLE_ROUNDS", "ensemble_threshold", "export_ensemble"]
@@ -68,10 +68,12 @@ def ensemble_threshold(probs, weights, y) -> float:
                                    torch.as_tensor(np.asarray(y)).reshape(-1).long()))
 
 
-def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
+def export_ensemble(exp_dir: Path, out: Path, size: int,
+                    space: SearchSpace | None = None) -> dict:
     """Writes the ensemble file of at most ``size`` members to ``out``; returns
     ``{"members": [(trial, weight), ...], "score": ensemble OOF metric, "best_single": ...,
-    "threshold": binary decision threshold or None}``.
+    "threshold": binary decision threshold or None}``. ``space``: the sweep's space as its
+    driver holds it (None: parsed from its sweep.yaml).
 
     Raises:
         ValueError: ``size`` < 1, no finished trial, or trials without out-of-fold outputs (a
@@ -90,7 +92,8 @@ def export_ensemble(exp_dir: Path, out: Path, size: int) -> dict:
         raise ValueError(f"--ensemble: at least 1 member, got {size}")
     exp_dir = exp_dir.resolve()
     spec = read_spec(exp_dir)
-    space = space_of(spec, str(exp_dir / SPEC_FILE))
+    if space is None:
+        space = space_of(spec, str(exp_dir / SPEC_FILE))
     study = load_study(exp_dir)
     pick = max if space.mode == "max" else min
     own = [t for t in study.get_trials(deepcopy=False) if "warm_start_from" not in t.user_attrs

@@ -16,7 +16,7 @@ the reference of the space's settings.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +41,15 @@ __all__ = ["CPU_KEYS", "ConfirmSettings", "Param", "ResourcesSettings", "Sampler
            "SchedulerSettings", "SearchSpace", "SpaceSettings", "TrackingSettings", "asha_rungs",
            "base_task_type",
            "compile_space", "condition_holds", "distributions", "fixed_params", "load_space",
-           "misfits", "parse_space", "reference_markdown_space", "scaled_for_cpu"]
+           "misfits", "parse_space", "reference_markdown_space", "rule_problems",
+           "scaled_for_cpu"]
 
 
 @dataclass
 class SearchSpace:
     """A validated search space: the file's settings as declared (``SpaceSettings``, with
     ``metric`` and ``mode`` resolved), the base config's resolved path, the parameters in
-    dependency order, and the file as read (``raw``).
+    dependency order, and its file form (``raw``: as read, or as ``edited`` left it).
 
     The properties read ``settings``; none has a default of its own. ``confirm_seeds`` is 0 when
     confirmation is off (``confirm.top_k`` 0), whatever ``confirm.seeds`` says (its default, 3,
@@ -59,7 +60,9 @@ class SearchSpace:
     base_config: Path  # resolved: absolute, relative paths taken from the space file's folder
     settings: SpaceSettings = field(default_factory=SpaceSettings)
     params: list[Param] = field(default_factory=list)
-    raw: dict = field(default_factory=dict)  # the file as read: frozen into the sweep directory
+    # The file as read, with the sweep's edits (tuning.space._edit): frozen into the sweep's
+    # directory.
+    raw: dict = field(default_factory=dict)
 
     @property
     def metric(self) -> str:
@@ -166,6 +169,29 @@ def base_task_type(base_path: Path, overrides: Sequence[str] = ()) -> str:
     return task_type if task_type in TASK_TYPES else "multiclass"
 
 
+def rule_problems(settings: SpaceSettings, keys: Collection[str] | None = None, *,
+                  tracking: bool = True) -> list[tuple[str, str]]:
+    """The rules across the settings' fields (the metric's aside: it needs the task), as
+    (dotted key, message): ASHA's first rung within a full trial, and with ``tracking`` a
+    ``tracking.mlflow`` URI MLflow accepts. ``keys``: only the rules that read one of these
+    top-level keys (None: all), for an edit (``tuning.space._edit``)."""
+    def reads(*names: str) -> bool:
+        return keys is None or any(name in keys for name in names)
+
+    problems = []
+    if reads("scheduler", "max_epochs") and \
+            settings.scheduler.grace_period > settings.max_epochs:
+        problems.append(("scheduler.grace_period", f"must be <= max_epochs "
+                                                   f"({settings.max_epochs})"))
+    if tracking and reads("tracking") and settings.tracking.mlflow is not None:
+        from core.tracking import check_uri
+
+        problem = check_uri(settings.tracking.mlflow)
+        if problem:
+            problems.append(("tracking.mlflow", problem))
+    return problems
+
+
 def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False,
                 task_type: str | None = None) -> SearchSpace:
     """Validates a parsed space file; every problem is reported with the file and key.
@@ -199,15 +225,7 @@ def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False,
         problems.append(problem)
     elif settings.mode is None:
         settings.mode = direction(task_type, settings.metric)
-    if settings.scheduler.grace_period > settings.max_epochs:
-        problems.append(("scheduler.grace_period", f"must be <= max_epochs "
-                                                   f"({settings.max_epochs})"))
-    if settings.tracking.mlflow is not None and not frozen:
-        from core.tracking import check_uri
-
-        problem = check_uri(settings.tracking.mlflow)
-        if problem:
-            problems.append(("tracking.mlflow", problem))
+    problems += rule_problems(settings, tracking=not frozen)
     if "cpu" in raw:
         problems += section_problems(raw, lambda scaled: parse_space(scaled, source, base_dir,
                                                                      task_type=task_type))

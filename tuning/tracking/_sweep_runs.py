@@ -260,11 +260,7 @@ class SweepRuns:
                 t.log_file(run_id, self.exp_dir / name)
         best = self._best_value()
         if best is not None:
-            from mlflow.entities import Metric
-
-            t._call("log metrics", t.client.log_batch, run_id,
-                    metrics=[Metric(f"best_{self.space.metric}", best, int(time.time() * 1000),
-                                    0)])
+            t.log_values(run_id, {f"best_{self.space.metric}": best})
         self._log_report(run_id)
         t.set_status(run_id, status, parent.info.status)
 

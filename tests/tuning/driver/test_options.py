@@ -32,3 +32,22 @@ def test_defaults_of_an_empty_command_line():
 def test_every_flag_a_resume_refuses_is_an_option():
     fields = set(SweepOptions.__dataclass_fields__)
     assert set(RESUME_REFUSES) <= fields
+
+
+def test_the_options_reach_the_drive_and_its_set_up_only():
+    """Issue 25's short walk: the entry points (tuning.sweep, tuning.api) build SweepOptions and
+    hand them to the driver, whose drive and set-up read them; the modules beyond (sizes,
+    pre-flight, the study, ...) get the values they need, not the options."""
+    import ast
+
+    root = Path(__file__).resolve().parents[3]
+    users = set()
+    for path in sorted((root / "tuning").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = node.id if isinstance(node, ast.Name) else \
+                node.name if isinstance(node, ast.alias) else None
+            if name == "SweepOptions":
+                users.add(path.relative_to(root).as_posix())
+    assert users == {"tuning/sweep.py", "tuning/api.py", "tuning/driver/__init__.py",
+                     "tuning/driver/_options.py", "tuning/driver/_drive.py",
+                     "tuning/driver/_setup.py"}

@@ -204,3 +204,65 @@ def test_smoke_says_it_switches_the_spaces_confirmation_off_and_freezes_it_so(tm
     # --confirm still confirms a smoke sweep, without a note
     spec = new_spec(SweepOptions(space=space, smoke=True, confirm=(2, 2)))
     assert spec["space"]["confirm"]["top_k"] == 2 and spec["smoke_notes"] == []
+
+
+def _count_parses(monkeypatch) -> list[str]:
+    """The sources of the space parses from here on (outermost calls of parse_space: the cpu:
+    variant a parse checks inside it is part of that parse)."""
+    import tuning.record._directory as directory
+    import tuning.space._parse as parse
+
+    real, depth, sources = parse.parse_space, [0], []
+
+    def counting(raw, source, *args, **kwargs):
+        sources.extend([source] if depth[0] == 0 else [])
+        depth[0] += 1
+        try:
+            return real(raw, source, *args, **kwargs)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(parse, "parse_space", counting)
+    monkeypatch.setattr(directory, "parse_space", counting)
+    return sources
+
+
+def test_a_new_sweep_parses_its_space_file_once(monkeypatch, tmp_path):
+    """Issue 25's short walk: the space is parsed and validated once; the sweep's changes (the
+    cpu: scale-down, flags, a --set pin, the sizes derived from the data) are checked as edits
+    of the parsed space, all together (tuning.space.edited)."""
+    from tuning.driver import prepare
+
+    monkeypatch.setattr(sweep_setup, "_has_gpu", lambda: False)
+    sources = _count_parses(monkeypatch)
+    sweep = prepare(SweepOptions(space=SPACE, storage_path=tmp_path, num_samples=6,
+                                 overrides=["training.batch_size=48"]))
+    assert sources == [str(SPACE)]
+    assert (sweep.space.num_samples, sweep.space.max_epochs) == (6, 15)  # flag, cpu: section
+    assert {p.name: p.value for p in sweep.space.params}["training.batch_size"] == 48
+    assert sweep.space.raw == sweep.spec["space"]  # what sweep.yaml freezes
+    # --max-epochs 5 is below tsc.yaml's grace_period 10: valid, as the sizes from the data
+    # then set the grace period to a tenth of the trial.
+    tsc = ROOT / "search_spaces" / "tsc.yaml"
+    data = ROOT / "tests" / "data" / "italy_power_demand.npz"
+    sources.clear()
+    sweep = prepare(SweepOptions(space=tsc, storage_path=tmp_path, max_epochs=5,
+                                 overrides=["data.source=npz", f"data.path={data}"]))
+    assert sources == [str(tsc)]
+    assert (sweep.space.max_epochs, sweep.space.grace_period) == (5, 1)
+    assert sweep.spec["sized_to_data"] and not any(tmp_path.iterdir())
+
+
+def test_an_option_the_command_line_would_refuse_is_named_with_its_key():
+    # run_sweep passes its keyword arguments without argparse's checks: the edit checks them.
+    for opts, key, words in [
+            (SweepOptions(space=SPACE, num_samples=0, full_size=True), "num_samples",
+             "must be >= 1"),
+            (SweepOptions(space=SPACE, max_epochs=1, full_size=True), "scheduler.grace_period",
+             "must be <= max_epochs (1)"),
+            (SweepOptions(space=SPACE, trials_per_gpu=0, full_size=True),
+             "resources.trials_per_gpu", "must be >= 1")]:
+        with pytest.raises(ConfigError) as info:
+            new_spec(opts)
+        assert str(info.value).startswith(f"{SPACE}: ")
+        assert any(k == key and words in m for k, m in info.value.problems)
