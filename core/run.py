@@ -29,7 +29,6 @@ from core.checkpoint import load_checkpoint
 from core.config import Config, ConfigError, config_from_dict, config_to_dict, load_yaml
 from core.console import EpochConsole
 from core.data import DataSplits
-from core.epochs import PROCESS_TIMINGS
 from core.files import atomic_write_text
 from core.plan import plan_steps
 from core.run_dir import (
@@ -204,6 +203,7 @@ def _train(cfg: Config, source: str, data_in, run_dir: Path, resume: dict | None
     from core.cv import model_from_state
     from core.device import resolve_device
     from core.env import environment_report
+    from core.epochs import PROCESS_TIMINGS
     from core.errors import NonFiniteLossError, ResourceError
     from core.evaluate import evaluate
     from core.loop import fit, task_loss

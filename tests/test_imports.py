@@ -131,3 +131,23 @@ def test_report_and_export_import_neither_ray_nor_torch(module):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["[]"]
+
+
+def test_the_sweep_driver_starts_without_ray_tune_or_the_trainable():
+    # The driver reads its options, data and study before Ray starts; Ray Tune and the
+    # trainable's imports (torchmetrics) come after ray.init (tuning.execution._tuner), about
+    # 2.8 s of CPU less before it (docs/performance.md, "Start-up of a sweep").
+    code = ("import sys, tuning.sweep; print(sorted(m for m in ('ray.tune', 'torchmetrics', "
+            "'tuning.execution._trainable', 'tuning.execution._searcher') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["[]"]
+
+
+def test_every_lazy_name_of_tuning_execution_resolves():
+    import tuning.execution as execution
+
+    for name in execution.__all__:
+        assert getattr(execution, name) is not None, name
+    assert sorted(execution.__all__) == sorted(execution._HOMES)

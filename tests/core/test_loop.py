@@ -292,3 +292,14 @@ def test_names_that_moved_out_of_the_loop_still_import_from_it():
         core.optim.build_scheduler
     assert loop.resolve_device is core.device.resolve_device and loop.optimizer_step is \
         core.step.optimizer_step
+
+
+def test_each_epoch_reports_when_the_process_first_trained_a_batch_and_the_history_does_not(
+        tiny):
+    # setup_s: to the first batch; first_step_s: to that batch trained (the sweep's start-up
+    # line, tuning.execution._startup); timings of this process, never in the history
+    reported = []
+    result = fit(tiny(training={"epochs": 2}), reporter=lambda m, w: reported.append(m))
+    first = [(m["setup_s"], m["first_step_s"]) for m in reported]
+    assert len(set(first)) == 1 and 0 < first[0][0] < first[0][1] < 60
+    assert all("setup_s" not in h and "first_step_s" not in h for h in result.history)

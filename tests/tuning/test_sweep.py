@@ -257,6 +257,25 @@ def test_trials_report_their_start_latency_and_tune_share(smoke):
     assert spent[0] == 0 and spent == sorted(spent) and spent[-1] > 0
 
 
+@pytest.mark.slow
+def test_sweep_log_says_where_the_start_up_went(smoke):
+    exp, proc = smoke
+    line = next(ln for ln in (exp / "sweep.log").read_text().splitlines() if "start-up" in ln)
+    assert line.split(" ", 1)[1] in proc.stderr  # on the console too
+    driver, worker = line.split("start-up (s after the command): ", 1)[1].split("; first trial: ")
+    marks = {}
+    for part in [*driver.split(", "), *worker.split(", ")]:
+        name, seconds = part.rsplit(" ", 1)
+        marks[name] = float(seconds)
+    # the driver's steps, then the first trial's, in the order they happen
+    chain = ["imports", "pre-flight", "study", "Ray", "Tuner", "trainable", "data", "fit",
+             "first step", "first epoch", "report at the driver"]
+    assert [marks[name] for name in chain] == sorted(marks[name] for name in chain), marks
+    assert 0 <= marks["imports"] and marks["report at the driver"] < 300
+    # the worker that ran it: started by Ray (idle, preloaded) before the trainable's entry
+    assert marks["worker process"] <= marks["its imports"] <= marks["trainable"]
+
+
 def _tiny_space(tmp_path, **top):
     """The shipped space on smoke-sized data, with ``top`` replacing its top-level keys."""
     import yaml

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from tuning.execution._searcher import Continuing
 from tuning.record import (
     checkpoint_test_metrics,
     finite,
@@ -32,9 +33,20 @@ from tuning.record import (
 from tuning.space import SearchSpace, compile_space
 from tuning.study import fix_params, trial_by_number
 
-__all__ = ["reconcile", "spec_changes"]
+__all__ = ["Continuing", "reconcile", "spec_changes"]
 
 log = logging.getLogger("tuning")
+
+
+@dataclass
+class Continuing:
+    """A trial of an interrupted sweep that the searcher (``tuning.execution._searcher``) hands
+    out again, first. Here, not beside the searcher: the driver reconciles before Ray starts and
+    imports Ray Tune only then."""
+
+    number: int  # Optuna trial number (RUNNING in the study)
+    params: dict[str, Any]
+    checkpoint: str | None  # checkpoint file to resume from, or None to start over
 
 
 def spec_changes(old: dict, new: dict) -> list[str]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +28,14 @@ from optuna.trial import TrialState
 from ray.tune import Callback
 from ray.tune.search import Searcher
 
+from tuning.execution._resume import Continuing
 from tuning.record import finite, trial_key
 from tuning.study import error_reason, trial_by_number
 
+# Continuing (tuning.execution._resume, which makes them) is re-exported for the searcher's users.
 __all__ = ["Continuing", "StudySearcher", "TrialErrors"]
 
 log = logging.getLogger("tuning")
-
-
-@dataclass
-class Continuing:
-    """A trial of an interrupted sweep that the searcher hands out again, first."""
-
-    number: int  # Optuna trial number (RUNNING in the study)
-    params: dict[str, Any]
-    checkpoint: str | None  # checkpoint file to resume from, or None to start over
 
 
 class StudySearcher(Searcher):

@@ -20,7 +20,7 @@ import optuna
 
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, fail
 from core.data import DataSplits
-from tuning.execution._searcher import Continuing
+from tuning.execution._resume import Continuing
 from tuning.execution._startup import StartupClock
 from tuning.execution._workers import (
     MPSDaemon,
@@ -183,8 +183,10 @@ def run_trials(opts: RayOptions, spec: dict, space: SearchSpace, exp_dir: Path,
         ctx = ray.init(**init_kwargs)
         if startup is not None:
             startup.mark("Ray")
-        # Tune is imported only now (seconds where the driver may not write bytecode): the idle
-        # workers Ray has just started import their own copy meanwhile.
+        # Tune and the trainable (torchmetrics) are imported only now, never before ray.init
+        # (tuning.execution imports them on first use): Ray starts, and its idle workers import
+        # their own copy, seconds sooner (docs/performance.md, "Start-up of a sweep"). Importing
+        # them in a thread during ray.init was slower on 2 cores (measured there too).
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
