@@ -432,8 +432,9 @@ def test_cross_validated_sweep_reports_fold_means_and_exports_a_cv_config(tmp_pa
     from core.checkpoint import load_checkpoint
     from core.run import run_training
 
+    # grace period 2 = max_epochs: no rung, so both trials complete whatever order they report in
     args = _tiny_space(tmp_path, num_samples=2, max_epochs=2, ensemble=2,
-                       scheduler={"grace_period": 1, "reduction_factor": 2})
+                       scheduler={"grace_period": 2, "reduction_factor": 2})
     proc = _sweep(args + ["--set", "data.cv_folds=3", "--metric", "val_loss", "--name", "cv"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     exp = tmp_path / "cv"
@@ -485,3 +486,16 @@ def test_cross_validated_sweep_reports_fold_means_and_exports_a_cv_config(tmp_pa
     plain = tmp_path / "plain.yaml"
     assert export.main([str(exp), "--out", str(plain), "--no-refit"]) == 0
     assert load_config(plain).data.cv_folds == 3 and "not refitted" in plain.read_text()
+    # A trial without its best epoch's out-of-fold outputs on disk (stopped before its first
+    # checkpoint) is passed over, named in the file, and the next candidate stands in.
+    import shutil
+
+    other = next(r["trial"] for r in rows.values() if r["trial"] != chosen["trial"])
+    for ckpt in (exp / "tune" / "run-0" / other).glob("checkpoint_*"):
+        shutil.rmtree(ckpt)
+    alone = tmp_path / "alone.yaml"
+    assert export.main([str(exp), "--out", str(alone), "--ensemble", "2"]) == 0
+    doc = yaml.safe_load(alone.read_text())
+    assert [m["trial"] for m in doc["members"]] == [chosen["trial"]]
+    assert f"passed over (their best epoch's out-of-fold outputs are not on disk): {other} " \
+        "(no checkpoint)" in alone.read_text()

@@ -73,11 +73,16 @@ class SharedData:
         return self._cache[key]
 
 
-def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s: float) -> bool:
-    """A trial saves its last epoch, and otherwise once ``interval_s`` seconds have passed since
-    its previous checkpoint (0: every epoch). A save and Tune's copy of it into storage measured
-    about 20 ms per epoch on an H100 machine, a third of a CUDA-graphed default GRU epoch."""
-    return epoch >= max_epochs or interval_s <= 0 or since_last_s >= interval_s
+def checkpoint_due(epoch: int, max_epochs: int, since_last_s: float, interval_s: float,
+                   rungs: tuple[int, ...] = ()) -> bool:
+    """A trial saves its last epoch and every ASHA rung, and otherwise once ``interval_s``
+    seconds have passed since its previous checkpoint (0: every epoch). A trial ASHA stops at a
+    rung thus keeps that epoch's checkpoint, whose best-epoch state (a cross-validated trial's
+    out-of-fold outputs) the refit and the ensemble read (``tuning.final``). A save and Tune's
+    copy of it into storage measured about 20 ms per epoch on an H100 machine, a third of a
+    CUDA-graphed default GRU epoch."""
+    return epoch >= max_epochs or epoch in rungs or interval_s <= 0 or \
+        since_last_s >= interval_s
 
 
 # Longest a trial keeps epochs from Tune between rungs. SEQTUNE_REPORT_INTERVAL_S changes it
@@ -174,7 +179,7 @@ def train_trial(config: dict, *, base: dict, data: DataSplits | SharedData, max_
         result = {**metrics, **gpu, **timing, "start_epoch": start_epoch}
         fault_injection.lucky(key, metrics["epoch"], result, metric)
         save = checkpoint_due(metrics["epoch"], max_epochs, t0 - last["saved"],
-                              checkpoint_interval_s)
+                              checkpoint_interval_s, rungs)
         if config.get("evaluate_test") and metrics["epoch"] >= max_epochs:
             # Reported after fit returns, with the test metrics of this epoch's model.
             write_checkpoint(Path(final_dir.name) / CHECKPOINT_FILE, durable=False)

@@ -21,6 +21,7 @@ so (run the sweep with ``data.cv_folds``).
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +43,8 @@ from tuning.space import SearchSpace, trial_config
 from tuning.study import load_study
 
 __all__ = ["ENSEMBLE_ROUNDS", "ensemble_threshold", "export_ensemble"]
+
+log = logging.getLogger("tuning")
 
 ENSEMBLE_ROUNDS = 50  # greedy rounds (auto-sklearn's default): weights are multiples of 1/50
 
@@ -107,28 +110,40 @@ def export_ensemble(exp_dir: Path, out: Path, size: int,
         if key not in seen:
             seen.add(key)
             candidates.append((t, params))
-        if len(candidates) == 2 * size:
-            break
     if not candidates:
         raise ValueError(f"{exp_dir}: no finished trial with a finite {space.metric}")
 
-    configs, outputs = [], []
+    configs, outputs, passed = [], [], []
     for t, params in candidates:
         name = trial_key(t.number)
         cfg = trial_config(spec["base"], params, space.max_epochs, f"trial {name}",
                            space.cpus_per_trial)
+        if cfg.data.cv_folds < 2:
+            raise ValueError(
+                f"{exp_dir}: trial {name} has no out-of-fold outputs: an ensemble needs a "
+                "cross-validated sweep (data.cv_folds >= 2; a holdout sweep's trials keep no "
+                "validation outputs)")
+        best_epoch = rows[t.number]["best_epoch"] or 1
         _, state, _ = latest_checkpoint(exp_dir, name)
         oof = None if state is None else state.get("oof")
-        if oof is None:
-            raise ValueError(
-                f"{exp_dir}: trial {name} has no out-of-fold outputs: "
-                + ("an ensemble needs a cross-validated sweep (data.cv_folds >= 2; a holdout "
-                   "sweep's trials keep no validation outputs)" if cfg.data.cv_folds < 2
-                   else "its checkpoint holds none"))
-        best_epoch = rows[t.number]["best_epoch"] or 1
+        if oof is None or state.get("best_epoch") != best_epoch:
+            # A trial stopped before its first checkpoint, or whose newest checkpoint predates
+            # its best epoch (trials save every rung and their last epoch, so rarely): its
+            # best epoch's out-of-fold outputs are not on disk. The next candidate stands in.
+            why = "no checkpoint" if state is None else \
+                f"no out-of-fold outputs of its best epoch {best_epoch}"
+            passed.append(f"{name} ({why})")
+            continue
         configs.append((name, cfg, best_epoch,
                         best_epoch_threshold(trial_history(exp_dir, name), best_epoch)))
         outputs.append(oof.float())
+        if len(configs) == 2 * size:
+            break
+    if passed:
+        log.info("ensemble: passed over %s", ", ".join(passed))
+    if not configs:
+        raise ValueError(f"{exp_dir}: no candidate trial has its best epoch's out-of-fold "
+                         f"outputs on disk (passed over {', '.join(passed)})")
 
     cfg0 = configs[0][1]
     data = load_data(cfg0.data, cfg0.task)
@@ -156,7 +171,7 @@ def export_ensemble(exp_dir: Path, out: Path, size: int,
 
     preds = np.stack([to_space(o) for o in outputs])
     weights = greedy_selection(preds, y, score, space.mode, rounds=ENSEMBLE_ROUNDS)
-    keep = np.arange(len(candidates))
+    keep = np.arange(len(configs))
     if (weights > 0).sum() > size:  # select again among the N heaviest
         keep = np.sort(np.argsort(-weights, kind="stable")[:size])
         weights = greedy_selection(preds[keep], y, score, space.mode, rounds=ENSEMBLE_ROUNDS)
@@ -178,11 +193,13 @@ def export_ensemble(exp_dir: Path, out: Path, size: int,
                         "config": raw})
     header = (f"# Ensemble of sweep {exp_dir.name} ({exp_dir}): greedy selection with "
               f"replacement (Caruana et al. 2004), {ENSEMBLE_ROUNDS} rounds, over the "
-              f"out-of-fold outputs of its best {len(candidates)} distinct trials\n"
+              f"out-of-fold outputs of its best {len(configs)} distinct trials\n"
               f"# out-of-fold {space.metric}: ensemble {ens_score:.6g}, best single trial "
               f"{configs[0][0]} {single:.6g}\n"
               "# each member is its trial's refit (every non-test sequence, no validation "
               "split)\n"
+              + ("" if not passed else "# passed over (their best epoch's out-of-fold outputs "
+                 f"are not on disk): {', '.join(passed)}\n")
               + ("" if threshold is None else
                  f"# binary decision threshold {threshold:.6g}: "
                  + ("task.threshold, fixed by the sweep's config" if cfg0.task.threshold
