@@ -1,8 +1,8 @@
 """The small-data benchmark (docs/real-data.md): what a user gets from search_spaces/tsc.yaml
 and nothing but the data file, on the development sets' official splits, several seeds.
 
-    python benchmarks/small_data.py run --out OUT [--sets ...] [--seeds 0 1 2] [--parallel 2]
-    python benchmarks/small_data.py table OUT [OUT ...]
+    python benchmarks/small_data.py --out OUT [--sets ...] [--seeds 0 1 2] [--parallel 1]
+    python benchmarks/small_data.py --table OUT [OUT ...]
 
 For each data set and seed, the commands a user types (docs/small-data.md), each timed:
 
@@ -21,7 +21,7 @@ of the space under OUT/spaces names the shipped base config). The test metric is
 (classification; ItalyPowerDemand at the threshold the run chose) or RMSE in the target's units.
 Each finished step appends one JSON line to OUT/results.jsonl (set, seed, method, metric,
 value, seconds); ``--deadline`` stops starting steps after that many seconds (and ends the
-running ones), so a time-limited machine still returns what finished. ``table`` prints the
+running ones), so a time-limited machine still returns what finished. ``--table`` prints the
 Markdown table of docs/real-data.md from one or more OUT folders' results.jsonl.
 """
 
@@ -266,28 +266,31 @@ def table(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run the methods; results in OUT/results.jsonl")
-    r.add_argument("--out", type=Path, required=True)
-    r.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data",
+    p.add_argument("--out", type=Path, help="folder of the results (OUT/results.jsonl)")
+    p.add_argument("--table", type=Path, nargs="+", metavar="OUT",
+                   help="print the Markdown table of these folders' results.jsonl and stop")
+    p.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data",
                    help="folder of the NPZ files (benchmarks/real_data.py)")
-    r.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
-    r.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])
-    r.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    r.add_argument("--parallel", type=int_at_least(1), default=1,
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    p.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--parallel", type=int_at_least(1), default=1,
                    help="sweep pipelines at a time (1: each sweep has the GPU to itself, so its "
                         "wall time is its GPU time)")
-    r.add_argument("--deadline", type=float, default=1e9,
+    p.add_argument("--deadline", type=float, default=1e9,
                    help="seconds after which no step starts and running ones are ended")
-    r.add_argument("--gru-device", default="cuda", help="device of the hand-written GRU")
-    r.add_argument("--gru-epochs", type=int_at_least(1), default=150)
-    r.add_argument("--sweep-args", default="",
+    p.add_argument("--gru-device", default="cuda", help="device of the hand-written GRU")
+    p.add_argument("--gru-epochs", type=int_at_least(1), default=150)
+    p.add_argument("--sweep-args", default="",
                    help="further tuning.sweep arguments, e.g. '--num-samples 4' (not the "
                         "benchmark's: for tests)")
-    t = sub.add_parser("table", help="Markdown table from results.jsonl files")
-    t.add_argument("folders", type=Path, nargs="+")
     args = p.parse_args(argv)
-    return run(args) if args.cmd == "run" else table(args)
+    if args.table:
+        args.folders = args.table
+        return table(args)
+    if args.out is None:
+        p.error("--out (or --table) is required")
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,11 @@ Exit codes: 0 written; 2 a bad run directory, data file or output path (nothing 
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # a command: its imports below compile once (core.bytecode)
+    from core.bytecode import cache_bytecode
+
+    cache_bytecode()
+
 import argparse
 import dataclasses
 import sys

@@ -10,6 +10,11 @@ and resume, 130 interrupted (resume with ``--resume RUN_DIR``).
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # a command: its imports below compile once (core.bytecode)
+    from core.bytecode import cache_bytecode
+
+    cache_bytecode()
+
 import argparse
 import sys
 from pathlib import Path

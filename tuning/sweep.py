@@ -17,6 +17,11 @@ is the Python API over the same driver. ``SweepOptions``, ``drive``, ``new_spec`
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # a command: its imports below compile once (core.bytecode)
+    from core.bytecode import cache_bytecode
+
+    cache_bytecode()
+
 import argparse
 import dataclasses
 import sys

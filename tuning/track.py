@@ -11,6 +11,11 @@ Exit codes: 0 sent, 1 the server failed (nothing lost: run it again), 2 bad inpu
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # a command: its imports below compile once (core.bytecode)
+    from core.bytecode import cache_bytecode
+
+    cache_bytecode()
+
 import argparse
 import logging
 import sys

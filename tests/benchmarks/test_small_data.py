@@ -43,7 +43,7 @@ def test_table_gives_mean_and_range_per_method_and_gpu_minutes(tmp_path, capsys)
                  {**base, "method": "cv_ensemble", "value": ens, "seconds": 90,
                   "sweep_seconds": 120 + 60 * seed}]
     (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    assert main(["table", str(tmp_path)]) == 0
+    assert main(["--table", str(tmp_path)]) == 0
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| ItalyPower")][0]
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[3] == "0.940 (0.930-0.950)"           # hand-written GRU

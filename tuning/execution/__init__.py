@@ -47,7 +47,6 @@ if TYPE_CHECKING:
         WORKER_PRELOAD,
         MPSDaemon,
         share_idle_workers,
-        worker_bytecode_cache,
         worker_preload,
     )
 
@@ -65,7 +64,7 @@ _HOMES = {
     "ReportedEpochsTBX": "_tune_loggers",
     **dict.fromkeys(("RayOptions", "ray_init_kwargs", "run_trials"), "_tuner"),
     **dict.fromkeys(("TUNE_TRIAL_ENV", "WORKER_PRELOAD", "MPSDaemon", "share_idle_workers",
-                     "worker_bytecode_cache", "worker_preload"), "_workers"),
+                     "worker_preload"), "_workers"),
 }
 
 __all__ = ["Continuing", "HOLD_S", "INVALID_CONFIG", "LUCKY_BONUS", "MPSDaemon", "NON_FINITE",
@@ -74,7 +73,7 @@ __all__ = ["Continuing", "HOLD_S", "INVALID_CONFIG", "LUCKY_BONUS", "MPSDaemon",
            "WORKER_PRELOAD", "checkpoint_due", "failure_result", "faults_for", "format_duration",
            "inject", "lucky", "poisoned", "process_started_at", "ray_init_kwargs", "reconcile",
            "report_due", "run_trials", "share_idle_workers", "spec_changes", "train_trial",
-           "worker_bytecode_cache", "worker_preload"]
+           "worker_preload"]
 
 
 def __getattr__(name: str):

@@ -18,6 +18,7 @@ from typing import Any
 
 import optuna
 
+from core.bytecode import cache_bytecode
 from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, fail
 from core.data import DataSplits
 from tuning.execution._resume import Continuing
@@ -25,7 +26,6 @@ from tuning.execution._startup import StartupClock
 from tuning.execution._workers import (
     MPSDaemon,
     share_idle_workers,
-    worker_bytecode_cache,
     worker_preload,
 )
 from tuning.record import LOG_FILE, trial_key, trial_store
@@ -109,10 +109,11 @@ def ray_init_kwargs(opts: RayOptions) -> dict[str, Any]:
     if opts.smoke:
         kwargs["num_cpus"] = max(2, os.cpu_count() or 2) if opts.address is None else None
     if opts.address is None:
-        pycache = worker_bytecode_cache(os.environ)
+        pycache = cache_bytecode(os.environ)  # the command chose it at its start, if it ran one
         if pycache:
-            log.info("PYTHONDONTWRITEBYTECODE is set: Ray workers keep their bytecode in %s "
-                     "instead (a new worker then starts in a third of the time)", pycache)
+            log.info("PYTHONDONTWRITEBYTECODE is set: this command and its Ray workers keep their "
+                     "bytecode in %s instead (a new process then starts in a third of the time)",
+                     pycache)
         kwargs["_system_config"] = worker_preload(os.environ)
     return {k: v for k, v in kwargs.items() if v is not None}
 

@@ -3,7 +3,7 @@
 A trial's start is dominated by its worker process: a new process imports torch and Ray, and
 compiles them too where the environment forbids bytecode files. For a sweep on a local Ray the
 driver therefore (before ``ray.init``) gives the workers a bytecode cache where needed
-(``worker_bytecode_cache``) and has Ray import the trial's modules into its idle workers
+(``core.bytecode.cache_bytecode``) and has Ray import the trial's modules into its idle workers
 (``worker_preload``), and lets Tune's trial actors use those idle workers
 (``share_idle_workers``). ``MPSDaemon`` runs CUDA MPS for trials that share a GPU. Measured
 start times: docs/performance.md.
@@ -19,31 +19,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["MPSDaemon", "TUNE_TRIAL_ENV", "WORKER_PRELOAD", "share_idle_workers",
-           "worker_bytecode_cache", "worker_preload"]
+           "worker_preload"]
 
 log = logging.getLogger("tuning")
-
-
-def worker_bytecode_cache(environ) -> str | None:
-    """Lets the sweep's Ray workers cache bytecode when the environment forbids it.
-
-    Container images often set ``PYTHONDONTWRITEBYTECODE=1`` and ship no ``.pyc`` files, so
-    every new process compiles torch and Ray from source, several times slower to its first
-    training step than with compiled bytecode (docs/performance.md, "Where a new worker's time
-    goes"). The workers inherit ``environ`` at ``ray.init``;
-    they keep their bytecode in a private cache (``PYTHONPYCACHEPREFIX``, under
-    ``$XDG_CACHE_HOME/seqtune``), never next to the sources. Returns that folder, or None
-    where nothing changed (bytecode allowed, or a prefix already chosen)."""
-    if not environ.get("PYTHONDONTWRITEBYTECODE") or environ.get("PYTHONPYCACHEPREFIX"):
-        return None
-    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqtune" / "pycache"
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    environ["PYTHONDONTWRITEBYTECODE"] = ""  # Python reads an empty value as unset
-    environ["PYTHONPYCACHEPREFIX"] = str(cache)
-    return str(cache)
 
 
 # Modules every trial imports. A local Ray imports them into its idle workers, which it starts

@@ -1,4 +1,5 @@
-"""tuning.execution._workers: bytecode cache, preloaded idle workers, Tune's trial environment."""
+"""tuning.execution._workers: preloaded idle workers, Tune's trial environment; the workers' and
+the command's bytecode cache (core.bytecode) in a smoke sweep."""
 
 import os
 from pathlib import Path
@@ -9,22 +10,10 @@ from tuning.execution import (
     TUNE_TRIAL_ENV,
     WORKER_PRELOAD,
     share_idle_workers,
-    worker_bytecode_cache,
     worker_preload,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def test_worker_bytecode_cache_only_where_bytecode_is_forbidden(tmp_path):
-    # Allowed, or a prefix already chosen by the user: nothing changes.
-    for env in ({}, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/x"}):
-        before = dict(env)
-        assert worker_bytecode_cache(env) is None and env == before
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path)}
-    cache = worker_bytecode_cache(env)
-    assert cache == str(tmp_path / "seqtune" / "pycache") and Path(cache).is_dir()
-    assert env["PYTHONDONTWRITEBYTECODE"] == "" and env["PYTHONPYCACHEPREFIX"] == cache
 
 
 def test_worker_preload_lets_trials_use_idle_workers():
@@ -56,4 +45,7 @@ def test_workers_write_bytecode_to_the_cache_when_the_driver_may_not(smoke):
     # The trials' workers compiled this project's trainable (and torch) into the cache.
     assert list(cache.rglob("trainable.cpython-*.pyc"))
     assert list(cache.rglob("torch/__init__.cpython-*.pyc"))
-    assert f"Ray workers keep their bytecode in {cache}" in (exp / "sweep.log").read_text()
+    assert f"this command and its Ray workers keep their bytecode in {cache}" in \
+        (exp / "sweep.log").read_text()
+    # ... and so did the command itself, before its own imports (core.bytecode)
+    assert list(cache.rglob("driver/__init__.cpython-*.pyc"))
