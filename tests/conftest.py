@@ -77,3 +77,15 @@ def task_splits(cfg, task_type: str):
 @pytest.fixture
 def task_data():
     return task_splits
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """One MLflow tracking server (``tests.mlflow_server``) for every test that only logs to it
+    and reads back (mlflow is in the dev extra: never skipped); tests that stop a server start
+    their own."""
+    from tests.mlflow_server import MlflowServer
+
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()

@@ -6,21 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from core import train
 from core.tracking import check_uri, log_run_dir, normalize_uri
-from tests.mlflow_server import MlflowServer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """One MLflow server for this module's tests (mlflow is in the dev extra: never skipped)."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
-    yield server
-    server.stop()
 
 
 def test_check_uri_accepts_the_three_kinds_and_names_the_problem(tmp_path):

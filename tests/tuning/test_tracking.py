@@ -24,14 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SPACE = ROOT / "search_spaces" / "gru.yaml"
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """One MLflow server for this module's tests (mlflow is in the dev extra: never skipped)."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
-    yield server
-    server.stop()
-
-
 def _runs(client, exp_dir):
     """The sweep's parent and its children by trial key, read back from the server."""
     from tuning.record import read_spec
