@@ -71,8 +71,9 @@ def _check_against_disk(client, exp_dir):
     return parent, children
 
 
-def test_tuning_track_sends_a_finished_sweep_once(smoke, mlflow_server, tmp_path):
-    exp, proc = smoke
+@pytest.mark.slow
+def test_tuning_track_sends_a_finished_sweep_once(smoke_copy, mlflow_server, tmp_path):
+    exp, proc = smoke_copy  # tuning.track writes tracking.json into it
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = mlflow_server.client()
     assert track.main([str(exp), "--mlflow", mlflow_server.uri, "--experiment", "smoke"]) == 0
@@ -114,6 +115,7 @@ def test_tuning_track_sends_a_finished_sweep_once(smoke, mlflow_server, tmp_path
     assert children_after["t0001"].info.run_id == children["t0001"].info.run_id
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_the_same_runs_without_duplicates(tmp_path, mlflow_server):
     exp = tmp_path / "k"
     client = mlflow_server.client()
@@ -148,6 +150,7 @@ def test_killed_sweep_resumes_the_same_runs_without_duplicates(tmp_path, mlflow_
     assert all(after[k].info.run_id == r.info.run_id for k, r in before.items())
 
 
+@pytest.mark.slow
 def test_server_stopped_mid_sweep_costs_the_sweep_nothing(tmp_path):
     server = MlflowServer(tmp_path / "mlflow").start()
     client = server.client()
