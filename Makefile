@@ -28,9 +28,14 @@ SPACE_ARG = $(if $(findstring --resume,$(ARGS))$(findstring --space,$(ARGS)),,--
 sweep: $(VENV)/.installed-run
 	SEQTUNE_VIA_MAKE=1 $(PY) -m tuning.sweep $(SPACE_ARG) $(ARGS)
 
+# The tests run in TEST_WORKERS processes (pytest-xdist; 0: in this one): a sweep test spends most
+# of its time waiting on Ray and its workers, so two of them share two cores well. Work-stealing
+# keeps a module's tests together where it can; a session's shared sweeps run once
+# (tests/conftest.py: once_per_session).
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

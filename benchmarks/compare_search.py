@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per run after start-up (default 90; --analyse: the run's)")
     p.add_argument("--slack", type=non_negative_seconds, default=SLACK_S,
                    help="seconds b, c and d run past the budget (the analysis cuts at it)")
+    p.add_argument("--trials", type=int_at_least(1), default=None,
+                   help="a budget in trials as well: each run starts this many search trials "
+                        "(d's workers check after each of theirs: up to N + workers - 1) and "
+                        "ends when they are done, whatever the machine's load (the smoke "
+                        "tests); --budget still cuts the runs and the analysis")
     p.add_argument("--seeds", type=int_list(0), default="0,1,2")
     p.add_argument("--methods", type=name_list(METHODS), default="a,b,c,d",
                    help="which of a, b, c, d to run (module docstring), in this order")

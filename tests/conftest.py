@@ -1,4 +1,8 @@
+import fcntl
+import json
 import os
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -77,3 +81,46 @@ def task_splits(cfg, task_type: str):
 @pytest.fixture
 def task_data():
     return task_splits
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """One MLflow tracking server (``tests.mlflow_server``) for every test that only logs to it
+    and reads back (mlflow is in the dev extra: never skipped); tests that stop a server start
+    their own."""
+    from tests.mlflow_server import MlflowServer
+
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
+
+
+def once_per_session(tmp_path_factory, name: str, make):
+    """``make(folder)`` run once per test session, also when pytest-xdist runs the session in
+    several worker processes (`make test`): the first worker to ask runs it under a file lock in
+    the workers' common temporary folder, the others wait for it and share its result. ``make``
+    returns what JSON can hold; ``folder`` (an empty directory) is shared, so tests that write
+    into it copy it first. Returns (folder, what ``make`` returned)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # .../pytest-N/popen-gw0 -> .../pytest-N: one per session
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.json"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed halfway
+            folder.mkdir()
+            done.write_text(json.dumps(make(folder)))
+        return folder, json.loads(done.read_text())
+
+
+def completed(result: dict) -> subprocess.CompletedProcess:
+    """A ``subprocess.CompletedProcess`` from ``finished(proc)``'s dict."""
+    return subprocess.CompletedProcess(result["args"], result["returncode"], result["stdout"],
+                                       result["stderr"])
+
+
+def finished(proc: subprocess.CompletedProcess) -> dict:
+    """``proc`` as a JSON-able dict (``once_per_session`` shares it between workers)."""
+    return {"args": [str(a) for a in proc.args], "returncode": proc.returncode,
+            "stdout": proc.stdout, "stderr": proc.stderr}

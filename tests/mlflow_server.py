@@ -30,12 +30,13 @@ class MlflowServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 180) -> "MlflowServer":
-        mlflow_cli = Path(sys.executable).with_name("mlflow")
         # One worker and no job runner: the 2-core CI machine runs the sweep beside it.
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         log = (self.folder / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [str(mlflow_cli), "server", "--backend-store-uri",
+            # ``python -m mlflow``, not the console script: a script's shebang names the
+            # interpreter it was installed with, which a moved or shared venv may not have.
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
              f"sqlite:///{self.folder / 'mlflow.db'}", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", "1"],
             cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, env=env,

@@ -63,7 +63,9 @@ def optuna_worker(journal: Path, seed: int, args) -> None:
         except NonFiniteLossError:
             return WORST[mode]
 
-    study.optimize(objective, timeout=timeout)
+    # --trials N: a worker starts no trial once N exist (it checks after each of its trials).
+    cap = [optuna.study.MaxTrialsCallback(args.trials, states=None)] if args.trials else None
+    study.optimize(objective, timeout=timeout, callbacks=cap)
 
 
 def run_optuna(seed: int, args, out: Path) -> None:

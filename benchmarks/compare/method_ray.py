@@ -20,7 +20,8 @@ __all__ = ["ray_params", "run_ray"]
 
 
 def run_ray(method: str, seed: int, args, out: Path) -> None:
-    """Runs b or c (``method``) for ``args.budget + args.slack`` seconds into ``out``."""
+    """Runs b or c (``method``) for ``args.budget + args.slack`` seconds (or ``args.trials``
+    trials, whichever ends first) into ``out``."""
     import optuna
     import ray
     from ray import tune
@@ -58,7 +59,8 @@ def run_ray(method: str, seed: int, args, out: Path) -> None:
     resources = {"cpu": 1, "gpu": 1} if gpus else {"cpu": 1}
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trainable, data=data), resources),
-        tune_config=tune.TuneConfig(search_alg=search, scheduler=scheduler, num_samples=100000,
+        tune_config=tune.TuneConfig(search_alg=search, scheduler=scheduler,
+                                    num_samples=args.trials or 100000,
                                     time_budget_s=args.budget + args.slack),
         run_config=tune.RunConfig(name="ray", storage_path=str(out), verbose=0))
     grid = tuner.fit()

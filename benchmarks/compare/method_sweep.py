@@ -30,7 +30,7 @@ def run_sweep(seed: int, args, out: Path) -> None:
     # Every method runs the full space: no cpu: section (it would shrink a's space on a CPU).
     raw.pop("cpu", None)
     raw["base_config"] = str(st.space.base_config)
-    raw["num_samples"] = 100000
+    raw["num_samples"] = args.trials or 100000
     raw["sampler"] = {**(raw.get("sampler") or {}), "seed": seed}
     raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": A_TRIALS_PER_GPU}
     if args.smoke:

@@ -74,7 +74,7 @@ def _write_manifest(args) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or None
     manifest = {"task": args.task, "budget": args.budget, "slack": args.slack,
-                "seeds": args.seeds, "methods": args.methods,
+                "seeds": args.seeds, "methods": args.methods, "trials": args.trials,
                 "confirm": list(args.confirm),
                 "confirm_share": confirm_share(args.budget + args.slack, args.confirm_share),
                 "retrain_seeds": args.retrain_seeds, "sets": args.sets, "smoke": args.smoke,

@@ -50,9 +50,11 @@ def retrain_tests(run_dir: Path, choice: dict | None, test_metric: str,
     return out
 
 
-def load_runs(out: Path, methods, budget: float, notes: list[str]) -> tuple[dict, dict]:
+def load_runs(out: Path, methods, budget: float, notes: list[str],
+              trials: int | None = None) -> tuple[dict, dict]:
     """Every readable run under ``out``, by method (its ``timeline`` with ``seed``, ``choices``
-    and ``confirmation``); and what the runs say of the task (task, metric, mode)."""
+    and ``confirmation``); and what the runs say of the task (task, metric, mode). ``trials``:
+    the command's ``--trials`` (a run may then end before the budget)."""
     runs: dict[str, list[dict]] = {}
     facts: dict = {}
     for m in methods:
@@ -73,8 +75,9 @@ def load_runs(out: Path, methods, budget: float, notes: list[str]) -> tuple[dict
                       confirmation=summary.get("confirmation"))
             # (a with confirmation ends inside its budget by design: its clock starts earlier)
             if m != "a" and tl["covered"] is not None and tl["covered"] < budget:
+                why = f"its --trials {trials} were done" if trials else "raise --slack"
                 notes.append(f"{m} seed {seed}: the run ended {tl['covered']:.0f} s after its "
-                             f"first step, before the {budget:g} s budget (raise --slack)")
+                             f"first step, before the {budget:g} s budget ({why})")
             runs.setdefault(m, []).append(tl)
     return runs, facts
 
@@ -92,7 +95,7 @@ def analyse(args, quiet: bool = False) -> dict:
         manifest = json.loads((args.out / "run.json").read_text())
     budget = args.budget if args.budget is not None else manifest.get("budget", 90.0)
     notes: list[str] = []
-    runs, facts = load_runs(args.out, args.methods, budget, notes)
+    runs, facts = load_runs(args.out, args.methods, budget, notes, manifest.get("trials"))
     mode = facts.get("mode") or "max"
     metric = facts.get("metric") or "val_accuracy"
     task = facts.get("task") or manifest.get("task") or "default"

@@ -123,7 +123,8 @@ def child_flags(args) -> list[str]:
     """The options a child process of the command needs to run the same task."""
     out = ["--task", args.task, "--budget", str(args.budget), "--slack", str(args.slack),
            "--workers", str(args.workers), "--confirm", confirm_text(args.confirm),
-           *(["--confirm-share", str(args.confirm_share)] if args.confirm_share else [])]
+           *(["--confirm-share", str(args.confirm_share)] if args.confirm_share else []),
+           *(["--trials", str(args.trials)] if args.trials else [])]
     for s in args.sets:
         out += ["--set", s]
     return out + (["--smoke"] if args.smoke else [])

@@ -229,7 +229,8 @@ def test_analysis_of_a_partial_results_directory(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The --smoke path of every task, on CPU
+# The --smoke path of every task, on CPU. Budgets in trials (--trials), with a --budget no loaded
+# machine reaches: a budget in seconds left a loaded 2-core machine without a finished trial.
 
 def _smoke(tmp_path, *flags):
     proc = subprocess.run([sys.executable, "benchmarks/compare_search.py", "--smoke", "--out",
@@ -242,20 +243,21 @@ def _smoke(tmp_path, *flags):
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["default", "hard", "japanese_vowels"])
 def test_smoke_optuna_alone_on_every_task(tmp_path, task):
-    res = _smoke(tmp_path, "--task", task, "--methods", "d", "--workers", "1", "--budget", "6",
-                 "--slack", "2")
+    res = _smoke(tmp_path, "--task", task, "--methods", "d", "--workers", "1", "--trials", "2",
+                 "--budget", "600", "--slack", "0")
     assert res["task"] == task and res["metric"] == task_setup(task).task.metric
     (run,) = res["runs"]
     # d's final choice was retrained on the held-out test split
     assert run["final_choice"]["source"] == "study.best_trial"
     assert 0.0 <= run["test_final"] <= 1.0
+    assert run["configs"] == 2  # one worker: exactly --trials 2, then the run ended
 
 
 @pytest.mark.slow
 def test_smoke_this_sweep_with_confirmation_retrains_its_winner_and_search_best(tmp_path):
-    # A budget a loaded 2-core machine can start Ray, workers and 4-epoch trials in, twice
-    res = _smoke(tmp_path, "--task", "japanese_vowels", "--methods", "a", "--budget", "70",
-                 "--slack", "5", "--confirm", "2,1", "--confirm-share", "0.55")
+    # 3 search trials, then the confirmation of the top 2 (one seed each)
+    res = _smoke(tmp_path, "--task", "japanese_vowels", "--methods", "a", "--trials", "3",
+                 "--budget", "600", "--slack", "0", "--confirm", "2,1", "--confirm-share", "0.55")
     (run,) = res["runs"]
     assert run["final_choice"]["source"] == "confirmed winner"
     assert run["confirmation"]["ran"] and run["confirmation"]["winner"] is not None

@@ -4,21 +4,10 @@ real server, and to a local folder's SQLite store."""
 import json
 from pathlib import Path
 
-import pytest
-
 from core import train
 from core.run_tracking import log_run_dir
-from tests.mlflow_server import MlflowServer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """One MLflow server for this module's tests (mlflow is in the dev extra: never skipped)."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
-    yield server
-    server.stop()
 
 
 def test_standalone_run_logs_every_epoch_once(tmp_path, mlflow_server, capsys):

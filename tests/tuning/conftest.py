@@ -1,4 +1,5 @@
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import completed, finished, once_per_session
 from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,17 +27,30 @@ def smoke(tmp_path_factory):
     """One smoke sweep (8 trials, 4 epochs, CPU) with two injected faults: t0001 raises once
     after epoch 1, t0002's loss is NaN. It runs as in a container image that forbids bytecode
     files (PYTHONDONTWRITEBYTECODE=1, XDG_CACHE_HOME=<root>/cache). Returns (experiment
-    directory, completed process)."""
-    root = tmp_path_factory.mktemp("sweeps")
-    faults = root / "faults"
-    faults.mkdir()
-    env = {"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1", "SEQTUNE_FAULT_DIR": str(faults),
-           "PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(root / "cache")}
-    if "PYTHONPYCACHEPREFIX" in os.environ:
-        env["PYTHONPYCACHEPREFIX"] = ""  # the sweep chooses the prefix itself
-    proc = run_sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(root),
-                      "--name", "s"], env=env)
-    return root / "s", proc
+    directory, completed process); the sweep runs once per test session (``once_per_session``)
+    and is shared: a test that writes into its directory takes ``smoke_copy``."""
+
+    def make(root):
+        faults = root / "faults"
+        faults.mkdir()
+        env = {"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1",
+               "SEQTUNE_FAULT_DIR": str(faults), "PYTHONDONTWRITEBYTECODE": "1",
+               "XDG_CACHE_HOME": str(root / "cache")}
+        if "PYTHONPYCACHEPREFIX" in os.environ:
+            env["PYTHONPYCACHEPREFIX"] = ""  # the sweep chooses the prefix itself
+        return finished(run_sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(root),
+                                   "--name", "s"], env=env))
+
+    root, result = once_per_session(tmp_path_factory, "smoke", make)
+    return root / "s", completed(result)
+
+
+@pytest.fixture
+def smoke_copy(smoke, tmp_path):
+    """The smoke sweep copied to ``tmp_path / "s"``, for a test that writes into the sweep's
+    directory (the shared one stays as the sweep left it). Returns (directory, process)."""
+    exp, proc = smoke
+    return Path(shutil.copytree(exp, tmp_path / "s", symlinks=True)), proc
 
 
 def held(fault_dir: Path, *keys: str) -> dict:

@@ -15,6 +15,7 @@ from optuna.trial import TrialState, create_trial
 from scipy import stats
 
 from core.config import ConfigError, load_config
+from tests.conftest import completed, finished, once_per_session
 from tests.tuning.conftest import ROOT, SPACE, held, run_sweep
 from tuning import confirm as cf
 from tuning.space import load_space, parse_space
@@ -101,14 +102,19 @@ def _rows(path):
 def confirmed(tmp_path_factory):
     """A smoke sweep of 4 trials with --confirm 2,2 in which t0003 is a lucky outlier: 0.5 is
     added to every val_accuracy it reports during the search (``lucky`` fault), so it ranks first,
-    while its confirmation runs report true values."""
-    root = tmp_path_factory.mktemp("confirm")
-    faults = root / "faults"
-    faults.mkdir()
-    proc = run_sweep(["--space", str(SPACE), "--smoke", "--num-samples", "4", "--confirm", "2,2",
-                      "--storage-path", str(root), "--name", "c"],
-                     env={"SEQTUNE_FAULTS": "lucky:t0003:1", "SEQTUNE_FAULT_DIR": str(faults)})
-    return root / "c", proc
+    while its confirmation runs report true values. Once per test session (shared between
+    pytest-xdist workers: read only)."""
+
+    def make(root):
+        faults = root / "faults"
+        faults.mkdir()
+        return finished(run_sweep(
+            ["--space", str(SPACE), "--smoke", "--num-samples", "4", "--confirm", "2,2",
+             "--storage-path", str(root), "--name", "c"],
+            env={"SEQTUNE_FAULTS": "lucky:t0003:1", "SEQTUNE_FAULT_DIR": str(faults)}))
+
+    root, result = once_per_session(tmp_path_factory, "confirmed", make)
+    return root / "c", completed(result)
 
 
 @pytest.mark.slow
@@ -294,6 +300,7 @@ def test_terminal_report_prints_the_confirmation_under_the_search_table(confirme
     assert w["trial"] in winner_line and f"{w['mean']:.4f}" in winner_line
 
 
+@pytest.mark.slow
 def test_time_budget_ending_during_confirmation_leaves_runs_for_a_resume(tmp_path):
     # A search of 1 trial of 2 epochs well inside 80% of the budget, then a confirmation whose run
     # c0001 is held past the budget's end.

@@ -88,8 +88,8 @@ def test_holdout_sweep_exports_a_refit_on_request_and_refuses_an_ensemble(smoke,
 
 
 @pytest.mark.slow
-def test_export_refuses_a_running_sweep_unless_partial(smoke, tmp_path, capsys):
-    exp, _ = smoke
+def test_export_refuses_a_running_sweep_unless_partial(smoke_copy, tmp_path, capsys):
+    exp, _ = smoke_copy  # its lock file is written
     # A live process holding the sweep's lock looks like a running driver.
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     lock = exp / LOCK_FILE
@@ -173,6 +173,7 @@ def test_task_sweep_on_its_own_metric_exports_the_best_trial_that_retrains_exact
             assert float(s[col]) == float(t[col]), (key, s["epoch"], col, s[col], t[col])
 
 
+@pytest.mark.slow
 def test_export_and_report_to_an_unwritable_place_exit_2_naming_the_flag(smoke, tmp_path,
                                                                         capsys):
     from tuning import export, report

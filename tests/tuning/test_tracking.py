@@ -24,14 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SPACE = ROOT / "search_spaces" / "gru.yaml"
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """One MLflow server for this module's tests (mlflow is in the dev extra: never skipped)."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
-    yield server
-    server.stop()
-
-
 def _runs(client, exp_dir):
     """The sweep's parent and its children by trial key, read back from the server."""
     from tuning.record import read_spec
@@ -79,8 +71,9 @@ def _check_against_disk(client, exp_dir):
     return parent, children
 
 
-def test_tuning_track_sends_a_finished_sweep_once(smoke, mlflow_server, tmp_path):
-    exp, proc = smoke
+@pytest.mark.slow
+def test_tuning_track_sends_a_finished_sweep_once(smoke_copy, mlflow_server, tmp_path):
+    exp, proc = smoke_copy  # tuning.track writes tracking.json into it
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = mlflow_server.client()
     assert track.main([str(exp), "--mlflow", mlflow_server.uri, "--experiment", "smoke"]) == 0
@@ -122,6 +115,7 @@ def test_tuning_track_sends_a_finished_sweep_once(smoke, mlflow_server, tmp_path
     assert children_after["t0001"].info.run_id == children["t0001"].info.run_id
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_the_same_runs_without_duplicates(tmp_path, mlflow_server):
     exp = tmp_path / "k"
     client = mlflow_server.client()
@@ -156,6 +150,7 @@ def test_killed_sweep_resumes_the_same_runs_without_duplicates(tmp_path, mlflow_
     assert all(after[k].info.run_id == r.info.run_id for k, r in before.items())
 
 
+@pytest.mark.slow
 def test_server_stopped_mid_sweep_costs_the_sweep_nothing(tmp_path):
     server = MlflowServer(tmp_path / "mlflow").start()
     client = server.client()

@@ -3,6 +3,8 @@
 import logging
 from types import SimpleNamespace
 
+import pytest
+
 from tuning.execution import Progress, format_duration
 
 
@@ -59,6 +61,7 @@ def test_progress_shows_pruned_failed_and_the_best_by_the_sweeps_rule():
     assert "2 of 4 trials done (1 pruned, 1 failed), 1 running" in p.line()
 
 
+@pytest.mark.slow
 def test_the_console_shows_the_sweeps_own_lines_and_sweep_log_keeps_rays_tables(smoke):
     exp, proc = smoke
     console = proc.stdout + proc.stderr

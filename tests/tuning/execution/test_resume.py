@@ -3,6 +3,7 @@
 import json
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from tests.tuning.conftest import SPACE
@@ -153,6 +154,7 @@ def test_finished_run_whose_result_json_lost_lines_is_recovered_with_its_checkpo
     assert recovered.read_text() == text
 
 
+@pytest.mark.slow
 def test_a_sweep_copied_to_another_folder_keeps_its_identity(smoke, tmp_path):
     import shutil
 
