@@ -34,7 +34,17 @@ def _regression_bins(y: np.ndarray, k: int) -> np.ndarray:
     target = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0]
     n_bins = max(1, min(10, len(target) // k))
     edges = np.quantile(target, np.linspace(0, 1, n_bins + 1)[1:-1])
-    return np.searchsorted(edges, target, side="right")
+    labels = np.searchsorted(edges, target, side="right")
+    # Tied targets (many sequences at one value) can leave a bin below k: it joins its smaller
+    # neighbour until every bin has k (scikit-learn would warn, and some folds lack the bin).
+    while True:
+        kept, labels = np.unique(labels, return_inverse=True)
+        counts = np.bincount(labels)
+        if len(counts) < 2 or counts.min() >= k:
+            return labels
+        i = int(counts.argmin())
+        j = i - 1 if i == len(counts) - 1 or (i > 0 and counts[i - 1] <= counts[i + 1]) else i + 1
+        labels[labels == i] = j
 
 
 def cv_folds(task_type: str, strata: np.ndarray, y: np.ndarray, groups: np.ndarray | None,

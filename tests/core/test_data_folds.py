@@ -83,6 +83,23 @@ def test_regression_folds_span_the_target_range():
         assert v.min() < -1.0 and v.max() > 1.0  # standardised: both tails in every fold
 
 
+def test_tied_regression_targets_leave_no_bin_smaller_than_the_fold_count(recwarn):
+    # CardanoSentiment's train targets: many sequences at exactly 0, so quantile bins came out
+    # [8, 7, 2, 13, ...] for 5 folds and scikit-learn warned that a bin had 2 members.
+    y = np.concatenate([np.linspace(-0.5, -0.1, 20), np.zeros(15), np.linspace(0.1, 0.8, 39)])
+    cfg = config_from_dict({"task": {"type": "regression"},
+                            "data": {"source": "npz", "path": "u.npz", "cv_folds": 5,
+                                     "test_fraction": 0.0}})
+    x = np.zeros((len(y), 4, 1), np.float32)
+    data = from_arrays(x, y.astype(np.float32), None, cfg.data, task=cfg.task)
+    assert sorted(np.concatenate([va for _, va in data.folds]).tolist()) == list(range(len(y)))
+    assert not [w for w in recwarn if "least populated class" in str(w.message)]
+    from core.data.folds import _regression_bins
+
+    counts = np.bincount(_regression_bins(y, 5))
+    assert counts.min() >= 5 and counts.sum() == len(y)
+
+
 def test_a_given_split_keeps_its_test_and_makes_folds_of_train():
     x, y = _arrays(n=60)
     split = np.asarray(["test" if i % 5 == 0 else "train" for i in range(60)])
