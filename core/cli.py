@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RESOURCE", "EXIT_TRAINING", "EXIT_USAGE", "fail",
+           "python_command",
            "int_at_least", "int_list", "name_list", "non_negative_seconds", "port",
            "positive_seconds", "setup_logging"]
 
@@ -174,3 +175,17 @@ got 'a,x,,a' (unknown: 'x'; an empty name; repeated: 'a')
 
     parse.__name__ = f"list of {', '.join(allowed)}"
     return parse
+
+
+def python_command(environ=None) -> str:
+    """The interpreter of a command this program tells the user to paste: ``python`` when that
+    is the one on the PATH, else this interpreter's path (``make sweep`` runs ``.venv/bin/python``
+    without activating the venv, where a bare ``python`` lacks torch)."""
+    import os
+    import shlex
+    import shutil
+
+    environ = os.environ if environ is None else environ
+    on_path = shutil.which("python", path=environ.get("PATH"))
+    same = on_path is not None and Path(on_path).resolve() == Path(sys.executable).resolve()
+    return "python" if same else shlex.quote(sys.executable)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from core.cli import EXIT_OK, fail
+from core.cli import EXIT_OK, fail, python_command
 from core.config import ConfigError, config_from_dict, config_to_dict
 from core.files import atomic_write_text
 from tuning.confirm import confirm_key, confirmed_winner, read_confirmation
@@ -125,7 +125,7 @@ def export_best(exp_dir: Path, out: Path, trial: str | None = None,
               + refit_note +
               f"# exported {datetime.now().isoformat(timespec='seconds')} by seqtune "
               f"{_version()}\n"
-              f"# train it: python -m core.train --config {out}\n")
+              f"# train it: {python_command()} -m core.train --config {out}\n")
     atomic_write_text(out, header + yaml.safe_dump(raw, sort_keys=False))
     return {"trial": name, "value": values.get(epoch, float("nan")),
             "epoch": epoch, "checkpoint": row["checkpoint"],

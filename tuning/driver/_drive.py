@@ -25,7 +25,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RESOURCE, EXIT_TRAINING, setup_logging
+from core.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RESOURCE,
+    EXIT_TRAINING,
+    python_command,
+    setup_logging,
+)
 from tuning.driver._confirm_phase import confirm_search
 from tuning.driver._options import SweepOptions
 from tuning.driver._setup import PreparedSweep, create, prepare
@@ -131,16 +138,12 @@ def resume_command(exp_dir: Path, environ=None) -> str:
     this interpreter (``python`` when that is the one on the PATH) with ``-m tuning.sweep``."""
     import os
     import shlex
-    import shutil
 
     environ = os.environ if environ is None else environ
     where = shlex.quote(str(exp_dir))
     if environ.get("SEQTUNE_VIA_MAKE"):
         return f'make sweep ARGS="--resume {where}"'
-    on_path = shutil.which("python", path=environ.get("PATH"))
-    same = on_path is not None and Path(on_path).resolve() == Path(sys.executable).resolve()
-    python = "python" if same else shlex.quote(sys.executable)
-    return f"{python} -m tuning.sweep --resume {where}"
+    return f"{python_command(environ)} -m tuning.sweep --resume {where}"
 
 
 def _interrupted(exp_dir: Path, counts: tuple[int, int] | None) -> int:
@@ -273,8 +276,8 @@ def _export(exp_dir: Path, space: SearchSpace) -> None:
     log.info("checkpoint: %s%s", best["checkpoint"] or "(none kept)",
              f" (epoch {best['checkpoint_epoch']}: the best epoch's was not saved)" if stale
              else "")
-    log.info("config: %s  (train it: python -m core.train --config %s)", best_config,
-             best_config)
+    log.info("config: %s  (train it: %s -m core.train --config %s)", best_config,
+             python_command(), best_config)
     if int(best["config"]["data"].get("cv_folds") or 0) >= 2:
         _export_final(exp_dir, space)
 
@@ -292,17 +295,18 @@ def _export_final(exp_dir: Path, space: SearchSpace) -> None:
         chosen = export_best(exp_dir, final, allow_partial=True, refit=True, space=space)
         threshold = (chosen["config"].get("task") or {}).get("threshold")
         log.info("final model (refit on every non-test sequence for %d epochs%s): %s  (train "
-                 "it: python -m core.train --config %s)", chosen["config"]["training"]["epochs"],
+                 "it: %s -m core.train --config %s)", chosen["config"]["training"]["epochs"],
                  "" if threshold is None else f", binary decision threshold {threshold:.4g}",
-                 final, final)
+                 final, python_command(), final)
         if space.settings.ensemble:
             ens = exp_dir / ENSEMBLE_CONFIG_FILE
             made = export_ensemble(exp_dir, ens, space.settings.ensemble, space)
             log.info("ensemble of %d: %s (out-of-fold %s %.4f, best single %.4f%s)  (train "
-                     "it: python -m core.train --ensemble %s --output-dir DIR)",
+                     "it: %s -m core.train --ensemble %s --output-dir DIR)",
                      len(made["members"]), ens, space.metric, made["score"],
                      made["best_single"], "" if made["threshold"] is None else
-                     f"; binary decision threshold {made['threshold']:.4g}", ens)
+                     f"; binary decision threshold {made['threshold']:.4g}", python_command(),
+                     ens)
     except (ValueError, ConfigError) as exc:
         log.warning("no final config: %s", exc)
 

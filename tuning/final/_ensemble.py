@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from core.cli import python_command
 from core.config import config_from_dict, config_to_dict
 from core.files import atomic_write_text
 from tuning.final._refit import best_epoch_threshold, refit_config
@@ -206,7 +207,7 @@ def export_ensemble(exp_dir: Path, out: Path, size: int,
                     is not None else "F1-optimal on the ensemble's out-of-fold prediction")
                  + " (its test f1_best and predicted labels apply it)\n") +
               f"# exported {datetime.now().isoformat(timespec='seconds')}\n"
-              f"# train it: python -m core.train --ensemble {out} --output-dir DIR\n")
+              f"# train it: {python_command()} -m core.train --ensemble {out} --output-dir DIR\n")
     doc = {"task": task, "metric": space.metric, "oof_score": float(ens_score),
            **({} if threshold is None else {"threshold": float(threshold)}),
            "members": members}
