@@ -20,31 +20,29 @@ from pathlib import Path
 
 __all__ = ["cache_bytecode"]
 
-_chosen: str | None = None  # the folder this process chose (os.environ), for a later call
 
+def cache_bytecode(environ: MutableMapping[str, str] = os.environ, *,
+                   interpreter: bool = False) -> str | None:
+    """Lets the processes started with ``environ`` cache bytecode when it forbids it, and with
+    ``interpreter`` this one too (``sys.pycache_prefix``; the commands' entry points ask for
+    it, the Python API does not).
 
-def cache_bytecode(environ: MutableMapping[str, str] = os.environ) -> str | None:
-    """Lets this process and its children cache bytecode when ``environ`` forbids it.
-
-    Returns the cache folder (also when this process chose it in an earlier call), or None where
-    nothing changed: bytecode allowed, a prefix already chosen (``PYTHONPYCACHEPREFIX``), or a
-    folder that cannot be made. ``environ`` other than
-    ``os.environ`` (tests) changes only that mapping, not this interpreter.
+    Returns the cache folder (also when an earlier call chose it), or None where nothing
+    changed: bytecode allowed, another prefix chosen (``PYTHONPYCACHEPREFIX``), or a folder
+    that cannot be made.
     """
-    global _chosen
-    if environ is os.environ and _chosen and environ.get("PYTHONPYCACHEPREFIX") == _chosen:
-        return _chosen  # chosen earlier in this process (the command's start)
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqtune" / "pycache"
+    if environ.get("PYTHONPYCACHEPREFIX") == str(cache):
+        return str(cache)  # chosen earlier (the command's start)
     if not environ.get("PYTHONDONTWRITEBYTECODE") or environ.get("PYTHONPYCACHEPREFIX"):
         return None
-    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqtune" / "pycache"
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
     environ["PYTHONDONTWRITEBYTECODE"] = ""  # Python reads an empty value as unset
     environ["PYTHONPYCACHEPREFIX"] = str(cache)
-    if environ is os.environ:
+    if interpreter:
         sys.pycache_prefix = str(cache)
         sys.dont_write_bytecode = False
-        _chosen = str(cache)
     return str(cache)

@@ -26,7 +26,7 @@ from __future__ import annotations
 if __name__ == "__main__":  # a command: its imports below compile once (core.bytecode)
     from core.bytecode import cache_bytecode
 
-    cache_bytecode()
+    cache_bytecode(interpreter=True)
 
 import argparse
 import dataclasses

@@ -38,7 +38,7 @@ def _regression_bins(y: np.ndarray, k: int) -> np.ndarray:
     # Tied targets (many sequences at one value) can leave a bin below k: it joins its smaller
     # neighbour until every bin has k (scikit-learn would warn, and some folds lack the bin).
     while True:
-        kept, labels = np.unique(labels, return_inverse=True)
+        _, labels = np.unique(labels, return_inverse=True)
         counts = np.bincount(labels)
         if len(counts) < 2 or counts.min() >= k:
             return labels

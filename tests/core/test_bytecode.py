@@ -18,8 +18,7 @@ def test_the_cache_is_chosen_only_where_bytecode_is_forbidden(tmp_path):
     env = {"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path)}
     cache = cache_bytecode(env)
     assert cache == str(tmp_path / "seqtune" / "pycache") and Path(cache).is_dir()
-    # the processes it starts inherit it (a mapping other than os.environ: this interpreter is
-    # left alone)
+    # the processes it starts inherit it; without interpreter=True this one is left alone
     assert env["PYTHONDONTWRITEBYTECODE"] == "" and env["PYTHONPYCACHEPREFIX"] == cache
     assert sys.pycache_prefix != cache
 
