@@ -1,8 +1,4 @@
-import fcntl
-import json
 import os
-import shutil
-import subprocess
 
 import pytest
 import torch
@@ -95,32 +91,26 @@ def mlflow_server(tmp_path_factory):
     server.stop()
 
 
-def once_per_session(tmp_path_factory, name: str, make):
-    """``make(folder)`` run once per test session, also when pytest-xdist runs the session in
-    several worker processes (`make test`): the first worker to ask runs it under a file lock in
-    the workers' common temporary folder, the others wait for it and share its result. ``make``
-    returns what JSON can hold; ``folder`` (an empty directory) is shared, so tests that write
-    into it copy it first. Returns (folder, what ``make`` returned)."""
-    root = tmp_path_factory.getbasetemp()
+@pytest.fixture(scope="session", autouse=True)
+def _start_shared_runs(request, tmp_path_factory):
+    """Starts the shared runs (tests/shared_runs.py) that this session's tests use, in the
+    background, before its first test."""
+    from tests import shared_runs
+
+    used = {name for item in request.session.items for name in item.fixturenames}
+    for name in sorted(used & shared_runs.registered()):
+        shared_runs.start(tmp_path_factory, name)
+
+
+# Module-scoped fixtures that run a sweep in the test process (tests/tuning/test_api.py): their
+# tests go first, where no other worker steals them, so that the sweep runs once.
+FIRST = ("demo",)
+
+
+def pytest_collection_modifyitems(config, items):
+    # In a pytest-xdist worker (`make test`), the slow end-to-end tests first: a worker that runs
+    # out of tests steals from the end of another's queue, so both then end on short tests
+    # instead of one waiting for the other's last sweep. (Every worker sorts alike.)
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # .../pytest-N/popen-gw0 -> .../pytest-N: one per session
-    folder, done = root / f"shared-{name}", root / f"shared-{name}.json"
-    with open(root / f"shared-{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed halfway
-            folder.mkdir()
-            done.write_text(json.dumps(make(folder)))
-        return folder, json.loads(done.read_text())
-
-
-def completed(result: dict) -> subprocess.CompletedProcess:
-    """A ``subprocess.CompletedProcess`` from ``finished(proc)``'s dict."""
-    return subprocess.CompletedProcess(result["args"], result["returncode"], result["stdout"],
-                                       result["stderr"])
-
-
-def finished(proc: subprocess.CompletedProcess) -> dict:
-    """``proc`` as a JSON-able dict (``once_per_session`` shares it between workers)."""
-    return {"args": [str(a) for a in proc.args], "returncode": proc.returncode,
-            "stdout": proc.stdout, "stderr": proc.stderr}
+        items.sort(key=lambda item: (not any(f in item.fixturenames for f in FIRST),
+                                     item.get_closest_marker("slow") is None))

@@ -8,18 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import completed, finished, once_per_session
+from tests import shared_runs
 from tuning.study import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = ROOT / "search_spaces" / "gru.yaml"
 
 
+def sweep_command(args) -> list[str]:
+    return [sys.executable, "-m", "tuning.sweep", *map(str, args)]
+
+
 def run_sweep(args, env=None, **kw):
     kw.setdefault("cwd", ROOT)
-    return subprocess.run([sys.executable, "-m", "tuning.sweep", *args],
-                          capture_output=True, text=True, timeout=600,
+    return subprocess.run(sweep_command(args), capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})}, **kw)
+
+
+def _smoke_command(root: Path):
+    faults = root / "faults"
+    faults.mkdir()
+    env = {"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1", "SEQTUNE_FAULT_DIR": str(faults),
+           "PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(root / "cache")}
+    if "PYTHONPYCACHEPREFIX" in os.environ:
+        env["PYTHONPYCACHEPREFIX"] = ""  # the sweep chooses the prefix itself
+    return sweep_command(["--space", SPACE, "--smoke", "--storage-path", root, "--name", "s"]), env
+
+
+shared_runs.register("smoke", _smoke_command)
 
 
 @pytest.fixture(scope="session")
@@ -27,22 +43,10 @@ def smoke(tmp_path_factory):
     """One smoke sweep (8 trials, 4 epochs, CPU) with two injected faults: t0001 raises once
     after epoch 1, t0002's loss is NaN. It runs as in a container image that forbids bytecode
     files (PYTHONDONTWRITEBYTECODE=1, XDG_CACHE_HOME=<root>/cache). Returns (experiment
-    directory, completed process); the sweep runs once per test session (``once_per_session``)
-    and is shared: a test that writes into its directory takes ``smoke_copy``."""
-
-    def make(root):
-        faults = root / "faults"
-        faults.mkdir()
-        env = {"SEQTUNE_FAULTS": "raise_once:t0001:1,nan:t0002:1",
-               "SEQTUNE_FAULT_DIR": str(faults), "PYTHONDONTWRITEBYTECODE": "1",
-               "XDG_CACHE_HOME": str(root / "cache")}
-        if "PYTHONPYCACHEPREFIX" in os.environ:
-            env["PYTHONPYCACHEPREFIX"] = ""  # the sweep chooses the prefix itself
-        return finished(run_sweep(["--space", str(SPACE), "--smoke", "--storage-path", str(root),
-                                   "--name", "s"], env=env))
-
-    root, result = once_per_session(tmp_path_factory, "smoke", make)
-    return root / "s", completed(result)
+    directory, completed process). It runs once per test session, from its start, and is shared
+    (tests/shared_runs.py): a test that writes into its directory takes ``smoke_copy``."""
+    root, proc = shared_runs.result(tmp_path_factory, "smoke")
+    return root / "s", proc
 
 
 @pytest.fixture

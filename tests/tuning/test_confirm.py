@@ -15,8 +15,8 @@ from optuna.trial import TrialState, create_trial
 from scipy import stats
 
 from core.config import ConfigError, load_config
-from tests.conftest import completed, finished, once_per_session
-from tests.tuning.conftest import ROOT, SPACE, held, run_sweep
+from tests import shared_runs
+from tests.tuning.conftest import ROOT, SPACE, held, run_sweep, sweep_command
 from tuning import confirm as cf
 from tuning.space import load_space, parse_space
 from tuning.study import load_confirm_study, load_study
@@ -98,23 +98,25 @@ def _rows(path):
     return list(csv.DictReader(path.open()))
 
 
+def _confirmed_command(root):
+    faults = root / "faults"
+    faults.mkdir()
+    return (sweep_command(["--space", SPACE, "--smoke", "--num-samples", "4", "--confirm", "2,2",
+                           "--storage-path", root, "--name", "c"]),
+            {"SEQTUNE_FAULTS": "lucky:t0003:1", "SEQTUNE_FAULT_DIR": str(faults)})
+
+
+shared_runs.register("confirmed", _confirmed_command)
+
+
 @pytest.fixture(scope="session")
 def confirmed(tmp_path_factory):
     """A smoke sweep of 4 trials with --confirm 2,2 in which t0003 is a lucky outlier: 0.5 is
     added to every val_accuracy it reports during the search (``lucky`` fault), so it ranks first,
-    while its confirmation runs report true values. Once per test session (shared between
-    pytest-xdist workers: read only)."""
-
-    def make(root):
-        faults = root / "faults"
-        faults.mkdir()
-        return finished(run_sweep(
-            ["--space", str(SPACE), "--smoke", "--num-samples", "4", "--confirm", "2,2",
-             "--storage-path", str(root), "--name", "c"],
-            env={"SEQTUNE_FAULTS": "lucky:t0003:1", "SEQTUNE_FAULT_DIR": str(faults)}))
-
-    root, result = once_per_session(tmp_path_factory, "confirmed", make)
-    return root / "c", completed(result)
+    while its confirmation runs report true values. Once per test session, from its start, and
+    shared (tests/shared_runs.py): read only."""
+    root, proc = shared_runs.result(tmp_path_factory, "confirmed")
+    return root / "c", proc
 
 
 @pytest.mark.slow
