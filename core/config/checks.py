@@ -118,6 +118,12 @@ def _metric_checks(cfg: Config, problems: list) -> None:
                 # The direction follows from the metric (core.tasks.direction); an old config
                 # that states a matching mode stays valid, a contradicting one is told to drop it.
                 message += f"; drop {prefix}.{mode_key}: the direction follows from the metric"
+            elif metric_key == "checkpoint_metric":
+                message += (f"; set {prefix}.{metric_key} to one of them (null: the "
+                            f"{cfg.task.type} default, "
+                            f"{default_checkpoint_metric(cfg.task.type)})")
+            else:
+                message += f"; set {prefix}.{metric_key} to one of them"
             problems.append((f"{prefix}.{metric_key if which == 'metric' else mode_key}", message))
 
 

@@ -102,8 +102,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     try:
         return config_from_dict(merged, source)
     except ConfigError as exc:
-        raise ConfigError(override_source(source, exc.problems, overrides), exc.problems) \
-            from None
+        # The task decides which keys and metrics a config may have: a --set of task.type
+        # concerns every problem.
+        raise ConfigError(override_source(source, exc.problems, overrides, also=("task.type",)),
+                          exc.problems) from None
 
 
 def override_keys(overrides: list[str] | None) -> list[str]:

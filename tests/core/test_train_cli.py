@@ -236,6 +236,15 @@ def test_metric_of_another_task_and_unfit_weights_exit_2_writing_nothing(tmp_pat
                        str(run)]) == 2
     err = capsys.readouterr().err
     assert "task.class_weight: expected 9 numbers" in err and not run.exists()
+    # A --set of task.type that makes the file's own checkpoint metric wrong: the command line
+    # is named with the file, and the fix with the task's default.
+    assert train.main(["--config", str(ROOT / "configs" / "gru.yaml"), "--smoke", "--set",
+                       "task.type=regression", "--output-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "configs/gru.yaml (with --set): training.checkpoint_metric: regression tasks do " \
+           "not produce 'val_accuracy'" in err
+    assert "set training.checkpoint_metric to one of them (null: the regression default, " \
+           "val_rmse)" in err and not run.exists()
 
 
 def test_unwritable_output_dir_exits_2_naming_the_flag_before_training(tmp_path, monkeypatch,

@@ -40,6 +40,22 @@ def test_set_task_type_with_a_metric_of_that_task_passes_both_checks():
     assert (parsed.metric, parsed.mode) == ("val_rmse", "min")
 
 
+def test_set_task_type_alone_with_a_metric_of_that_task_is_a_valid_sweep():
+    # configs/gru.yaml states checkpoint_metric val_accuracy, which regression does not produce:
+    # the sweep's metric replaces it before the base config is checked.
+    spec = new_spec(SweepOptions(space=SPACE, metric="val_rmse", overrides=["task.type=regression"],
+                                 full_size=True))
+    training = spec["base"]["training"]
+    assert (training["checkpoint_metric"], training["checkpoint_mode"]) == ("val_rmse", None)
+    assert "the base config's training.checkpoint_metric val_accuracy applies to standalone " \
+           "runs" in spec["metric_alignment"]
+    # An explicit --set of another metric of the task is kept, and the log says so.
+    kept = new_spec(SweepOptions(space=SPACE, metric="val_rmse", full_size=True, overrides=[
+        "task.type=regression", "training.checkpoint_metric=val_mae"]))
+    assert kept["base"]["training"]["checkpoint_metric"] == "val_mae"
+    assert "--set asks the trials to choose their best epoch" in kept["metric_alignment"]
+
+
 def test_set_task_type_refuses_the_space_metric_and_a_metric_of_the_old_task():
     import pytest
 
