@@ -60,8 +60,11 @@ class Progress(Callback):
         self.epochs = 0
         self._running: set[str] = set()
         self._max_epoch: dict[str, int] = {}
+        self._first_start: float | None = None  # the estimate leaves Ray's start-up out
 
     def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
+        if self._first_start is None:
+            self._first_start = self.clock()
         self._running.add(trial.trial_id)
 
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
@@ -123,11 +126,24 @@ class Progress(Callback):
                      f"{self.best['epoch']}); ")
         text += f"{format_duration(elapsed)} so far"
         if self.done and done < self.total:
-            left = elapsed / self.done * (self.total - done)
-            text += f", about {format_duration(left)} left"
+            text += f", about {format_duration(self.seconds_left())} left"
         elif not self.done:
             text += ", an estimate follows the first finished trial"
         return text
+
+    def seconds_left(self) -> float:
+        """The estimate: seconds per trial of this run since its first trial started, times
+        the trials to go. Running trials count done by the share of ``max_epochs`` they trained
+        (when known): trials run side by side, and counting only finished ones at the first
+        finish estimated about as many times too long as trials ran at once."""
+        now = self.clock()
+        active = now - (self._first_start if self._first_start is not None else self.started)
+        finished = float(self.done)
+        if self.max_epochs:
+            finished += sum(min(self._max_epoch.get(t, 0) / self.max_epochs, 1.0)
+                            for t in self._running)
+        to_go = max(self.total - self.done_before - finished, 0.0)
+        return active / finished * to_go if finished else 0.0
 
     def _maybe_log(self) -> None:
         now = self.clock()

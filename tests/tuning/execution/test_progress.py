@@ -36,6 +36,22 @@ def test_progress_counts_batched_epochs_once_and_estimates_the_rest(caplog):
     assert "3 of 4 trials done (1 failed), 0 running" in p.line()
 
 
+def test_the_estimate_counts_running_trials_by_their_epochs_and_leaves_start_up_out():
+    now = [0.0]
+    p = Progress(total=4, interval_s=1e9, clock=lambda: now[0], max_epochs=4)
+    a, b = (SimpleNamespace(trial_id=k, last_result={}) for k in "ab")
+    now[0] = 10.0  # Ray's start-up: not the trials' pace
+    p.on_trial_start(0, [], a)
+    p.on_trial_start(0, [], b)
+    now[0] = 50.0
+    p.on_trial_result(0, [], b, {"epoch": 2})
+    p.on_trial_result(0, [], a, {"epoch": 4})
+    p.on_trial_complete(0, [], a)
+    # 1.5 trials' work in 40 s (a done, b half-way), 2.5 to go: 40 / 1.5 * 2.5 s.
+    assert p.seconds_left() == pytest.approx(40 / 1.5 * 2.5)
+    assert "about 1m07s left" in p.line()
+
+
 def test_progress_shows_pruned_failed_and_the_best_by_the_sweeps_rule():
     p = Progress(total=4, interval_s=1e9, metric="val_accuracy", mode="max", max_epochs=4)
     a, b, c = (SimpleNamespace(trial_id=k, config={"trial_key": k}, last_result={})
