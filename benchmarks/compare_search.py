@@ -1,7 +1,8 @@
 """Search quality per GPU-hour: this project's sweep against what users would otherwise run.
 
-    python benchmarks/compare_search.py --out runs/compare [--task default|hard|japanese_vowels]
-        [--budget 90] [--seeds 0,1,2] [--methods a,b,c,d] [--confirm 3,2] [--retrain-seeds 100,101]
+    python benchmarks/compare_search.py --out runs/compare
+        [--task default|hard|japanese_vowels|tsc] [--budget 90] [--seeds 0,1,2]
+        [--methods a,b,c,d] [--confirm 3,2] [--retrain-seeds 100,101]
     python benchmarks/compare_search.py --out runs/compare --analyse   (table, JSON and plot only)
     python benchmarks/compare_search.py --out runs/compare --smoke     (tiny CPU run)
 
@@ -14,6 +15,15 @@ Tasks (``--task``; every method gets the task's space, base config, epochs and r
   train/test split, validation carved out of train, lengths 7 to 29) with
   ``benchmarks/real/japanese_vowels_space.yaml``. Every method selects on ``val_loss`` there:
   ``val_accuracy`` saturates at 1.0 on its 54 validation sequences (docs/real-data.md).
+- ``tsc``: the same JapaneseVowels file searched with the shipped small-data space
+  ``search_spaces/tsc.yaml`` exactly as a user runs it (``--set data.source=npz --set
+  data.path=FILE``), selected on its metric ``val_loss`` and scored on ``test_accuracy``. The
+  space is sized to the data (``size_to_data``: 5-fold CV, batch sizes 4-16, 72 epochs, ASHA
+  grace 7) for every method as a's sweep sizes it at pre-flight (``tasks.task_setup``; a's run
+  checks that its sweep reached the same sizes); ``--smoke`` skips the sizing (2 folds, 4
+  epochs). Trials report fold means; a retrain trains the K fold models again and its test
+  accuracy is their mean prediction's (``core.cv.FoldEnsemble``), not that of the refit
+  (``final_config.yaml``) or the ensemble (``ensemble.yaml``) the sweep also writes.
 
 Methods, same training code (``core.loop.fit``), same wall-clock budget after start-up:
 
@@ -116,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=Path("runs/compare"))
     p.add_argument("--task", choices=tuple(TASKS), default="default",
-                   help="default | hard | japanese_vowels (module docstring)")
+                   help="default | hard | japanese_vowels | tsc (module docstring)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="base-config override after the task's own, for every method and "
                         "retrain (repeatable)")

@@ -1,6 +1,11 @@
 """Method a: ``python -m tuning.sweep`` with the shipped defaults (TPE, ASHA, truthful pruned
 trials, 8 trials per GPU with MPS) and the confirmation stage (``--confirm K,S``) inside the
-budget: its final choice is the confirmed winner (``best_config.yaml``)."""
+budget: its final choice is the confirmed winner (``best_config.yaml``).
+
+A space sized to its data (``size_to_data: true``) is written sized (``tasks.task_setup``) and
+keeps ``size_to_data``: the sweep sizes it again at its pre-flight from the same base config,
+overrides and data, and must reach the values the peers got (``sizing_differences``, checked on
+the sweep's frozen spec after it ran). ``--smoke`` runs the sweep without sizing, as the peers."""
 
 from __future__ import annotations
 
@@ -16,9 +21,11 @@ from benchmarks.compare.summary import write_summary
 from benchmarks.compare.tasks import ROOT, Setup, better, setup_of
 from core.files import atomic_write_text
 
-__all__ = ["A_TRIALS_PER_GPU", "CONFIRM_NEEDS_S", "confirm_share", "run_sweep", "sweep_choices"]
+__all__ = ["A_TRIALS_PER_GPU", "CONFIRM_NEEDS_S", "confirm_share", "run_sweep",
+           "sizing_differences", "sweep_choices", "sweep_space"]
 
 A_TRIALS_PER_GPU = 8  # a's packing on every task: search_spaces/gru.yaml's shipped value
+SPEC_SOURCE = "sweep/sweep.yaml"  # the sweep's frozen spec, as errors name it
 CONFIRM_NEEDS_S = 25.0  # one GPU: Ray's restart, worker start and one packed wave of K x S runs
 
 
@@ -26,23 +33,7 @@ def run_sweep(seed: int, args, out: Path) -> None:
     """Runs a into ``out``: the sweep (``out/sweep``) on the task's full space, then its
     summary from the sweep's files."""
     st = setup_of(args)
-    raw = copy.deepcopy(st.space.raw)
-    # Every method runs the full space: no cpu: section (it would shrink a's space on a CPU).
-    raw.pop("cpu", None)
-    raw["base_config"] = str(st.space.base_config)
-    raw["num_samples"] = args.trials or 100000
-    raw["sampler"] = {**(raw.get("sampler") or {}), "seed": seed}
-    raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": A_TRIALS_PER_GPU}
-    if args.smoke:
-        raw.update(max_epochs=4, scheduler={"grace_period": 1, "reduction_factor": 2})
-        raw["resources"] = {**raw["resources"], "trials_per_gpu": 1}
-    top_k, seeds = args.confirm
-    if top_k:
-        raw["confirm"] = {"top_k": top_k, "seeds": seeds,
-                          "budget_share": confirm_share(args.budget + args.slack,
-                                                        args.confirm_share)}
-    else:
-        raw.pop("confirm", None)
+    raw = sweep_space(st, seed, args)
     path = out / "space.yaml"
     atomic_write_text(path, yaml.safe_dump(raw, sort_keys=False))
     # The sweep's clock starts before Ray does, so its time budget (search and confirmation
@@ -57,9 +48,13 @@ def run_sweep(seed: int, args, out: Path) -> None:
     atomic_write_text(out / "sweep-driver.log", proc.stdout[-200_000:] + proc.stderr[-200_000:])
     if proc.returncode != 0:
         raise SystemExit(f"sweep exited {proc.returncode}: {proc.stderr[-3000:]}")
-    from tuning.record import histories, started_config
+    from tuning.record import histories, read_spec, started_config
 
     exp = out / "sweep"
+    differs = sizing_differences(read_spec(exp), st)
+    if differs:  # a searched another space than the peers: no comparison
+        raise SystemExit("the sweep sized the space unlike the peers' task_setup: "
+                         + "; ".join(differs))
     trials = []
     for key, history in histories(exp).items():
         rows = [r for r in history if "reported_at" in r]
@@ -70,7 +65,55 @@ def run_sweep(seed: int, args, out: Path) -> None:
                        "reports": [r["reported_at"] for r in rows],
                        "scores": [r[st.task.metric] for r in rows],
                        "params": config["params"]})
-    write_summary(out, trials, st, sweep_choices(exp, st, trials, top_k))
+    write_summary(out, trials, st, sweep_choices(exp, st, trials, args.confirm[0]))
+
+
+def sweep_space(st: Setup, seed: int, args) -> dict:
+    """The space file a's sweep runs (its file form): the task's space (sized, as the peers get
+    it) without its ``cpu:`` section, ``args.trials`` trials (else unbounded: the time budget
+    ends it), the sampler's ``seed``, ``A_TRIALS_PER_GPU``, the confirmation of ``args.confirm``
+    and, with ``args.smoke``, 4 epochs, rungs 1 and 2 and no sizing."""
+    raw = copy.deepcopy(st.space.raw)
+    # Every method runs the full space: no cpu: section (it would shrink a's space on a CPU).
+    raw.pop("cpu", None)
+    raw["base_config"] = str(st.space.base_config)
+    raw["num_samples"] = args.trials or 100000
+    raw["sampler"] = {**(raw.get("sampler") or {}), "seed": seed}
+    raw["resources"] = {**(raw.get("resources") or {}), "trials_per_gpu": A_TRIALS_PER_GPU}
+    if args.smoke:
+        raw.update(max_epochs=4, scheduler={"grace_period": 1, "reduction_factor": 2})
+        raw.pop("size_to_data", None)  # the sweep runs without --smoke: it would size the data
+        raw["resources"] = {**raw["resources"], "trials_per_gpu": 1}
+    top_k, seeds = args.confirm
+    if top_k:
+        raw["confirm"] = {"top_k": top_k, "seeds": seeds,
+                          "budget_share": confirm_share(args.budget + args.slack,
+                                                        args.confirm_share)}
+    else:
+        raw.pop("confirm", None)
+    return raw
+
+
+def sizing_differences(spec: dict, st: Setup) -> list[str]:
+    """What a sweep's frozen spec (``sweep.yaml``, as ``tuning.record.read_spec`` reads it)
+    sized otherwise than ``st``: ``data.cv_folds``, ``max_epochs``, ASHA's grace period and the
+    batch size choices, one line each; empty when they agree.
+
+    Raises:
+        ConfigError: the spec's space is invalid.
+    """
+    from tuning.record import space_of
+
+    space = space_of(spec, SPEC_SOURCE)
+    pairs = [("data.cv_folds", spec["base"]["data"]["cv_folds"], st.cfg.data.cv_folds),
+             ("max_epochs", space.max_epochs, st.max_epochs),
+             ("scheduler.grace_period", space.grace_period, st.grace)]
+    mine = {p.name: p for p in space.params}.get("training.batch_size")
+    theirs = {p.name: p for p in st.space.params}.get("training.batch_size")
+    # A --set training.batch_size pins a's parameter (fixed): no choices to compare.
+    if mine is not None and theirs is not None and mine.type == theirs.type == "categorical":
+        pairs.append(("training.batch_size choices", list(mine.choices), list(theirs.choices)))
+    return [f"{key}: sweep {a!r}, peers {b!r}" for key, a, b in pairs if a != b]
 
 
 def confirm_share(time_budget: float, given: float | None) -> float:

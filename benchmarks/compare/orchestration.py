@@ -162,7 +162,9 @@ def retrain(args, seeds: list[int] | None = None, say=print) -> int:
     """Each run's final choice (and a's search-phase best, once if it is the same
     configuration), trained standalone with ``core.train`` on every ``--retrain-seeds`` seed and
     scored on the held-out test split; ``--retrain-parallel`` at a time, spread over the GPUs.
-    Retrains already on disk are kept. Returns how many ran."""
+    A cross-validated task's (``data.cv_folds``) retrain trains the K fold models again, and its
+    test metrics are their mean prediction's (``tasks``' module docstring). Retrains already on
+    disk are kept. Returns how many ran."""
     import torch
 
     gpus = torch.cuda.device_count()

@@ -1,17 +1,30 @@
 """The comparison's tasks and methods: what every method searches and is scored on.
 
 ``task_setup`` turns a task name (a key of ``TASKS``) into a ``Setup``: its space, base config
-with the task's (and ``--set``) overrides, epochs, rungs and the direction of its metric.
+with the task's (and ``--set``) overrides, epochs, rungs and the direction of its metric. A space
+sized to its data (``size_to_data: true``, search_spaces/tsc.yaml) is sized here as the sweep
+sizes it at pre-flight (``tuning.driver.size_to_data``): ``data.cv_folds`` in the base config,
+the batch size choices, ``max_epochs`` and ASHA's grace period, so that the peers b, c and d
+search the space a's sweep searches (``--smoke`` skips the sizing, as the sweep's does).
+
+With ``data.cv_folds`` on (the ``tsc`` task), every trial of every method trains its K fold models
+together (``core.loop.fit``) and reports the fold means; a retrain (``orchestration.retrain``,
+``core.train`` on the trial's config) trains the K fold models again, and its ``test_*`` metrics
+are those of the fold models' mean prediction (``core.cv.FoldEnsemble``, each model trained on
+(K-1)/K of the non-test series, at the best epoch of the fold-mean curve) on the test split: not
+the refit on every non-test series (``final_config.yaml``) nor the sweep's ``ensemble.yaml``.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError, config_from_dict, config_to_dict, load_config
 from core.tasks import direction
-from tuning.space import load_space
+from tuning.driver import size_to_data
+from tuning.space import edited, load_space
 
 __all__ = ["ENTRY", "HARD", "METHODS", "ROOT", "SMOKE", "SPACE", "Setup", "TASKS", "Task",
            "better", "child_flags", "confirm_text", "setup_of", "task_setup"]
@@ -19,6 +32,7 @@ __all__ = ["ENTRY", "HARD", "METHODS", "ROOT", "SMOKE", "SPACE", "Setup", "TASKS
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "benchmarks" / "compare_search.py"  # the command; child processes re-run it
 SPACE = ROOT / "search_spaces" / "gru.yaml"
+JAPANESE_VOWELS = ROOT / "tests" / "data" / "japanese_vowels.npz"
 METHODS = {"a": "this sweep (defaults, confirmed)", "b": "Ray Tune OptunaSearch + ASHA",
            "c": "Ray Tune random, full length", "d": "Optuna TPE + SH pruner, processes"}
 SMOKE = ("data.synthetic.num_samples=600", "data.synthetic.seq_len=16", "model.hidden_size=16",
@@ -57,10 +71,19 @@ TASKS = {
         # device: the base config is written for a CPU sweep; the retrains' best.pt is chosen on
         # the metric the methods select on.
         ("experiment.device=auto", "training.checkpoint_metric=val_loss",
-         f"data.path={ROOT / 'tests' / 'data' / 'japanese_vowels.npz'}"),
+         f"data.path={JAPANESE_VOWELS}"),
         "val_loss", "test_accuracy", (),
         "JapaneseVowels (official split; benchmarks/real/japanese_vowels_space.yaml), "
         "selected on val_loss"),
+    # The shipped small-data space as a user runs it: the data file and nothing else (its base
+    # config, configs/tsc.yaml, already says device auto and checkpoint_metric val_loss). Sized
+    # to the data (task_setup). --smoke: 2 folds instead of the 5 of configs/tsc.yaml.
+    "tsc": Task(
+        ROOT / "search_spaces" / "tsc.yaml",
+        ("data.source=npz", f"data.path={JAPANESE_VOWELS}"),
+        "val_loss", "test_accuracy", ("data.cv_folds=2",),
+        "JapaneseVowels (official split) with search_spaces/tsc.yaml as shipped (sized to the "
+        "data, 5-fold CV), selected on val_loss"),
 }
 
 
@@ -70,8 +93,9 @@ class Setup:
 
     name: str
     task: Task
-    space: object  # tuning.space.SearchSpace
+    space: object  # tuning.space.SearchSpace (sized to the data: size_to_data)
     cfg: object  # core.config.Config: the base config with the task's (and --set) overrides
+    #              (and data.cv_folds as sized)
     overrides: tuple[str, ...]  # what was applied to the space's base config, in order
     max_epochs: int
     grace: int
@@ -82,10 +106,13 @@ class Setup:
 def task_setup(name: str, smoke: bool = False, sets: tuple[str, ...] | list[str] = ()) -> Setup:
     """The task ``name`` (a key of ``TASKS``) with ``sets`` (KEY=VALUE) applied after the task's
     own overrides and, with ``smoke``, the tiny data and 4 epochs (rungs 1, 2) of a CPU test.
+    A space with ``size_to_data: true`` is sized to the data (not with ``smoke``) as the sweep's
+    pre-flight sizes it (``tuning.driver.size_to_data``; keys given in ``sets`` are kept).
 
     Raises:
         SystemExit: an unknown task, or a metric the task's base config does not produce.
         ConfigError: a bad override (names the key).
+        DataError: a space sized to its data whose data cannot be read.
     """
     if name not in TASKS:
         raise SystemExit(f"--task: unknown task {name!r} (known: {', '.join(TASKS)})")
@@ -98,10 +125,23 @@ def task_setup(name: str, smoke: bool = False, sets: tuple[str, ...] | list[str]
             raise
         raise SystemExit(f"--task {name}: {exc.problems[0][1]}") from None
     cfg = load_config(space.base_config, list(overrides))
+    if space.settings.size_to_data and not smoke:
+        space, cfg = _sized(space, cfg, overrides)
     max_epochs = 4 if smoke else space.max_epochs
     grace, rf = (1, 2) if smoke else (space.grace_period, space.reduction_factor)
     return Setup(name, task, space, cfg, overrides, max_epochs, grace, rf,
                  direction(cfg.task.type, task.metric))
+
+
+def _sized(space, cfg, overrides: tuple[str, ...]):
+    """``space`` and ``cfg`` sized to the data as the sweep's pre-flight sizes them
+    (``tuning.driver.size_to_data`` on the spec's form: the space file as read, the base config
+    as a dict), the space rebuilt from its edited file form (``tuning.space.edited``)."""
+    raw = copy.deepcopy(space.raw)
+    raw["base_config"] = str(space.base_config)
+    spec = {"space": raw, "base": config_to_dict(cfg)}
+    size_to_data(spec, list(overrides), None)
+    return edited(space, raw), config_from_dict(spec["base"], str(space.base_config))
 
 
 def better(mode: str):

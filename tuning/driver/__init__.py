@@ -18,10 +18,10 @@ from tuning.driver._setup import (
     new_spec,
     prepare,
 )
-from tuning.driver._sizing import TARGET_STEPS, Sizes, derive_sizes
+from tuning.driver._sizing import TARGET_STEPS, Sizes, derive_sizes, size_to_data
 
 __all__ = ["CSV_REFRESH_S", "PreparedSweep", "Sizes", "SweepOptions", "TARGET_STEPS",
            "check_model_fits", "derive_sizes",
            "check_params_fit_config", "check_values", "confirm_search", "create", "drive",
            "new_spec", "preflight", "prepare", "resume_command", "run_confirmation",
-           "with_conditions"]
+           "size_to_data", "with_conditions"]
