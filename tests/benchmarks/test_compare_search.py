@@ -256,7 +256,7 @@ def test_smoke_optuna_alone_on_every_task(tmp_path, task):
 @pytest.mark.slow
 def test_smoke_this_sweep_with_confirmation_retrains_its_winner_and_search_best(tmp_path):
     # 3 search trials, then the confirmation of the top 2 (one seed each)
-    res = _smoke(tmp_path, "--task", "japanese_vowels", "--methods", "a", "--trials", "3",
+    res = _smoke(tmp_path, "--methods", "a", "--trials", "3",
                  "--budget", "600", "--slack", "0", "--confirm", "2,1", "--confirm-share", "0.55")
     (run,) = res["runs"]
     assert run["final_choice"]["source"] == "confirmed winner"
