@@ -13,11 +13,12 @@ $(VENV)/.installed-run: pyproject.toml
 	touch $@
 
 # Tests need no GPU: install torch 2.13.0 first (the CPU build where one is provided locally), then
-# the project; the torch range is then already satisfied and no CUDA packages are downloaded.
+# the project; the torch range is then already satisfied and no CUDA packages are downloaded. A
+# torch already there (the CUDA build `make sweep` installed) is kept: the sweep keeps its GPU.
 $(VENV)/.installed-dev: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev,dashboard]"
 	touch $@ $(VENV)/.installed-run
 

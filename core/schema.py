@@ -229,12 +229,13 @@ def check_constraints(value: Any, meta: dict, key: str, problems: list) -> None:
                     problems.append((key, f"must be {text} {bound}, got {v!r}"))
 
 
-def build(cls, raw: Any, prefix: str, problems: list):
+def build(cls, raw: Any, prefix: str, problems: list, *, also_known: tuple[str, ...] = ()):
     """An instance of the ``spec``-declared dataclass ``cls`` from the mapping ``raw``: unknown
     keys, wrong types and broken constraints are recorded in ``problems`` under their dotted key
     (below ``prefix``); a value of the wrong type leaves the field at its default. Nested
     dataclass fields are built from nested mappings; None counts as an empty mapping. Callers
-    raise ``ConfigError`` when ``problems`` is not empty.
+    raise ``ConfigError`` when ``problems`` is not empty. ``also_known``: keys of ``raw`` that
+    another parser reads (a search space's ``cpu:``): skipped here, listed among the known.
 
     Example:
         >>> @dataclasses.dataclass
@@ -253,9 +254,9 @@ def build(cls, raw: Any, prefix: str, problems: list):
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
-        if key not in fields:
+        if key not in fields and key not in also_known:
             where = f"{prefix}.{key}" if prefix else str(key)
-            known = ", ".join(fields)
+            known = ", ".join([*fields, *also_known])
             problems.append((where, f"unknown key (known: {known})"))
     kwargs = {}
     for name, f in fields.items():

@@ -1,9 +1,10 @@
 """The sweep driven from its options to its files: ``drive(SweepOptions)``.
 
 The options, typed (``_options``); everything read and checked before anything is written
-(``_setup``, with the pre-flight of ``_preflight`` and the sizes ``_sizing`` derives from
-the data); the search and the confirmation phase
-(``_confirm_phase``) driven, the best config exported and the ledger kept (``_drive``).
+(``_setup``, with the pre-flight of ``_preflight``, the sizes ``_sizing`` derives from
+the data and the checkpoint metric ``_metric`` aligns with the sweep's); the search and the
+confirmation phase (``_confirm_phase``) driven, the best config exported and the ledger kept
+(``_drive``).
 """
 
 from tuning.driver._confirm_phase import confirm_search, run_confirmation

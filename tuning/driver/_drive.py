@@ -274,8 +274,9 @@ def _export(exp_dir: Path, space: SearchSpace) -> None:
                  best["value"], best["epoch"])
     stale = confirmed is None and best["checkpoint_epoch"] not in ("", best["epoch"])
     log.info("checkpoint: %s%s", best["checkpoint"] or "(none kept)",
-             f" (epoch {best['checkpoint_epoch']}: the best epoch {best['epoch']} was not saved;"
-             f" {best_config.name} retrains to it; docs/trial-files.md)" if stale else "")
+             f" (holds epoch {best['checkpoint_epoch']}: the best, epoch {best['epoch']}, fell"
+             f" between checkpoints and was not saved; {best_config.name} retrains to it;"
+             f" docs/trial-files.md)" if stale else "")
     log.info("config: %s  (train it: %s -m core.train --config %s)", best_config,
              python_command(), best_config)
     if int(best["config"]["data"].get("cv_folds") or 0) >= 2:

@@ -21,19 +21,17 @@ from pathlib import Path
 
 from core.config import (
     ConfigError,
-    apply_overrides,
     config_from_dict,
     config_to_dict,
     is_config_key,
     load_config,
-    load_yaml,
     override_keys,
     override_source,
-    parse_override,
 )
 from core.data import DataError, DataSplits, load_data
 from core.files import check_name
 from core.train import SMOKE_OVERRIDES
+from tuning.driver._metric import alignment_line, checkpoint_metric_overrides
 from tuning.driver._options import SweepOptions
 from tuning.driver._preflight import check_values, preflight, with_conditions
 from tuning.driver._sizing import size_to_data
@@ -118,13 +116,12 @@ def _new_sweep(opts: SweepOptions) -> tuple[dict, SearchSpace]:
     before = (SMOKE_OVERRIDES if opts.smoke else []) + cpu_overrides
     # The sweep's metric replaces the base config's checkpoint metric before the config is
     # checked: a file's val_accuracy is no error for a sweep made regression by --set.
-    aligned = [] if _explicit_checkpoint_metric(raw, opts.overrides) else [
-        f"{CHECKPOINT_METRIC}={space.settings.metric}", "training.checkpoint_mode=null"]
+    aligned = checkpoint_metric_overrides(space, raw, opts.overrides)
     base_cfg = load_config(space.base_config, before + aligned + list(opts.overrides))
     raw["base_config"] = str(space.base_config)
     base = config_to_dict(base_cfg)
     pinned = _pin_set_params(raw, base, opts.overrides)
-    metric_line = _alignment_line(space, raw, base, opts.overrides, before)
+    metric_line = alignment_line(space, raw, base, opts.overrides, before)
     spec = {"space": raw, "space_file": str(opts.space.resolve()),
             "base": base, "overrides": list(opts.overrides),
             "max_failures": opts.max_failures, "scaled_for_cpu": scaled,
@@ -134,49 +131,6 @@ def _new_sweep(opts: SweepOptions) -> tuple[dict, SearchSpace]:
     if space.settings.size_to_data and not opts.smoke:
         spec["sized_to_data"] = size_to_data(spec, opts.overrides, opts.max_epochs)
     return spec, edited(space, raw)
-
-
-CHECKPOINT_METRIC = "training.checkpoint_metric"
-
-
-def _explicit_checkpoint_metric(raw: dict, overrides: list[str]) -> bool:
-    """Whether the user chose the trials' checkpoint metric: a ``--set`` of it or a space
-    parameter of that name (a base config file's value is not a choice for the sweep)."""
-    return CHECKPOINT_METRIC in override_keys(overrides) or \
-        CHECKPOINT_METRIC in (raw.get("params") or {})
-
-
-def _alignment_line(space: SearchSpace, raw: dict, base: dict, overrides: list[str],
-                    before: list[str]) -> str | None:
-    """The sweep's metric is the trials' ``training.checkpoint_metric`` (their best epoch and
-    ``best.pt``), so the sweep's ranking, a trial's best epoch and its exported config agree
-    (``base`` already says so, ``_new_sweep``), unless the user chose another one explicitly
-    (``_explicit_checkpoint_metric``). Returns the line the log shows when the sweep's metric
-    and the checkpoint metric differ, or when the base config file stated another one."""
-    metric = space.settings.metric
-    stated = base["training"]["checkpoint_metric"]
-    if _explicit_checkpoint_metric(raw, overrides):
-        if stated == metric:
-            return None
-        how = "--set" if CHECKPOINT_METRIC in override_keys(overrides) else \
-            f"params.{CHECKPOINT_METRIC}"
-        return (f"the sweep ranks trials by {metric} but {how} asks the trials to choose their "
-                f"best epoch (best.pt, export) by {stated}")
-    in_file = _file_checkpoint_metric(space.base_config, before + list(overrides))
-    if in_file is not None and in_file != metric:
-        return (f"the trials choose their best epoch by the sweep's metric {metric} (the base "
-                f"config's {CHECKPOINT_METRIC} {in_file} applies to standalone runs; "
-                f"--set {CHECKPOINT_METRIC}=... keeps another one)")
-    return None
-
-
-def _file_checkpoint_metric(base_config: Path, overrides: list[str]) -> str | None:
-    """The checkpoint metric the base config file states (None: it states none), unchecked:
-    it may be one the task after ``--set`` does not produce."""
-    raw = load_yaml(base_config)
-    raw = apply_overrides(raw, [parse_override(o) for o in overrides])
-    value = (raw.get("training") or {}).get("checkpoint_metric")
-    return value if isinstance(value, str) else None
 
 
 def _pin_set_params(raw: dict, base: dict, overrides: list[str]) -> list[str]:

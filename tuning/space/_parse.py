@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, apply_overrides, load_yaml, parse_override
+from core.config import ConfigError, apply_overrides, load_yaml, override_keys, parse_override
 from core.schema import build
 from core.tasks import TASK_TYPES, default_checkpoint_metric, direction, metric_problem
 from tuning.space._cpu import CPU_KEYS, scaled_for_cpu, section_problems
@@ -204,7 +204,7 @@ def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False,
     """
     problems: list[tuple[str, str]] = []
     # cpu: is checked on its own (tuning.space._cpu): the section the sweep applies without a GPU
-    settings = build(SpaceSettings, {k: v for k, v in raw.items() if k != "cpu"}, "", problems)
+    settings = build(SpaceSettings, raw, "", problems, also_known=("cpu",))
     base = settings.base_config
     base_path = Path()
     if not base and not any(k == "base_config" for k, _ in problems):
@@ -222,7 +222,10 @@ def parse_space(raw: dict, source: str, base_dir: Path, *, frozen: bool = False,
     settings.metric = settings.metric or default_checkpoint_metric(task_type)
     problem = metric_problem(task_type, settings.metric, settings.mode)
     if problem is not None:
-        problems.append(problem)
+        key, message = problem
+        if key == "metric" and not frozen:
+            message += "; set metric: in the space to one of them, or give --metric"
+        problems.append((key, message))
     elif settings.mode is None:
         settings.mode = direction(task_type, settings.metric)
     problems += rule_problems(settings, tracking=not frozen)
@@ -260,4 +263,11 @@ def load_space(path: str | Path, overrides: Sequence[str] = (),
         if problem is not None:
             raise ConfigError("--metric", [("", problem[1])])
         raw = {**raw, "metric": metric, "mode": direction(task_type, metric)}
-    return parse_space(raw, str(path), base_dir, task_type=task_type)
+    try:
+        return parse_space(raw, str(path), base_dir, task_type=task_type)
+    except ConfigError as exc:
+        if "task.type" in override_keys(overrides) and any(k == "metric"
+                                                             for k, _ in exc.problems):
+            # the task after --set made the space's metric wrong: the command line is named
+            raise ConfigError(f"{path} (with --set)", exc.problems) from None
+        raise

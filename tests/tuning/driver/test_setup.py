@@ -47,8 +47,8 @@ def test_set_task_type_alone_with_a_metric_of_that_task_is_a_valid_sweep():
                                  full_size=True))
     training = spec["base"]["training"]
     assert (training["checkpoint_metric"], training["checkpoint_mode"]) == ("val_rmse", None)
-    assert "the base config's training.checkpoint_metric val_accuracy applies to standalone " \
-           "runs" in spec["metric_alignment"]
+    assert "the base config's training.checkpoint_metric val_accuracy is not one a regression " \
+           "task produces" in spec["metric_alignment"]
     # An explicit --set of another metric of the task is kept, and the log says so.
     kept = new_spec(SweepOptions(space=SPACE, metric="val_rmse", full_size=True, overrides=[
         "task.type=regression", "training.checkpoint_metric=val_mae"]))
@@ -64,8 +64,9 @@ def test_set_task_type_refuses_the_space_metric_and_a_metric_of_the_old_task():
     # Without --metric, the space's own metric is checked against the task after --set.
     with pytest.raises(ConfigError) as info:
         new_spec(SweepOptions(space=SPACE, overrides=TO_REGRESSION, full_size=True))
-    assert str(info.value).startswith(f"{SPACE}: metric: regression tasks do not produce "
-                                      "'val_accuracy'")
+    assert str(info.value).startswith(f"{SPACE} (with --set): metric: regression tasks do "
+                                      "not produce 'val_accuracy'")
+    assert str(info.value).endswith("set metric: in the space to one of them, or give --metric")
     with pytest.raises(ConfigError) as info:
         new_spec(SweepOptions(space=SPACE, metric="val_accuracy", overrides=TO_REGRESSION,
                               full_size=True))
