@@ -30,6 +30,7 @@ from core.config import (
 )
 from core.data import DataError, DataSplits, load_data
 from core.files import check_name
+from core.selection import imbalance_warning
 from core.train import SMOKE_OVERRIDES
 from tuning.driver._metric import alignment_line, checkpoint_metric_overrides
 from tuning.driver._options import SweepOptions
@@ -324,6 +325,11 @@ def prepare(opts: SweepOptions) -> PreparedSweep:
         checks += preflight(space, spec["base"], n_fit, spec["space"]["base_config"],
                             spec.get("overrides"))
         checks = [("warning", w) for w in data.extras.get("warnings", [])] + checks
+        # Every trial would warn in sweep.log only; the sweep's metric decides, said once here.
+        imbalance = imbalance_warning(base_cfg.task.type, data.train.y, data.class_names,
+                                      space.metric)
+        if imbalance:
+            checks.append(("warning", f"metric: {imbalance}"))
         warm, skipped = [], {}
         if opts.warm_start is not None and opts.resume is None:
             try:

@@ -283,3 +283,22 @@ def test_an_option_the_command_line_would_refuse_is_named_with_its_key():
             new_spec(opts)
         assert str(info.value).startswith(f"{SPACE}: ")
         assert any(k == key and words in m for k, m in info.value.problems)
+
+
+def test_an_imbalanced_binary_sweep_on_plain_accuracy_warns_once_at_pre_flight(tmp_path):
+    # The embedded data made binary: class 1 against the others (a small minority); every
+    # trial warned in sweep.log only, the console's pre-flight said nothing.
+    from tuning.driver import prepare
+
+    opts = SweepOptions(space=SPACE, smoke=True, storage_path=tmp_path / "out",
+                        overrides=["task.type=binary", "task.positive_class=1",
+                                   "training.checkpoint_metric=null"])
+    checks = prepare(opts).checks
+    warned = [line for level, line in checks if level == "warning" and "plain" in line]
+    assert len(warned) == 1 and warned[0].startswith("metric: the minority class is")
+    assert "val_accuracy is plain accuracy" in warned[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # The sweep's own metric on the same data: nothing to warn about.
+    auroc = prepare(SweepOptions(space=SPACE, smoke=True, storage_path=tmp_path / "out",
+                                 metric="val_auroc", overrides=opts.overrides)).checks
+    assert not any("plain" in line for _, line in auroc)
