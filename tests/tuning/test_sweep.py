@@ -122,7 +122,9 @@ def test_metric_the_task_does_not_produce_exits_2_listing_the_ones_it_does(tmp_p
     assert sweep.main(["--space", str(binary), "--storage-path", str(storage), "--set",
                        "task.type=multilabel", "--set", "training.checkpoint_metric=null"]) == 2
     err = capsys.readouterr().err
-    assert f"{binary}: metric: multilabel tasks do not produce 'val_auroc'" in err
+    # the --set that made it wrong is named, and the fix
+    assert f"{binary} (with --set): metric: multilabel tasks do not produce 'val_auroc'" in err
+    assert "set metric: in the space to one of them, or give --metric" in err
     assert not storage.exists()
 
 
