@@ -21,12 +21,15 @@ from dataclasses import dataclass
 
 from core.config import Config
 
-__all__ = ["MIN_STEPS_PER_EPOCH", "StepPlan", "plan_steps", "warmup_intervals"]
+__all__ = ["MIN_STEPS_PER_EPOCH", "MIN_TOTAL_STEPS", "StepPlan", "plan_steps", "warmup_intervals"]
 
 # Fewer optimizer steps per epoch than this: the epoch budget of a config written for a larger
 # data set trains a small one for a few dozen steps in all (issue 16 §4: 70 sequences with
 # batches of 64 to 512 trained 20 to 40 steps per trial).
 MIN_STEPS_PER_EPOCH = 10
+# ... unless the run makes up for it with epochs: 9 steps per epoch for 150 epochs (1,350 steps,
+# a hand-written GRU on 140 series) trains fully (docs/small-data.md: 500 steps and more).
+MIN_TOTAL_STEPS = 500
 
 
 def warmup_intervals(cfg: Config, total: int) -> int:
@@ -80,7 +83,7 @@ class StepPlan:
         if self.batch_size > self.n_train:
             warnings.append(f"{key} {self.batch_size} exceeds the train split ({self.n_train} "
                             "sequences): every epoch is one smaller batch")
-        elif self.steps_per_epoch < MIN_STEPS_PER_EPOCH:
+        elif self.steps_per_epoch < MIN_STEPS_PER_EPOCH and self.total_steps < MIN_TOTAL_STEPS:
             warnings.append(f"{key} {self.batch_size} leaves {_steps(self.steps_per_epoch)} "
                             f"per epoch ({self.total_steps} in {self.epochs} epochs); for "
                             f"small data use smaller batches or more epochs (docs/small-data.md)")

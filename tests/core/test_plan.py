@@ -30,6 +30,10 @@ def test_steps_per_epoch_and_per_run(sections, n, steps, total):
      "512 with loader.drop_last leaves no training batch", None),
     ({"training": {"batch_size": 512}}, 250, None, "exceeds the train split (250 sequences)"),
     ({"training": {"batch_size": 64}}, 70, None, "leaves 2 optimizer steps per epoch"),
+    # few steps per epoch, but 9 x 150 = 1,350 in all: trained fully, no warning
+    ({"training": {"batch_size": 16, "epochs": 150}}, 140, None, None),
+    ({"training": {"batch_size": 16, "epochs": 50}}, 140, None,
+     "leaves 9 optimizer steps per epoch (450 in 50 epochs)"),
     # 100 warmup steps against 40 in all: the learning rate would peak on the last step.
     ({"training": {"batch_size": 16, "epochs": 8}, "schedule": {"warmup_steps": 100}}, 70, None,
      "the warmup (100 steps) is not shorter than the whole run (40 steps)"),
