@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, apply_overrides, load_yaml, override_keys, parse_override
+from core.config import (
+    ConfigError,
+    apply_overrides,
+    load_yaml,
+    override_source,
+    parse_override,
+)
 from core.schema import build
 from core.tasks import TASK_TYPES, default_checkpoint_metric, direction, metric_problem
 from tuning.space._cpu import CPU_KEYS, scaled_for_cpu, section_problems
@@ -266,8 +272,9 @@ def load_space(path: str | Path, overrides: Sequence[str] = (),
     try:
         return parse_space(raw, str(path), base_dir, task_type=task_type)
     except ConfigError as exc:
-        if "task.type" in override_keys(overrides) and any(k == "metric"
-                                                             for k, _ in exc.problems):
-            # the task after --set made the space's metric wrong: the command line is named
-            raise ConfigError(f"{path} (with --set)", exc.problems) from None
-        raise
+        if not any(k == "metric" for k, _ in exc.problems):
+            raise
+        # the space's metric is checked against the task after --set: a --set of task.type
+        # names the command line too (core.config's rule for the base config's problems)
+        raise ConfigError(override_source(str(path), exc.problems, list(overrides),
+                                          also=("task.type",)), exc.problems) from None
