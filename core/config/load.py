@@ -89,16 +89,26 @@ def apply_overrides(raw: dict, overrides: list[tuple[str, Any]], source: str = "
     return out
 
 
+def merged_config(path: str | Path | None, overrides: list[str] | None = None) -> dict:
+    """The config file's mapping (empty when ``path`` is None) with ``--set`` overrides applied,
+    not yet checked: what ``load_config`` validates, for readers that need one value of a config
+    that may not validate (the sweep's metric replaces an invalid checkpoint metric).
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or an override is malformed.
+    """
+    raw = load_yaml(path) if path is not None else {}
+    return apply_overrides(raw, [parse_override(o) for o in overrides or []])
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
     """Loads a YAML config (or the defaults when ``path`` is None) with ``--set`` overrides.
 
     Problems in the file are reported against the file; problems introduced by an override are
     reported against ``--set`` and its key.
     """
-    raw = load_yaml(path) if path is not None else {}
     source = str(path) if path is not None else "<defaults>"
-    pairs = [parse_override(o) for o in overrides or []]
-    merged = apply_overrides(raw, pairs)
+    merged = merged_config(path, overrides)
     try:
         return config_from_dict(merged, source)
     except ConfigError as exc:

@@ -1,6 +1,8 @@
 """Reading configs: every field's own constraints, YAML files, --set overrides
 (core.config.load; rules across fields: test_config_checks.py)."""
 
+from pathlib import Path
+
 import pytest
 
 from core.config.load import config_from_dict, is_config_key, load_config, parse_override
@@ -106,3 +108,14 @@ def test_config_keys_include_free_form_model_kwargs_but_not_sections():
     assert is_config_key("optim.lr") and is_config_key("model.kwargs.width")
     assert not is_config_key("optim") and not is_config_key("optim.learning_rate")
     assert not is_config_key("model.kwargs")
+
+
+def test_merged_config_is_the_file_with_overrides_unchecked():
+    from core.config import merged_config
+
+    gru = Path(__file__).resolve().parents[2] / "configs" / "gru.yaml"
+    # regression with the file's val_accuracy: load_config refuses it, the merged mapping holds it
+    merged = merged_config(gru, ["task.type=regression"])
+    assert merged["task"]["type"] == "regression"
+    assert merged["training"]["checkpoint_metric"] == "val_accuracy"
+    assert merged_config(None, ["training.epochs=3"]) == {"training": {"epochs": 3}}

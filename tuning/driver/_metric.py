@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import apply_overrides, load_yaml, override_keys, parse_override
+from core.config import merged_config, override_keys
 from core.tasks import metric_problem
 from tuning.space import SearchSpace
 
@@ -62,9 +62,8 @@ def alignment_line(space: SearchSpace, raw: dict, base: dict, overrides: list[st
 def _file_checkpoint_metric(base_config: Path, overrides: list[str]) -> str | None:
     """The checkpoint metric the base config file states (None: it states none), unchecked:
     it may be one the task after ``--set`` does not produce."""
-    raw = load_yaml(base_config)
-    raw = apply_overrides(raw, [parse_override(o) for o in overrides])
-    value = (raw.get("training") or {}).get("checkpoint_metric")
+    value = (merged_config(base_config, overrides).get("training") or {}) \
+        .get("checkpoint_metric")
     return value if isinstance(value, str) else None
 
 

@@ -23,10 +23,9 @@ from typing import Any
 
 from core.config import (
     ConfigError,
-    apply_overrides,
     load_yaml,
+    merged_config,
     override_source,
-    parse_override,
 )
 from core.schema import build
 from core.tasks import TASK_TYPES, default_checkpoint_metric, direction, metric_problem
@@ -166,8 +165,7 @@ def base_task_type(base_path: Path, overrides: Sequence[str] = ()) -> str:
     """task.type of the base config file with ``overrides`` (``--set KEY=VALUE``) applied, or
     multiclass when it cannot be read (its own validation reports why)."""
     try:
-        raw = load_yaml(base_path) if base_path.is_file() else {}
-        raw = apply_overrides(raw, [parse_override(o) for o in overrides])
+        raw = merged_config(base_path if base_path.is_file() else None, list(overrides))
     except ConfigError:
         return "multiclass"
     task = raw.get("task")
