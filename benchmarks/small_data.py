@@ -196,8 +196,10 @@ def run(args: argparse.Namespace) -> int:
         return path
 
     args.space_for = space_for
-    args.commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.strip() or "unknown"
+    # The device machine's copy of .git can lag its working tree: BENCH_COMMIT names the commit.
+    args.commit = os.environ.get("BENCH_COMMIT") or subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+        capture_output=True, text=True).stdout.strip() or "unknown"
     try:
         import torch
         args.device_name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
