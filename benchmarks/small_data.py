@@ -20,9 +20,11 @@ Seed ``s`` sets the sampler's seed, ``experiment.seed`` and ``data.split_seed`` 
 of the space under OUT/spaces names the shipped base config). The test metric is accuracy
 (classification; ItalyPowerDemand at the threshold the run chose) or RMSE in the target's units.
 Each finished step appends one JSON line to OUT/results.jsonl (set, seed, method, metric,
-value, seconds); ``--deadline`` stops starting steps after that many seconds (and ends the
-running ones), so a time-limited machine still returns what finished. ``--table`` prints the
-Markdown table of docs/real-data.md from one or more OUT folders' results.jsonl.
+value, seconds, and the commit: ``git rev-parse`` unless ``BENCH_COMMIT`` names it, for a
+machine whose copy of ``.git`` lags its working tree); ``--deadline`` stops starting steps
+after that many seconds (and ends the running ones), so a time-limited machine still returns
+what finished. ``--table`` prints the Markdown table of docs/real-data.md from one or more OUT
+folders' results.jsonl.
 """
 
 from __future__ import annotations
